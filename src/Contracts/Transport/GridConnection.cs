@@ -1,0 +1,222 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Transport;
+
+/// <summary>
+/// One TCP connection to a silo, multiplexing requests by request id. Writers serialize a whole
+/// frame into a pooled buffer and send it under a lock; one read loop parses replies from a
+/// <see cref="PipeReader"/> and completes the waiting requests. When the connection breaks every
+/// waiting request fails with <see cref="ErrorCode.ConnectionLost"/>; callers reconnect.
+/// </summary>
+public sealed class GridConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private readonly PipeReader _input;
+    private readonly GridConnectionOptions _options;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<GridResponse>> _pending = new();
+    private readonly CancellationTokenSource _closed = new();
+    private Task _readLoop = Task.CompletedTask;
+    private long _nextRequestId;
+    private string? _closeReason;
+
+    private GridConnection(Socket socket, string endpoint, GridConnectionOptions options)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024));
+        _options = options;
+        Endpoint = endpoint;
+    }
+
+    /// <summary>"host:port" of the silo.</summary>
+    public string Endpoint { get; }
+
+    /// <summary>The silo's answer to our Hello.</summary>
+    public HelloOk Remote { get; private set; }
+
+    public bool IsConnected => !_closed.IsCancellationRequested;
+
+    /// <summary>Fires once when the connection closes for any reason.</summary>
+    public CancellationToken Closed => _closed.Token;
+
+    public int PendingRequests => _pending.Count;
+
+    public static async Task<GridConnection> ConnectAsync(string host, int port, GridConnectionOptions options, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            timeout.CancelAfter(options.ConnectTimeout);
+            try
+            {
+                await socket.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                socket.Dispose();
+                throw new GridException(ErrorCode.SiloUnavailable, $"Cannot connect to silo {host}:{port}: {e.Message}", e);
+            }
+        }
+
+        var connection = new GridConnection(socket, $"{host}:{port}", options);
+        connection._readLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
+        try
+        {
+            using var reply = await connection.SendAsync(MessageType.Hello, Hello.ForThisBuild(options.PeerName), cancellationToken).ConfigureAwait(false);
+            connection.Remote = reply.Read<HelloOk>();
+        }
+        catch
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return connection;
+    }
+
+    /// <summary>Sends a request and waits for its reply. Error replies throw <see cref="GridException"/>.</summary>
+    public async Task<GridResponse> SendAsync<T>(MessageType type, T body, CancellationToken cancellationToken = default, FrameFlags flags = FrameFlags.None)
+        where T : IWireMessage<T>
+    {
+        ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
+        var reply = new TaskCompletionSource<GridResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (var frame = new PooledBufferWriter(FrameHeader.Size + 256))
+        {
+            FrameWriter.Write(frame, type, flags, id, body, _options.MaxFrameBodyBytes);
+            if (!_pending.TryAdd(id, reply)) throw new InvalidOperationException("Request id reused.");
+            if (!IsConnected)
+            {
+                _pending.TryRemove(id, out _);
+                throw Lost();
+            }
+            await WriteAsync(frame.WrittenMemory).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await reply.Task.WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _pending.TryRemove(id, out _);
+            throw new GridException(ErrorCode.Timeout, $"{type} to silo {Endpoint} got no reply within {_options.RequestTimeout.TotalSeconds:0.#} s.");
+        }
+        catch (OperationCanceledException)
+        {
+            _pending.TryRemove(id, out _);
+            throw;
+        }
+    }
+
+    /// <summary>Sends a request whose reply body is not needed.</summary>
+    public async Task SendAndForgetReplyAsync<T>(MessageType type, T body, CancellationToken cancellationToken = default) where T : IWireMessage<T>
+    {
+        using var _ = await SendAsync(type, body, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task WriteAsync(ReadOnlyMemory<byte> frame)
+    {
+        // Writes are never cancelled half way: a partial frame would corrupt the stream for every other request.
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(frame).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            Close("write failed: " + e.Message);
+            throw Lost();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        string reason = "closed by the silo";
+        try
+        {
+            while (true)
+            {
+                var result = await _input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var reader = new SequenceReader<byte>(buffer);
+                FrameError error;
+                while (FrameCodec.TryRead(ref reader, _options.MaxFrameBodyBytes, out var frame, out error))
+                {
+                    Complete(frame);
+                }
+                _input.AdvanceTo(reader.Position, buffer.End);
+                if (error != FrameError.None)
+                {
+                    reason = $"the silo sent an invalid frame ({error})";
+                    break;
+                }
+                if (result.IsCompleted || result.IsCanceled) break;
+            }
+        }
+        catch (Exception e)
+        {
+            reason = e.Message;
+        }
+        finally
+        {
+            Close(reason);
+            await _input.CompleteAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void Complete(in Frame frame)
+    {
+        if (!frame.Header.IsResponse || !_pending.TryRemove(frame.Header.RequestId, out var waiter)) return;
+        if (frame.Header.IsError)
+        {
+            ErrorReply error;
+            try
+            {
+                var reader = new WireReader(frame.Body);
+                error = ErrorReply.Read(ref reader);
+            }
+            catch (GridException e)
+            {
+                error = new ErrorReply(ErrorCode.MalformedFrame, e.Message);
+            }
+            waiter.TrySetException(new GridException(error.Code, error.Message));
+            return;
+        }
+        var response = new GridResponse(frame.Body);
+        if (!waiter.TrySetResult(response)) response.Dispose();
+    }
+
+    private void Close(string reason)
+    {
+        lock (_closed)
+        {
+            if (_closed.IsCancellationRequested) return;
+            _closeReason = reason;
+            _closed.Cancel();
+        }
+        foreach (var id in _pending.Keys)
+        {
+            if (_pending.TryRemove(id, out var waiter)) waiter.TrySetException(Lost());
+        }
+        try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
+        _stream.Dispose();
+    }
+
+    private GridException Lost() => new(ErrorCode.ConnectionLost, $"Connection to silo {Endpoint} lost: {_closeReason ?? "closed"}.");
+
+    public async ValueTask DisposeAsync()
+    {
+        Close("closed by this side");
+        try { await _readLoop.ConfigureAwait(false); } catch (Exception) { /* the loop reports through Close */ }
+    }
+}

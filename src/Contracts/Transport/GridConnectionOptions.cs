@@ -1,0 +1,19 @@
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Transport;
+
+/// <summary>Settings of one outbound connection to a silo.</summary>
+public sealed class GridConnectionOptions
+{
+    /// <summary>Name sent in the Hello, shown in silo logs. Default "client".</summary>
+    public string PeerName { get; set; } = "client";
+
+    /// <summary>How long to wait for TCP connect and handshake. Default 5 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long to wait for a reply before failing the request with Timeout. Default 120 s (Celeborn's push timeout).</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Largest frame body accepted or sent. Default 32 MiB.</summary>
+    public int MaxFrameBodyBytes { get; set; } = ProtocolConstants.DefaultMaxFrameBodyBytes;
+}

@@ -1,0 +1,26 @@
+using Orleans.Shuffle.Messages;
+
+namespace Orleans.Shuffle.Wire;
+
+/// <summary>Serializes whole frames (header and body) into a pooled buffer, ready for one socket write.</summary>
+public static class FrameWriter
+{
+    public static void Write<T>(PooledBufferWriter output, MessageType type, FrameFlags flags, ulong requestId, in T body, int maxBodyLength)
+        where T : IWireMessage<T>
+    {
+        int start = output.WrittenCount;
+        output.GetSpan(FrameHeader.Size);
+        output.Advance(FrameHeader.Size);
+        body.Write(new WireWriter(output));
+        int bodyLength = output.WrittenCount - start - FrameHeader.Size;
+        if (bodyLength > maxBodyLength)
+        {
+            throw new GridException(ErrorCode.FrameTooLarge,
+                $"A {type} body of {bodyLength} bytes exceeds the frame limit of {maxBodyLength} bytes.");
+        }
+        new FrameHeader(bodyLength, type, flags, requestId).Write(output.WrittenSpanForPatch(start, FrameHeader.Size));
+    }
+
+    public static void WriteError(PooledBufferWriter output, MessageType type, ulong requestId, ErrorCode code, string message) =>
+        Write(output, type, FrameFlags.Response | FrameFlags.Error, requestId, new ErrorReply(code, message), int.MaxValue);
+}
