@@ -176,19 +176,16 @@ public sealed class GridConnection : IAsyncDisposable
 
     private void Complete(in Frame frame)
     {
+        if (frame.Header.RequestId == 0 && frame.Header.IsError)
+        {
+            // Request id 0 is never used by requests: the silo reports a connection-level error before it closes.
+            _closeReason = ReadError(frame).Message;
+            return;
+        }
         if (!frame.Header.IsResponse || !_pending.TryRemove(frame.Header.RequestId, out var waiter)) return;
         if (frame.Header.IsError)
         {
-            ErrorReply error;
-            try
-            {
-                var reader = new WireReader(frame.Body);
-                error = ErrorReply.Read(ref reader);
-            }
-            catch (GridException e)
-            {
-                error = new ErrorReply(ErrorCode.MalformedFrame, e.Message);
-            }
+            var error = ReadError(frame);
             waiter.TrySetException(new GridException(error.Code, error.Message));
             return;
         }
@@ -196,12 +193,25 @@ public sealed class GridConnection : IAsyncDisposable
         if (!waiter.TrySetResult(response)) response.Dispose();
     }
 
+    private static ErrorReply ReadError(in Frame frame)
+    {
+        try
+        {
+            var reader = new WireReader(frame.Body);
+            return ErrorReply.Read(ref reader);
+        }
+        catch (GridException e)
+        {
+            return new ErrorReply(ErrorCode.MalformedFrame, e.Message);
+        }
+    }
+
     private void Close(string reason)
     {
         lock (_closed)
         {
             if (_closed.IsCancellationRequested) return;
-            _closeReason = reason;
+            _closeReason ??= reason;
             _closed.Cancel();
         }
         foreach (var id in _pending.Keys)

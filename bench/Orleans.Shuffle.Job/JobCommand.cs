@@ -1,0 +1,155 @@
+using System.CommandLine;
+using Orleans.Shuffle.Ids;
+
+namespace Orleans.Shuffle.Job;
+
+/// <summary>The root command, the job itself: its options, their validation, and the hand-off to <see cref="JobDriver"/>.</summary>
+internal static class JobCommand
+{
+    public const long DefaultDataBytes = 256L << 20;
+    public const int MaxConcurrencyByDefault = 8;
+
+    private static readonly Option<int> Silos = new("--silos") { Description = "Silo processes of the local grid.", DefaultValueFactory = _ => 3 };
+    private static readonly Option<int> Maps = new("--maps") { Description = "Map tasks (worker processes).", DefaultValueFactory = _ => 8 };
+    private static readonly Option<int> Reduces = new("--reduces") { Description = "Reduce tasks (worker processes).", DefaultValueFactory = _ => 8 };
+    private static readonly Option<int?> Partitions = new("--partitions") { Description = "Shuffle partitions [default: --reduces]; reducer r reads partitions p with p % reduces == r." };
+    private static readonly Option<string?> Data = new("--data") { Description = "Data to shuffle, e.g. 1GiB, 512MiB, 100MB or bytes [default: 256MiB]." };
+    private static readonly Option<long?> Records = new("--records") { Description = "Number of records (instead of --data)." };
+    private static readonly Option<int> RecordSize = new("--record-size") { Description = $"Bytes per record: a {RecordGenerator.KeyBytes}-byte key plus the value.", DefaultValueFactory = _ => 100 };
+    private static readonly Option<long> Seed = new("--seed") { Description = "Seed of the record generator.", DefaultValueFactory = _ => 42 };
+    private static readonly Option<double> Skew = new("--skew") { Description = "Fraction of records sent to partition 0 (0 to 1).", DefaultValueFactory = _ => 0.0 };
+    private static readonly Option<string?> Report = new("--report") { Description = "Write a JSON report to this file." };
+    private static readonly Option<string?> Grid = new("--grid") { Description = "Use a running grid at host:port[,host:port...] instead of starting one." };
+    private static readonly Option<string?> WorkDir = new("--work-dir") { Description = "Directory for silo disks, membership file and logs [default: a new temp directory]." };
+    private static readonly Option<bool> KeepWorkDir = new("--keep-work-dir") { Description = "Keep the default temp work directory even when the job succeeds." };
+    private static readonly Option<string?> AppId = new("--app-id") { Description = "Application id [default: job-<random>]." };
+    private static readonly Option<int?> Concurrency = new("--concurrency") { Description = $"Most worker processes at once [default: max(maps, reduces), at most {MaxConcurrencyByDefault}]." };
+    private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "Plain progress lines instead of progress bars." };
+    private static readonly Option<int> TaskTimeout = new("--task-timeout") { Description = "Seconds a worker may run before it is killed and the job fails.", DefaultValueFactory = _ => 600 };
+
+    public static RootCommand Create()
+    {
+        var root = new RootCommand(
+            "Runs a shuffle job on Orleans.Shuffle: starts a local grid (or uses --grid), runs map and reduce tasks as " +
+            "worker processes, and verifies every partition's record count and checksum.")
+        {
+            Options =
+            {
+                Silos, Maps, Reduces, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid, WorkDir,
+                KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout,
+            },
+        };
+        root.SetAction(async (parse, ct) =>
+        {
+            JobOptions options;
+            try
+            {
+                options = Bind(parse);
+            }
+            catch (JobOptionsException e)
+            {
+                await Console.Error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
+            return await JobDriver.RunAsync(options, ct).ConfigureAwait(false);
+        });
+        return root;
+    }
+
+    internal static JobOptions Bind(ParseResult parse)
+    {
+        int maps = parse.GetValue(Maps);
+        int reduces = parse.GetValue(Reduces);
+        int partitions = parse.GetValue(Partitions) ?? reduces;
+        int recordSize = parse.GetValue(RecordSize);
+        double skew = parse.GetValue(Skew);
+        int silos = parse.GetValue(Silos);
+        int timeoutSeconds = parse.GetValue(TaskTimeout);
+
+        Require(silos is >= 1 and <= 64, "--silos must be 1 to 64.");
+        Require(maps >= 1 && maps <= IdValidator.MaxMaps, $"--maps must be 1 to {IdValidator.MaxMaps}.");
+        Require(reduces >= 1, "--reduces must be at least 1.");
+        Require(partitions >= 1 && partitions <= IdValidator.MaxPartitions, $"--partitions must be 1 to {IdValidator.MaxPartitions}.");
+        Require(partitions >= reduces, $"--partitions ({partitions}) must be at least --reduces ({reduces}), or some reducers would have nothing to read.");
+        Require(recordSize is >= RecordGenerator.KeyBytes and <= RecordGenerator.MaxRecordSize,
+            $"--record-size must be {RecordGenerator.KeyBytes} (the key) to {RecordGenerator.MaxRecordSize} bytes.");
+        Require(!double.IsNaN(skew) && skew is >= 0 and <= 1, "--skew is a fraction from 0 to 1.");
+        Require(timeoutSeconds >= 1, "--task-timeout must be at least 1 second.");
+
+        long records = RecordCount(parse.GetValue(Data), parse.GetValue(Records), recordSize);
+        Require(records <= long.MaxValue / recordSize, "That is more data than fits in a long.");
+
+        int concurrency = parse.GetValue(Concurrency) ?? Math.Min(Math.Max(maps, reduces), MaxConcurrencyByDefault);
+        Require(concurrency >= 1, "--concurrency must be at least 1.");
+
+        string appId = parse.GetValue(AppId) ?? "job-" + Guid.NewGuid().ToString("N")[..12];
+        Require(IdValidator.IsValidAppId(appId),
+            $"--app-id '{appId}' is not valid: use 1-{IdValidator.MaxAppIdLength} characters of [A-Za-z0-9._-], starting with a letter or digit.");
+
+        IReadOnlyList<string>? grid = null;
+        if (parse.GetValue(Grid) is { } gridText)
+        {
+            try
+            {
+                grid = GridEndpoints.Parse(gridText);
+            }
+            catch (FormatException e)
+            {
+                throw new JobOptionsException($"--grid: {e.Message}");
+            }
+        }
+
+        return new JobOptions
+        {
+            Silos = silos,
+            Maps = maps,
+            Reduces = reduces,
+            Partitions = partitions,
+            Records = records,
+            RecordSize = recordSize,
+            Seed = parse.GetValue(Seed),
+            Skew = skew,
+            ReportPath = parse.GetValue(Report),
+            Grid = grid,
+            WorkDirectory = parse.GetValue(WorkDir),
+            KeepWorkDirectory = parse.GetValue(KeepWorkDir),
+            AppId = appId,
+            Concurrency = concurrency,
+            NoProgress = parse.GetValue(NoProgress),
+            TaskTimeout = TimeSpan.FromSeconds(timeoutSeconds),
+        };
+    }
+
+    /// <summary>--records decides the count when given; otherwise --data (default 256 MiB) divided by the record size.</summary>
+    internal static long RecordCount(string? data, long? records, int recordSize)
+    {
+        if (data is not null && records is not null)
+            throw new JobOptionsException("Give either --data or --records, not both.");
+        if (records is long count)
+        {
+            Require(count >= 1, "--records must be at least 1.");
+            return count;
+        }
+        long bytes = DefaultDataBytes;
+        if (data is not null && !SizeParser.TryParse(data, out bytes, out string? error))
+            throw new JobOptionsException($"--data: {error}");
+        long fromData = bytes / recordSize;
+        Require(fromData >= 1, $"--data {data} is less than one record of {recordSize} bytes.");
+        return fromData;
+    }
+
+    private static void Require(bool condition, string message)
+    {
+        if (!condition) throw new JobOptionsException(message);
+    }
+}
+
+/// <summary>The tool's exit codes: scripts can tell a wrong answer from a broken run.</summary>
+internal static class ExitCodes
+{
+    public const int Verified = 0;
+    public const int VerificationFailed = 1;
+    public const int Usage = 2;
+    public const int JobFailed = 3;
+    public const int Cancelled = 130;
+}

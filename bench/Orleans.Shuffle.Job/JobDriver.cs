@@ -1,0 +1,391 @@
+using System.Diagnostics;
+using System.Runtime.ExceptionServices;
+using Orleans.Shuffle.Client;
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Job;
+
+/// <summary>
+/// Runs one job end to end: grid (started or joined), application and shuffle registration, the
+/// map stage, the reduce stage, verification of every partition, summary and report. Maps and
+/// reduces are worker processes so that pushes and fetches cross process boundaries as they do
+/// under a real engine, and a worker's crash is a crash, not a thrown exception in the driver.
+/// </summary>
+internal sealed class JobDriver
+{
+    private static readonly TimeSpan UnregisterTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly JobOptions _options;
+    private readonly JobConsole _console;
+    private readonly JobReport _report;
+    private readonly string _workDirectory;
+    private readonly bool _ownsWorkDirectory;
+    private readonly List<string> _warnings = [];
+    private LocalGrid? _grid;
+
+    private JobDriver(JobOptions options, JobConsole console)
+    {
+        _options = options;
+        _console = console;
+        _report = JobReport.Planned(options);
+        _ownsWorkDirectory = options.WorkDirectory is null;
+        _workDirectory = Path.GetFullPath(options.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "orleans-shuffle-job", options.AppId));
+    }
+
+    /// <summary>Runs the job and returns the process exit code (see <see cref="ExitCodes"/>).</summary>
+    public static async Task<int> RunAsync(JobOptions options, CancellationToken ct)
+    {
+        var driver = new JobDriver(options, JobConsole.Create(options.NoProgress));
+        return await driver.RunAndReportAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task<int> RunAndReportAsync(CancellationToken ct)
+    {
+        int exitCode;
+        try
+        {
+            await ExecuteAsync(ct).ConfigureAwait(false);
+            exitCode = _report.Verified ? ExitCodes.Verified : ExitCodes.VerificationFailed;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            _report.Error = "Cancelled.";
+            exitCode = ExitCodes.Cancelled;
+        }
+        catch (Exception e)
+        {
+            _report.Error = Describe(e);
+            exitCode = ExitCodes.JobFailed;
+        }
+
+        CleanUpWorkDirectory(exitCode == ExitCodes.Verified);
+        _console.Summary(_report);
+        foreach (string warning in _warnings) _console.Info($"warning: {warning}");
+        foreach (var failure in _report.PartitionsFailed.Take(10))
+        {
+            _console.Error($"partition {failure.Partition}: {failure.Reason} (expected {failure.ExpectedRecords} records / " +
+                $"{failure.ExpectedBytes} bytes / {failure.ExpectedChecksum}, got {failure.ActualRecords} / {failure.ActualBytes} / {failure.ActualChecksum})");
+        }
+        if (_report.PartitionsFailed.Count > 10) _console.Error($"... and {_report.PartitionsFailed.Count - 10} more failed partitions.");
+        if (_report.Error is not null) _console.Error(_report.Error);
+
+        if (_options.ReportPath is not null)
+        {
+            try
+            {
+                await _report.WriteAsync(_options.ReportPath).ConfigureAwait(false);
+                _console.Info($"report written to {Path.GetFullPath(_options.ReportPath)}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _console.Error($"could not write the report to {_options.ReportPath}: {e.Message}");
+                if (exitCode == ExitCodes.Verified) exitCode = ExitCodes.JobFailed;
+            }
+        }
+
+        return exitCode;
+    }
+
+    private async Task ExecuteAsync(CancellationToken ct)
+    {
+        Directory.CreateDirectory(_workDirectory);
+        _report.WorkDirectory = _workDirectory;
+        try
+        {
+            await RunOnGridAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && _grid?.DescribeExitedSilos() is { Length: > 0 } exited)
+        {
+            // A dead silo is the likeliest cause of whatever failed; say so next to the failure.
+            throw new JobFailedException($"{Describe(e)}{Environment.NewLine}Silos that exited:{Environment.NewLine}{exited}", e);
+        }
+        finally
+        {
+            if (_grid is not null)
+            {
+                _console.Info("stopping the local grid");
+                await _grid.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task RunOnGridAsync(CancellationToken ct)
+    {
+        IReadOnlyList<string> gateways;
+        var gridClock = Stopwatch.StartNew();
+        if (_options.Grid is null)
+        {
+            _console.Info($"starting {_options.Silos} silos (work dir {_workDirectory})");
+            _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, ct).ConfigureAwait(false);
+            gateways = _grid.Gateways;
+        }
+        else
+        {
+            gateways = _options.Grid;
+        }
+
+        var clientOptions = new GridClientOptions
+        {
+            Gateways = [.. gateways],
+            ClientName = $"{_options.AppId}-driver",
+        };
+        await using var client = await GridClient.ConnectAsync(clientOptions, ct).ConfigureAwait(false);
+        var view = await WaitForActiveSilosAsync(client, _grid is null ? 1 : _options.Silos, ct).ConfigureAwait(false);
+        _report.Silos = view.Active.Count();
+        if (_grid is not null) _report.GridStartSeconds = Math.Round(gridClock.Elapsed.TotalSeconds, 3);
+        _console.Info($"grid ready: {_report.Silos} active silos ({string.Join(", ", view.Active.Select(s => $"{s.Name}@{s.Host}:{s.Port}"))})");
+        _console.Info($"job {_options.AppId}: {_options.Records:N0} records of {_options.RecordSize} B ({SizeParser.Format(_options.TotalBytes)}), " +
+            $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions");
+
+        var jobClock = Stopwatch.StartNew();
+        await client.RegisterApplicationAsync(_options.AppId, ct).ConfigureAwait(false);
+        try
+        {
+            await using (client.StartHeartbeat(_options.AppId))
+            {
+                // Registering before any map starts allocates every partition's slot up front, so the
+                // maps' first pushes do not race each other to create the shuffle.
+                var locations = await client.RegisterShuffleAsync(
+                    _options.AppId, JobOptions.ShuffleId, _options.Maps, _options.Partitions, ct).ConfigureAwait(false);
+                if (locations.Count < _options.Partitions)
+                    _warnings.Add($"RegisterShuffle returned {locations.Count} locations for {_options.Partitions} partitions.");
+
+                await RunStagesAsync(client, gateways, ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await UnregisterQuietlyAsync(client).ConfigureAwait(false);
+        }
+        _report.Seconds = Math.Round(jobClock.Elapsed.TotalSeconds, 3);
+    }
+
+    private async Task RunStagesAsync(GridClient client, IReadOnlyList<string> gateways, CancellationToken ct)
+    {
+        var mapPlan = new StagePlan("map", _options.Maps, _options.TotalBytes);
+        var reducePlan = new StagePlan("reduce", _options.Reduces, _options.TotalBytes);
+        MapTaskResult[] maps = [];
+        ReduceTaskResult[] reduces = [];
+        double mapSeconds = 0, reduceSeconds = 0;
+
+        await _console.RunStagesAsync(mapPlan, reducePlan, async (mapProgress, reduceProgress) =>
+        {
+            var mapClock = Stopwatch.StartNew();
+            mapProgress.Begin();
+            maps = await RunMapStageAsync(gateways, mapProgress, ct).ConfigureAwait(false);
+            mapProgress.End();
+            mapSeconds = mapClock.Elapsed.TotalSeconds;
+
+            // The file group is what a reducer's engine asks for first; fetching it once here also
+            // checks that the grid agrees with the maps about which attempt of each map won.
+            var reduceClock = Stopwatch.StartNew();
+            reduceProgress.Begin();
+            var fileGroup = await client.GetReducerFileGroupAsync(_options.AppId, JobOptions.ShuffleId, ct).ConfigureAwait(false);
+            CheckFileGroup(fileGroup, maps);
+            reduces = await RunReduceStageAsync(gateways, reduceProgress, ct).ConfigureAwait(false);
+            reduceProgress.End();
+            reduceSeconds = reduceClock.Elapsed.TotalSeconds;
+        }).ConfigureAwait(false);
+
+        _report.SetStageTimes(mapSeconds, reduceSeconds);
+        Verify(maps, reduces);
+    }
+
+    private async Task<MapTaskResult[]> RunMapStageAsync(IReadOnlyList<string> gateways, IStageProgress progress, CancellationToken ct)
+    {
+        var results = new MapTaskResult[_options.Maps];
+        await RunWorkersAsync(_options.Maps, async (mapId, token) =>
+        {
+            var settings = new MapTaskSettings(
+                gateways, _options.AppId, JobOptions.ShuffleId, _options.Maps, _options.Partitions, mapId, AttemptId: 0,
+                RecordGenerator.RecordsOfMap(_options.Records, _options.Maps, mapId), _options.RecordSize, _options.Seed,
+                _options.Skew, Environment.ProcessId);
+            string name = $"map-{mapId}";
+            string json = await WorkerProcess.RunAsync(
+                new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name)),
+                progress.AddBytes, _options.TaskTimeout, token).ConfigureAwait(false);
+            results[mapId] = WorkerProtocol.ParseResult<MapTaskResult>(json, name);
+            progress.TaskFinished();
+        }, ct).ConfigureAwait(false);
+        return results;
+    }
+
+    private async Task<ReduceTaskResult[]> RunReduceStageAsync(IReadOnlyList<string> gateways, IStageProgress progress, CancellationToken ct)
+    {
+        var results = new ReduceTaskResult[_options.Reduces];
+        await RunWorkersAsync(_options.Reduces, async (reducerId, token) =>
+        {
+            var settings = new ReduceTaskSettings(
+                gateways, _options.AppId, JobOptions.ShuffleId, reducerId, _options.PartitionsOfReducer(reducerId), Environment.ProcessId);
+            string name = $"reduce-{reducerId}";
+            string json = await WorkerProcess.RunAsync(
+                new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name)),
+                progress.AddBytes, _options.TaskTimeout, token).ConfigureAwait(false);
+            results[reducerId] = WorkerProtocol.ParseResult<ReduceTaskResult>(json, name);
+            progress.TaskFinished();
+        }, ct).ConfigureAwait(false);
+        return results;
+    }
+
+    /// <summary>
+    /// Runs tasks 0..count-1 with at most --concurrency at once. The first failure cancels the rest
+    /// (their processes are killed) and is the one rethrown, not the cancellations it caused.
+    /// </summary>
+    private async Task RunWorkersAsync(int count, Func<int, CancellationToken, ValueTask> body, CancellationToken ct)
+    {
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = ct };
+        var all = Parallel.ForEachAsync(Enumerable.Range(0, count), parallel, body);
+        try
+        {
+            await all.ConfigureAwait(false);
+        }
+        catch when (all.Exception is { } aggregate)
+        {
+            var first = aggregate.InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? aggregate.InnerExceptions[0];
+            ExceptionDispatchInfo.Throw(first);
+        }
+    }
+
+    private static async Task<ClusterView> WaitForActiveSilosAsync(GridClient client, int expected, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        var timeout = TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var view = await client.RefreshClusterViewAsync(ct).ConfigureAwait(false);
+            if (view.Active.Count() >= expected) return view;
+            if (deadline.Elapsed > timeout)
+            {
+                string silos = view.Silos.Count == 0 ? "none" : string.Join(", ", view.Silos.Select(s => $"{s.Name} {s.Status}"));
+                throw new JobFailedException(
+                    $"The grid has {view.Active.Count()} active silos, not {expected}, after {timeout.TotalSeconds:0} s. Silos: {silos}.");
+            }
+            await Task.Delay(250, ct).ConfigureAwait(false);
+        }
+    }
+
+    private void CheckFileGroup(ReducerFileGroup fileGroup, MapTaskResult[] maps)
+    {
+        if (fileGroup.NumMaps != _options.Maps || fileGroup.NumPartitions != _options.Partitions)
+        {
+            _warnings.Add($"The reducer file group has shape {fileGroup.NumMaps}x{fileGroup.NumPartitions}, " +
+                $"the job {_options.Maps}x{_options.Partitions}.");
+            return;
+        }
+        foreach (var map in maps)
+        {
+            if (!map.Won) _warnings.Add($"map-{map.MapId} attempt {map.AttemptId} did not win (attempt {map.WinningAttempt} did).");
+            if (map.MapId < fileGroup.WinningAttempts.Length && fileGroup.WinningAttempts[map.MapId] != map.WinningAttempt)
+            {
+                _warnings.Add($"map-{map.MapId}: the file group says attempt {fileGroup.WinningAttempts[map.MapId]} won, " +
+                    $"the map was told {map.WinningAttempt}.");
+            }
+        }
+    }
+
+    /// <summary>Compares, partition by partition, what the maps generated with what the reducers read.</summary>
+    private void Verify(MapTaskResult[] maps, ReduceTaskResult[] reduces)
+    {
+        int partitions = _options.Partitions;
+        var expected = new PartitionChecksum[partitions];
+        long generated = 0;
+        foreach (var map in maps)
+        {
+            long planned = RecordGenerator.RecordsOfMap(_options.Records, _options.Maps, map.MapId);
+            if (map.Records != planned)
+                throw new JobFailedException($"map-{map.MapId} generated {map.Records} records, not the {planned} it was given.");
+            if (map.RecordsWritten != map.Records)
+                _warnings.Add($"map-{map.MapId}: its writer counted {map.RecordsWritten} records written, the map generated {map.Records}.");
+            generated += map.Records;
+            foreach (var tally in map.Partitions)
+            {
+                if (tally.Partition < 0 || tally.Partition >= partitions)
+                    throw new JobFailedException($"map-{map.MapId} reported partition {tally.Partition}, outside 0..{partitions - 1}.");
+                expected[tally.Partition].Add(tally.ToChecksum());
+            }
+            _report.PushRequests += map.PushRequests;
+            _report.BatchesPushed += map.BatchesPushed;
+        }
+
+        var actual = new PartitionChecksum?[partitions];
+        var failures = new List<PartitionFailure>();
+        foreach (var reduce in reduces)
+        {
+            foreach (var tally in reduce.Partitions)
+            {
+                if (tally.Partition < 0 || tally.Partition >= partitions)
+                    throw new JobFailedException($"reduce-{reduce.ReducerId} reported partition {tally.Partition}, outside 0..{partitions - 1}.");
+                if (actual[tally.Partition] is not null)
+                    throw new JobFailedException($"partition {tally.Partition} was reported by two reducers.");
+                actual[tally.Partition] = tally.ToChecksum();
+            }
+            _report.BatchesRead += reduce.BatchesRead;
+            _report.BytesFetched += reduce.BytesFetched;
+            _report.DuplicateBatchesSkipped += reduce.DuplicateBatchesSkipped;
+            _report.LosingAttemptBatchesSkipped += reduce.LosingAttemptBatchesSkipped;
+        }
+
+        for (int p = 0; p < partitions; p++)
+        {
+            var want = expected[p];
+            var got = actual[p] ?? default;
+            string? reason = actual[p] is null ? "no reducer read it"
+                : got.Records != want.Records ? "record count differs"
+                : got.Bytes != want.Bytes ? "byte count differs"
+                : got.Sum != want.Sum ? "checksum differs"
+                : null;
+            if (reason is not null)
+                failures.Add(new PartitionFailure(p, reason, want.Records, got.Records, want.Bytes, got.Bytes, want.SumHex, got.SumHex));
+        }
+
+        _report.MaxPartitionRecords = expected.Length == 0 ? 0 : expected.Max(e => e.Records);
+        _report.PartitionsFailed = failures;
+        _report.PartitionsVerified = partitions - failures.Count;
+        _report.Verified = failures.Count == 0 && generated == _options.Records;
+        if (generated != _options.Records)
+            _report.Error = $"The maps generated {generated} records, not the {_options.Records} planned.";
+    }
+
+    private async Task UnregisterQuietlyAsync(GridClient client)
+    {
+        // Frees the grid's slots and files even when the job failed; a failure here must not hide the job's own outcome.
+        using var timeout = new CancellationTokenSource(UnregisterTimeout);
+        try
+        {
+            await client.UnregisterApplicationAsync(_options.AppId, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _warnings.Add($"could not unregister application {_options.AppId}: {e.Message}");
+        }
+    }
+
+    private string WorkerLogPath(string workerName) => Path.Combine(_workDirectory, "logs", workerName + ".log");
+
+    private void CleanUpWorkDirectory(bool verified)
+    {
+        // Only a directory this run made up, and only when nothing needs looking into.
+        if (!_ownsWorkDirectory || !verified || _options.KeepWorkDirectory || !Directory.Exists(_workDirectory)) return;
+        try
+        {
+            Directory.Delete(_workDirectory, recursive: true);
+            _report.WorkDirectory = null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _console.Info($"could not delete {_workDirectory}: {e.Message}");
+        }
+    }
+
+    private static string Describe(Exception e) => e switch
+    {
+        JobFailedException or WorkerFailedException or GridStartException or FileNotFoundException => e.Message,
+        GridException grid => $"grid error {grid.Code}: {grid.Message}",
+        TimeoutException => $"timed out: {e.Message}",
+        _ => $"{e.GetType().Name}: {e.Message}",
+    };
+}
+
+/// <summary>The job could not run to verification; the message says why.</summary>
+internal sealed class JobFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,59 @@
+namespace Orleans.Shuffle.Job;
+
+/// <summary>The validated settings of one job run (the root command).</summary>
+internal sealed record JobOptions
+{
+    public const int ShuffleId = 0;
+
+    public required int Silos { get; init; }
+
+    public required int Maps { get; init; }
+
+    public required int Reduces { get; init; }
+
+    /// <summary>Partitions of the shuffle; partition p is read by reducer p % <see cref="Reduces"/>.</summary>
+    public required int Partitions { get; init; }
+
+    public required long Records { get; init; }
+
+    public required int RecordSize { get; init; }
+
+    public required long Seed { get; init; }
+
+    public required double Skew { get; init; }
+
+    public string? ReportPath { get; init; }
+
+    /// <summary>Gateways of an already running grid; null to start a local one.</summary>
+    public IReadOnlyList<string>? Grid { get; init; }
+
+    /// <summary>Where silo disks, the membership file and logs go; null for a new temp directory.</summary>
+    public string? WorkDirectory { get; init; }
+
+    public bool KeepWorkDirectory { get; init; }
+
+    public required string AppId { get; init; }
+
+    /// <summary>Most worker processes running at once.</summary>
+    public required int Concurrency { get; init; }
+
+    public bool NoProgress { get; init; }
+
+    public required TimeSpan TaskTimeout { get; init; }
+
+    public TimeSpan GridReadyTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Record payload bytes the maps generate in total.</summary>
+    public long TotalBytes => Records * RecordSize;
+
+    /// <summary>The partitions reducer <paramref name="reducerId"/> reads: p % Reduces == reducerId.</summary>
+    public IReadOnlyList<int> PartitionsOfReducer(int reducerId)
+    {
+        var partitions = new List<int>();
+        for (int p = reducerId; p < Partitions; p += Reduces) partitions.Add(p);
+        return partitions;
+    }
+}
+
+/// <summary>The command line asked for something impossible; the message says what and how to fix it.</summary>
+internal sealed class JobOptionsException(string message) : Exception(message);

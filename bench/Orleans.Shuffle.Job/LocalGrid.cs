@@ -1,0 +1,238 @@
+using System.Diagnostics;
+
+namespace Orleans.Shuffle.Job;
+
+/// <summary>What a silo announced on its "SILO READY" line.</summary>
+internal sealed record SiloReady(string Name, string Identity, string GridEndpoint, string HttpEndpoint)
+{
+    public const string Prefix = "SILO READY ";
+
+    /// <summary>Parses "SILO READY name=.. identity=.. grid=host:port http=host:port"; null if the line is not one.</summary>
+    public static SiloReady? TryParse(string line)
+    {
+        if (!line.StartsWith(Prefix, StringComparison.Ordinal)) return null;
+        var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string token in line[Prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            int equals = token.IndexOf('=');
+            if (equals > 0) fields[token[..equals]] = token[(equals + 1)..];
+        }
+        return fields.TryGetValue("name", out string? name) && fields.TryGetValue("grid", out string? grid)
+            ? new SiloReady(name, fields.GetValueOrDefault("identity", ""), grid, fields.GetValueOrDefault("http", ""))
+            : null;
+    }
+}
+
+/// <summary>One silo process of a local grid: its process, log file, and the READY line it printed.</summary>
+internal sealed class LocalSilo
+{
+    private const int TailLines = 20;
+
+    private readonly Queue<string> _tail = new();
+    private readonly TaskCompletionSource<SiloReady> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly StreamWriter _log;
+    private readonly Task _pumps;
+
+    public LocalSilo(string name, Process process, string logPath)
+    {
+        Name = name;
+        Process = process;
+        LogPath = logPath;
+        _log = new StreamWriter(logPath, append: false) { AutoFlush = true };
+        _pumps = Task.WhenAll(PumpStdoutAsync(), PumpAsync(process.StandardError, "stderr: "));
+    }
+
+    public string Name { get; }
+
+    public Process Process { get; }
+
+    public string LogPath { get; }
+
+    public Task<SiloReady> Ready => _ready.Task;
+
+    public string Tail()
+    {
+        lock (_tail) return string.Join(Environment.NewLine, _tail.Select(line => "    " + line));
+    }
+
+    public string? ExitDescription()
+    {
+        try
+        {
+            return Process.HasExited ? $"{Name} exited with code {Process.ExitCode}" : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    public async Task StopAsync()
+    {
+        await ChildProcesses.StopAsync(Process, TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        try
+        {
+            await _pumps.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Output held open by something else; the log has what arrived.
+        }
+        lock (_tail) _log.Dispose();
+        _ready.TrySetException(new InvalidOperationException($"{Name} was stopped before it was ready."));
+    }
+
+    private async Task PumpStdoutAsync()
+    {
+        await PumpAsync(Process.StandardOutput, "").ConfigureAwait(false);
+        // End of stdout means the process is gone (or going); if it never said READY, say why.
+        try
+        {
+            await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Closed stdout but still running: reported as such below.
+        }
+        _ready.TrySetException(new InvalidOperationException(
+            $"{ExitDescription() ?? Name + " closed its output"} before it was ready."));
+    }
+
+    private async Task PumpAsync(StreamReader reader, string prefix)
+    {
+        while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
+        {
+            if (prefix.Length == 0 && SiloReady.TryParse(line) is { } ready) _ready.TrySetResult(ready);
+            lock (_tail)
+            {
+                _tail.Enqueue(prefix + line);
+                if (_tail.Count > TailLines) _tail.Dequeue();
+                try
+                {
+                    _log.WriteLine(prefix + line);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // Stopped already; late lines are not needed.
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// A grid of silo processes on this machine, sharing one embedded (file) membership table in the
+/// work directory. Silos pick free ports themselves (port 0) and announce them with a READY line,
+/// so several grids can run side by side. Disposing stops exactly the processes it started.
+/// </summary>
+internal sealed class LocalGrid : IAsyncDisposable
+{
+    private readonly List<LocalSilo> _silos = [];
+
+    private LocalGrid(string clusterId, string workDirectory, string siloDll)
+    {
+        ClusterId = clusterId;
+        WorkDirectory = workDirectory;
+        SiloDll = siloDll;
+        MembershipFile = Path.Combine(workDirectory, "membership.json");
+    }
+
+    public string ClusterId { get; }
+
+    public string WorkDirectory { get; }
+
+    public string SiloDll { get; }
+
+    public string MembershipFile { get; }
+
+    public IReadOnlyList<LocalSilo> Silos => _silos;
+
+    /// <summary>Grid endpoints of the silos that announced themselves.</summary>
+    public IReadOnlyList<string> Gateways =>
+        _silos.Where(s => s.Ready.IsCompletedSuccessfully).Select(s => s.Ready.Result.GridEndpoint).ToList();
+
+    public static async Task<LocalGrid> StartAsync(int siloCount, string workDirectory, TimeSpan readyTimeout, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(siloCount, 1);
+        string siloDll = SiloLocator.Locate();
+        string clusterId = "job-grid-" + Guid.NewGuid().ToString("N")[..8];
+        var grid = new LocalGrid(clusterId, Path.GetFullPath(workDirectory), siloDll);
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(grid.WorkDirectory, "logs"));
+            for (int i = 1; i <= siloCount; i++) grid.StartSilo($"silo-{i}");
+            await grid.WaitUntilReadyAsync(readyTimeout, ct).ConfigureAwait(false);
+            return grid;
+        }
+        catch
+        {
+            await grid.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Names the silos that have died, for error messages; empty when all are running.</summary>
+    public string DescribeExitedSilos()
+    {
+        var exited = _silos.Select(s => (Silo: s, Exit: s.ExitDescription())).Where(e => e.Exit is not null).ToList();
+        return string.Join(Environment.NewLine, exited.Select(e =>
+            $"{e.Exit}; log {e.Silo.LogPath}, last lines:{Environment.NewLine}{e.Silo.Tail()}"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_silos.Select(s => s.StopAsync())).ConfigureAwait(false);
+    }
+
+    private void StartSilo(string name)
+    {
+        string siloDirectory = Path.Combine(WorkDirectory, name);
+        string disk = Path.Combine(siloDirectory, "disk");
+        Directory.CreateDirectory(disk);
+        string[] arguments =
+        [
+            "--cluster-id", ClusterId,
+            "--name", name,
+            "--port", "0",
+            "--http-port", "0",
+            "--disk", disk,
+            "--membership-file", MembershipFile,
+        ];
+        var process = ChildProcesses.Start(DotnetHost.StartInfo(SiloDll, arguments, siloDirectory));
+        _silos.Add(new LocalSilo(name, process, Path.Combine(WorkDirectory, "logs", name + ".log")));
+    }
+
+    private async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        // WhenAny rather than WhenAll: a silo that crashes fails the start at once, even while
+        // another is still starting (or hanging until the timeout).
+        var pending = _silos.Select(s => s.Ready).ToList();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            while (pending.Count > 0)
+            {
+                var remaining = timeout - clock.Elapsed;
+                if (remaining <= TimeSpan.Zero) throw new TimeoutException();
+                var finished = await Task.WhenAny(pending).WaitAsync(remaining, ct).ConfigureAwait(false);
+                await finished.ConfigureAwait(false);
+                pending.Remove(finished);
+            }
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            var problems = _silos.Where(s => !s.Ready.IsCompletedSuccessfully).Select(s =>
+            {
+                string why = s.Ready.IsFaulted
+                    ? s.Ready.Exception!.InnerException!.Message.TrimEnd('.')
+                    : $"{s.Name} printed no READY line within {timeout.TotalSeconds:0} s";
+                return $"{why}; log {s.LogPath}, last lines:{Environment.NewLine}{s.Tail()}";
+            });
+            throw new GridStartException(
+                $"The local grid did not start ({SiloDll}):{Environment.NewLine}{string.Join(Environment.NewLine, problems)}");
+        }
+    }
+}
+
+/// <summary>A local grid could not be started; the message names the silos and quotes their logs.</summary>
+internal sealed class GridStartException(string message) : Exception(message);

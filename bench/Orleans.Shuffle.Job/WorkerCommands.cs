@@ -1,0 +1,152 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace Orleans.Shuffle.Job;
+
+/// <summary>Everything one map task needs; the driver turns it into arguments and the worker parses it back.</summary>
+internal sealed record MapTaskSettings(
+    IReadOnlyList<string> Gateways,
+    string AppId,
+    int ShuffleId,
+    int NumMaps,
+    int NumPartitions,
+    int MapId,
+    int AttemptId,
+    long Records,
+    int RecordSize,
+    long Seed,
+    double Skew,
+    int? ParentPid);
+
+/// <summary>Everything one reduce task needs.</summary>
+internal sealed record ReduceTaskSettings(
+    IReadOnlyList<string> Gateways,
+    string AppId,
+    int ShuffleId,
+    int ReducerId,
+    IReadOnlyList<int> Partitions,
+    int? ParentPid);
+
+/// <summary>
+/// The hidden map-task and reduce-task subcommands that worker processes run. Both directions live
+/// here (settings to arguments, arguments to settings) so they cannot drift apart.
+/// </summary>
+internal static class WorkerCommands
+{
+    public const string MapTaskName = "map-task";
+    public const string ReduceTaskName = "reduce-task";
+
+    private static readonly Option<string> Grid = new("--grid") { Description = "Gateways, host:port[,host:port...].", Required = true };
+    private static readonly Option<string> AppId = new("--app-id") { Required = true };
+    private static readonly Option<int> ShuffleId = new("--shuffle-id") { DefaultValueFactory = _ => 0 };
+    private static readonly Option<int?> ParentPid = new("--parent-pid") { Description = "Exit when this process is gone." };
+
+    private static readonly Option<int> NumMaps = new("--num-maps") { Required = true };
+    private static readonly Option<int> NumPartitions = new("--num-partitions") { Required = true };
+    private static readonly Option<int> MapId = new("--map-id") { Required = true };
+    private static readonly Option<int> AttemptId = new("--attempt-id") { DefaultValueFactory = _ => 0 };
+    private static readonly Option<long> Records = new("--records") { Description = "Records this map generates.", Required = true };
+    private static readonly Option<int> RecordSize = new("--record-size") { Required = true };
+    private static readonly Option<long> Seed = new("--seed") { Required = true };
+    private static readonly Option<double> Skew = new("--skew") { DefaultValueFactory = _ => 0.0 };
+
+    private static readonly Option<int> ReducerId = new("--reducer-id") { Required = true };
+    private static readonly Option<string> Partitions = new("--partitions") { Description = "Partition ids to read, e.g. 0,8,16.", Required = true };
+
+    public static Command CreateMapTaskCommand()
+    {
+        var command = new Command(MapTaskName, "Worker: generate and push one map task's records.")
+        {
+            Hidden = true,
+            Options = { Grid, AppId, ShuffleId, ParentPid, NumMaps, NumPartitions, MapId, AttemptId, Records, RecordSize, Seed, Skew },
+        };
+        command.SetAction((parse, ct) => MapTask.RunAsync(BindMapTask(parse), ct));
+        return command;
+    }
+
+    public static Command CreateReduceTaskCommand()
+    {
+        var command = new Command(ReduceTaskName, "Worker: read and checksum some partitions.")
+        {
+            Hidden = true,
+            Options = { Grid, AppId, ShuffleId, ParentPid, ReducerId, Partitions },
+        };
+        command.SetAction((parse, ct) => ReduceTask.RunAsync(BindReduceTask(parse), ct));
+        return command;
+    }
+
+    public static IReadOnlyList<string> ToArguments(MapTaskSettings s)
+    {
+        var args = new List<string>
+        {
+            MapTaskName,
+            Grid.Name, GridEndpoints.Format(s.Gateways),
+            AppId.Name, s.AppId,
+            ShuffleId.Name, Invariant(s.ShuffleId),
+            NumMaps.Name, Invariant(s.NumMaps),
+            NumPartitions.Name, Invariant(s.NumPartitions),
+            MapId.Name, Invariant(s.MapId),
+            AttemptId.Name, Invariant(s.AttemptId),
+            Records.Name, Invariant(s.Records),
+            RecordSize.Name, Invariant(s.RecordSize),
+            Seed.Name, Invariant(s.Seed),
+            // "R" round-trips the exact double, so the worker applies the very same skew threshold.
+            Skew.Name, s.Skew.ToString("R", CultureInfo.InvariantCulture),
+        };
+        if (s.ParentPid is int pid) args.AddRange([ParentPid.Name, Invariant(pid)]);
+        return args;
+    }
+
+    public static IReadOnlyList<string> ToArguments(ReduceTaskSettings s)
+    {
+        var args = new List<string>
+        {
+            ReduceTaskName,
+            Grid.Name, GridEndpoints.Format(s.Gateways),
+            AppId.Name, s.AppId,
+            ShuffleId.Name, Invariant(s.ShuffleId),
+            ReducerId.Name, Invariant(s.ReducerId),
+            Partitions.Name, string.Join(',', s.Partitions.Select(Invariant)),
+        };
+        if (s.ParentPid is int pid) args.AddRange([ParentPid.Name, Invariant(pid)]);
+        return args;
+    }
+
+    private static MapTaskSettings BindMapTask(ParseResult parse) => new(
+        GridEndpoints.Parse(parse.GetRequiredValue(Grid)),
+        parse.GetRequiredValue(AppId),
+        parse.GetValue(ShuffleId),
+        parse.GetValue(NumMaps),
+        parse.GetValue(NumPartitions),
+        parse.GetValue(MapId),
+        parse.GetValue(AttemptId),
+        parse.GetValue(Records),
+        parse.GetValue(RecordSize),
+        parse.GetValue(Seed),
+        parse.GetValue(Skew),
+        parse.GetValue(ParentPid));
+
+    private static ReduceTaskSettings BindReduceTask(ParseResult parse) => new(
+        GridEndpoints.Parse(parse.GetRequiredValue(Grid)),
+        parse.GetRequiredValue(AppId),
+        parse.GetValue(ShuffleId),
+        parse.GetValue(ReducerId),
+        ParsePartitionList(parse.GetRequiredValue(Partitions)),
+        parse.GetValue(ParentPid));
+
+    internal static IReadOnlyList<int> ParsePartitionList(string text)
+    {
+        var partitions = new List<int>();
+        foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.None, CultureInfo.InvariantCulture, out int partition))
+                throw new FormatException($"'{part}' is not a partition id.");
+            partitions.Add(partition);
+        }
+        return partitions;
+    }
+
+    private static string Invariant(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Invariant(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,95 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Orleans.Shuffle.Job;
+
+/// <summary>One partition's records as a worker saw them; the checksum travels as hex (see <see cref="PartitionChecksum.SumHex"/>).</summary>
+public sealed record PartitionTally(int Partition, long Records, long Bytes, string Checksum)
+{
+    public static PartitionTally From(int partition, PartitionChecksum checksum) =>
+        new(partition, checksum.Records, checksum.Bytes, checksum.SumHex);
+
+    public PartitionChecksum ToChecksum() => new(Records, Bytes, PartitionChecksum.ParseSum(Checksum));
+}
+
+/// <summary>What a map task generated (per partition) and what its writer reported.</summary>
+public sealed record MapTaskResult(
+    int MapId,
+    int AttemptId,
+    long Records,
+    long Bytes,
+    bool Won,
+    int WinningAttempt,
+    bool AllMapsEnded,
+    long RecordsWritten,
+    long BytesWritten,
+    long BatchesPushed,
+    long PushRequests,
+    double Seconds,
+    IReadOnlyList<PartitionTally> Partitions);
+
+/// <summary>What a reduce task read (per partition) and what its readers reported.</summary>
+public sealed record ReduceTaskResult(
+    int ReducerId,
+    long Records,
+    long Bytes,
+    long BatchesRead,
+    long DuplicateBatchesSkipped,
+    long LosingAttemptBatchesSkipped,
+    long BytesFetched,
+    double Seconds,
+    IReadOnlyList<PartitionTally> Partitions);
+
+/// <summary>
+/// The line protocol between a worker process and the driver, on the worker's stdout:
+/// <c>PROGRESS &lt;bytes&gt;</c> (cumulative record bytes so far) any number of times, then exactly
+/// one <c>RESULT &lt;json&gt;</c>. Every other line is free-form and only logged, so client logging
+/// that reaches stdout cannot confuse the driver.
+/// </summary>
+public static class WorkerProtocol
+{
+    public const string ProgressPrefix = "PROGRESS ";
+    public const string ResultPrefix = "RESULT ";
+
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private static readonly Lock StdoutLock = new();
+
+    public static void WriteProgress(long bytes)
+    {
+        lock (StdoutLock) Console.Out.WriteLine(ProgressPrefix + bytes.ToString(CultureInfo.InvariantCulture));
+    }
+
+    public static void WriteResult<T>(T result)
+    {
+        string json = JsonSerializer.Serialize(result, Json);
+        lock (StdoutLock)
+        {
+            Console.Out.WriteLine(ResultPrefix + json);
+            Console.Out.Flush();
+        }
+    }
+
+    public static bool TryParseProgress(string line, out long bytes)
+    {
+        bytes = 0;
+        return line.StartsWith(ProgressPrefix, StringComparison.Ordinal)
+            && long.TryParse(line.AsSpan(ProgressPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out bytes);
+    }
+
+    public static T ParseResult<T>(string json, string workerName) where T : class
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, Json)
+                ?? throw new WorkerFailedException($"{workerName} printed an empty RESULT.");
+        }
+        catch (JsonException e)
+        {
+            throw new WorkerFailedException($"{workerName} printed a RESULT line that is not valid JSON: {e.Message}");
+        }
+    }
+}
+
+/// <summary>A worker process failed, timed out or broke the line protocol; the message says which and why.</summary>
+public sealed class WorkerFailedException(string message) : Exception(message);

@@ -1,0 +1,65 @@
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Client;
+
+/// <summary>
+/// Fetches one chunk and verifies it before the reader sees any of it. Fetches are idempotent, so
+/// a lost connection, a timeout or a corrupt reply is answered by fetching again (bounded); a
+/// reader never returns a batch it could not vouch for.
+/// </summary>
+internal static class ChunkFetcher
+{
+    public static async Task<FetchedChunk> FetchAsync(IChunkSource source, FetchChunk request, ChunkRef chunk, CancellationToken cancellationToken)
+    {
+        var location = chunk.Location.Location;
+        for (int attempt = 0; attempt <= RetryPolicy.FetchRetries; attempt++)
+        {
+            FetchedChunk? fetched = null;
+            try
+            {
+                fetched = await source.FetchChunkAsync(location.Host, location.Port, request, cancellationToken).ConfigureAwait(false);
+                CheckLength(fetched, request, chunk);
+                fetched.Verify();
+                return fetched;
+            }
+            catch (GridException e) when (attempt < RetryPolicy.FetchRetries && IsWorthRefetching(e.Code))
+            {
+                fetched?.Dispose();
+                await Task.Delay(RetryPolicy.Backoff(attempt, RetryPolicy.FirstBackoff, RetryPolicy.MaxBackoff), cancellationToken)
+                    .ConfigureAwait(false);
+            }
+            catch (GridException e)
+            {
+                fetched?.Dispose();
+                throw new GridException(e.Code,
+                    $"Fetching chunk {request.ChunkIndex} of partition {request.PartitionId} epoch {request.Epoch} " +
+                    $"({new ShuffleKey(request.AppId, request.ShuffleId)}) from silo {location.Host}:{location.Port} failed: {e.Message}", e);
+            }
+            catch
+            {
+                fetched?.Dispose();
+                throw;
+            }
+        }
+        // Unreachable: the last attempt either returns or throws out of the loop.
+        throw new GridException(ErrorCode.Internal, $"Chunk {request.ChunkIndex} of partition {request.PartitionId} was not fetched.");
+    }
+
+    /// <summary>
+    /// A full-range chunk must be exactly the committed size; a map-range chunk is filtered by the
+    /// silo and can only be smaller. Anything else means the silo serves a different file.
+    /// </summary>
+    private static void CheckLength(FetchedChunk fetched, FetchChunk request, ChunkRef chunk)
+    {
+        bool wrong = request.IsFullRange ? fetched.Length != chunk.ExpectedBytes : fetched.Length > chunk.ExpectedBytes;
+        if (wrong)
+        {
+            throw new GridException(ErrorCode.DataLost,
+                $"The silo returned {fetched.Length} bytes for a chunk committed with {chunk.ExpectedBytes} bytes.");
+        }
+    }
+
+    private static bool IsWorthRefetching(ErrorCode code) =>
+        RetryPolicy.IsTransient(code) || code is ErrorCode.ChecksumMismatch or ErrorCode.MalformedFrame;
+}

@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using Orleans.Shuffle.Ids;
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Client;
+
+/// <summary>
+/// A process's handle on the shuffle grid. The driver registers applications and shuffles and
+/// waits for commits; executors create writers (map side) and readers (reduce side). One client
+/// keeps one connection per silo, shared by all of its writers and readers, and caches push
+/// locations and committed file groups per shuffle, so many tasks in one process ask once.
+/// Thread-safe.
+/// </summary>
+public sealed class GridClient : IAsyncDisposable
+{
+    private readonly GridClientOptions _options;
+    private readonly ConnectionPool _pool;
+    private readonly ClusterViewProvider _views;
+    private readonly ShuffleGrainRouter _router;
+    private readonly GridClientTransport _transport;
+    private readonly SharedTaskCache<ShuffleKey, PartitionLocation[]> _locations = new();
+    private readonly SharedTaskCache<ShuffleKey, ReducerFileGroup> _fileGroups = new();
+
+    // Cancels shared work (cache loads, heartbeats) when the client is disposed. Never disposed
+    // itself: linked heartbeat tokens may still unregister from it after disposal.
+    private readonly CancellationTokenSource _lifetime = new();
+    private int _disposed;
+
+    private GridClient(GridClientOptions options)
+    {
+        _options = options;
+        _pool = new ConnectionPool(options.ToConnectionOptions());
+        _views = new ClusterViewProvider(_pool, options.ParseGateways());
+        _router = new ShuffleGrainRouter(_pool, _views);
+        _transport = new GridClientTransport(this, _pool, _router);
+    }
+
+    /// <summary>The cluster as last seen: from connecting, an explicit refresh, or a refresh after a failed request.</summary>
+    public ClusterView ClusterView => _views.Current;
+
+    /// <summary>Validates and copies <paramref name="options"/>, connects to the first reachable gateway and reads the cluster view.</summary>
+    public static async Task<GridClient> ConnectAsync(GridClientOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var client = new GridClient(options.Clone());
+        try
+        {
+            await client._views.RefreshAsync(ct).ConfigureAwait(false);
+            return client;
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public Task<ClusterView> RefreshClusterViewAsync(CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        return _views.RefreshAsync(ct);
+    }
+
+    public Task RegisterApplicationAsync(string appId, CancellationToken ct = default) =>
+        SendAppRequestAsync(MessageType.RegisterApplication, appId, ct);
+
+    public Task HeartbeatAsync(string appId, CancellationToken ct = default) =>
+        SendAppRequestAsync(MessageType.ApplicationHeartbeat, appId, ct);
+
+    /// <summary>Heartbeats every HeartbeatInterval in the background until the result (or this client) is disposed.</summary>
+    public IAsyncDisposable StartHeartbeat(string appId)
+    {
+        ThrowIfDisposed();
+        IdValidator.ValidateAppId(appId);
+        return new HeartbeatLoop(token => HeartbeatAsync(appId, token), _options.HeartbeatInterval, _lifetime.Token);
+    }
+
+    public async Task UnregisterShuffleAsync(string appId, int shuffleId, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        ValidateShuffle(appId, shuffleId);
+        var key = new ShuffleKey(appId, shuffleId);
+        try
+        {
+            await _router.SendAsync<ShuffleRequest, Empty>(appId, MessageType.UnregisterShuffle, new ShuffleRequest(appId, shuffleId), ct)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            // The shuffle's data is going away either way: nothing cached about it is worth keeping.
+            ForgetLocations(key);
+            _fileGroups.Remove(key);
+        }
+    }
+
+    public async Task UnregisterApplicationAsync(string appId, CancellationToken ct = default)
+    {
+        try
+        {
+            await SendAppRequestAsync(MessageType.UnregisterApplication, appId, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _locations.RemoveWhere(key => key.AppId == appId);
+            _fileGroups.RemoveWhere(key => key.AppId == appId);
+        }
+    }
+
+    /// <summary>Registers the shuffle (idempotent on the silo) and returns one push location per partition, indexed by partition id.</summary>
+    public async Task<IReadOnlyList<PartitionLocation>> RegisterShuffleAsync(
+        string appId, int shuffleId, int numMaps, int numPartitions, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        ValidateShuffle(appId, shuffleId);
+        IdValidator.ValidateShape(numMaps, numPartitions);
+        var locations = await RegisterShuffleCoreAsync(new RegisterShuffle(appId, shuffleId, numMaps, numPartitions), ct).ConfigureAwait(false);
+        _locations.Set(new ShuffleKey(appId, shuffleId), locations);
+        return Array.AsReadOnly(locations);
+    }
+
+    /// <summary>
+    /// The committed file group of the shuffle. While the shuffle is not committed yet this polls
+    /// (50 ms growing to 1 s) for up to CommitWaitTimeout. The answer is cached for the process.
+    /// </summary>
+    public Task<ReducerFileGroup> GetReducerFileGroupAsync(string appId, int shuffleId, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        ValidateShuffle(appId, shuffleId);
+        return _fileGroups.GetOrLoadAsync(new ShuffleKey(appId, shuffleId), key => WaitForCommitAsync(key, _lifetime.Token), ct);
+    }
+
+    /// <summary>A writer for one map attempt. The shuffle is registered (once per process) if needed.</summary>
+    public async Task<ShuffleWriter> CreateWriterAsync(
+        string appId, int shuffleId, int numMaps, int numPartitions, int mapId, int attemptId, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        ValidateShuffle(appId, shuffleId);
+        IdValidator.ValidateShape(numMaps, numPartitions);
+        IdValidator.ValidateMapAttempt(mapId, attemptId);
+        if (mapId >= numMaps)
+            throw new GridException(ErrorCode.InvalidId, $"Invalid map id {mapId}: the shuffle has {numMaps} maps.");
+
+        var request = new RegisterShuffle(appId, shuffleId, numMaps, numPartitions);
+        var locations = await _locations
+            .GetOrLoadAsync(new ShuffleKey(appId, shuffleId), _ => RegisterShuffleCoreAsync(request, _lifetime.Token), ct)
+            .ConfigureAwait(false);
+        if (locations.Length != numPartitions)
+        {
+            // Another task registered a different shape; let the silo decide (it answers ShuffleMismatch).
+            locations = await RegisterShuffleCoreAsync(request, ct).ConfigureAwait(false);
+        }
+        return new ShuffleWriter(_transport, _options, appId, shuffleId, mapId, attemptId, locations);
+    }
+
+    /// <summary>A reader of one partition, limited to maps in [startMap, endMap). Nothing is fetched until it is enumerated.</summary>
+    public ShuffleReader CreateReader(string appId, int shuffleId, int partitionId, int startMap = 0, int endMap = int.MaxValue)
+    {
+        ThrowIfDisposed();
+        ValidateShuffle(appId, shuffleId);
+        IdValidator.ValidatePartition(partitionId, 0);
+        ArgumentOutOfRangeException.ThrowIfNegative(startMap);
+        ArgumentOutOfRangeException.ThrowIfLessThan(endMap, startMap);
+        return new ShuffleReader(_transport, appId, shuffleId, partitionId, startMap, endMap, _options.FetchChunksInFlight);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _lifetime.Cancel();
+        await _pool.DisposeAsync().ConfigureAwait(false);
+    }
+
+    internal void ForgetLocations(ShuffleKey key) => _locations.Remove(key);
+
+    private async Task SendAppRequestAsync(MessageType type, string appId, CancellationToken ct)
+    {
+        ThrowIfDisposed();
+        IdValidator.ValidateAppId(appId);
+        await _router.SendAsync<AppRequest, Empty>(appId, type, new AppRequest(appId), ct).ConfigureAwait(false);
+    }
+
+    private async Task<PartitionLocation[]> RegisterShuffleCoreAsync(RegisterShuffle request, CancellationToken ct)
+    {
+        var reply = await _router.SendAsync<RegisterShuffle, ShuffleLocations>(request.AppId, MessageType.RegisterShuffle, request, ct)
+            .ConfigureAwait(false);
+        return IndexByPartition(reply, request);
+    }
+
+    /// <summary>The locations ordered by partition id; a reply that does not name every partition exactly once is refused.</summary>
+    private static PartitionLocation[] IndexByPartition(ShuffleLocations reply, RegisterShuffle request)
+    {
+        var key = new ShuffleKey(request.AppId, request.ShuffleId);
+        if (reply.Locations.Count != request.NumPartitions)
+        {
+            throw new GridException(ErrorCode.Internal,
+                $"RegisterShuffle of {key} returned {reply.Locations.Count} locations for {request.NumPartitions} partitions.");
+        }
+        var byPartition = new PartitionLocation[request.NumPartitions];
+        var seen = new bool[request.NumPartitions];
+        foreach (var location in reply.Locations)
+        {
+            int p = location.PartitionId;
+            if (p >= request.NumPartitions || seen[p])
+                throw new GridException(ErrorCode.Internal, $"RegisterShuffle of {key} returned a bad or repeated location for partition {p}.");
+            seen[p] = true;
+            byPartition[p] = location;
+        }
+        return byPartition;
+    }
+
+    private async Task<ReducerFileGroup> WaitForCommitAsync(ShuffleKey key, CancellationToken ct)
+    {
+        var timeout = _options.CommitWaitTimeout;
+        long started = Stopwatch.GetTimestamp();
+        var request = new ShuffleRequest(key.AppId, key.ShuffleId);
+        // Every poll but the last sleeps at least the first interval, so the deadline ends the loop first.
+        long maxPolls = timeout.Ticks / RetryPolicy.FirstCommitPoll.Ticks + 2;
+        for (long poll = 0; poll < maxPolls; poll++)
+        {
+            try
+            {
+                return await _router.SendAsync<ShuffleRequest, ReducerFileGroup>(key.AppId, MessageType.GetReducerFileGroup, request, ct)
+                    .ConfigureAwait(false);
+            }
+            catch (GridException e) when (e.Code == ErrorCode.NotCommitted)
+            {
+                var remaining = timeout - Stopwatch.GetElapsedTime(started);
+                if (remaining <= TimeSpan.Zero) throw NotCommittedInTime(key, e);
+                var delay = RetryPolicy.Backoff((int)Math.Min(poll, 20), RetryPolicy.FirstCommitPoll, RetryPolicy.MaxCommitPoll);
+                await Task.Delay(delay < remaining ? delay : remaining, ct).ConfigureAwait(false);
+            }
+        }
+        throw NotCommittedInTime(key, null);
+    }
+
+    private GridException NotCommittedInTime(ShuffleKey key, GridException? last) =>
+        new(ErrorCode.NotCommitted,
+            $"{key} did not commit within {_options.CommitWaitTimeout.TotalSeconds:0.#} s" + (last is null ? "." : $": {last.Message}"), last);
+
+    private static void ValidateShuffle(string appId, int shuffleId)
+    {
+        IdValidator.ValidateAppId(appId);
+        IdValidator.ValidateShuffleId(shuffleId);
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+}

@@ -1,0 +1,125 @@
+using System.Text;
+using Orleans.Shuffle.Transport;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Client;
+
+/// <summary>Settings of a <see cref="GridClient"/>. <see cref="GridClient.ConnectAsync"/> validates and copies them.</summary>
+public sealed class GridClientOptions
+{
+    /// <summary>Upper bound on <see cref="MaxPushesInFlightPerSilo"/>: more would only buffer more memory per writer.</summary>
+    internal const int MaxPushesInFlightLimit = 1024;
+
+    /// <summary>Upper bound on <see cref="FetchChunksInFlight"/>.</summary>
+    internal const int MaxFetchChunksInFlight = 64;
+
+    /// <summary>Upper bound on <see cref="PushRetries"/>.</summary>
+    internal const int MaxPushRetries = 100;
+
+    /// <summary>
+    /// Upper bound on <see cref="MergedPushBytes"/>. A merged push holds at most this many bytes, or a
+    /// single batch (at most <see cref="ProtocolConstants.MaxBatchPayloadBytes"/> plus headers), so every
+    /// push stays well under the frame limit.
+    /// </summary>
+    internal const int MaxMergedPushBytes = ProtocolConstants.MaxBatchPayloadBytes;
+
+    /// <summary>Upper bound on every timeout and interval: timers take at most about 24 days, and nothing here needs more than one.</summary>
+    internal static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
+
+    /// <summary>"host:port" of silos' grid ports. The client connects to the first reachable one.</summary>
+    public List<string> Gateways { get; set; } = [];
+
+    /// <summary>Name sent in every Hello, shown in silo logs.</summary>
+    public string ClientName { get; set; } = "client";
+
+    /// <summary>Per-partition buffer of a writer, headers included; a full buffer becomes one batch.</summary>
+    public int PushBufferBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Batches bound for one silo are coalesced into one PushData up to this size.</summary>
+    public int MergedPushBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Bounded: a slow silo slows the writer, memory does not grow.</summary>
+    public int MaxPushesInFlightPerSilo { get; set; } = 16;
+
+    /// <summary>Chunks a reader fetches ahead of the one it is reading.</summary>
+    public int FetchChunksInFlight { get; set; } = 3;
+
+    /// <summary>Retries of a push on ConnectionLost, Timeout or ChecksumMismatch, with the same batch ids.</summary>
+    public int PushRetries { get; set; } = 3;
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>How long readers wait for the shuffle to commit. Zero asks once.</summary>
+    public TimeSpan CommitWaitTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
+    public void Validate()
+    {
+        if (Gateways is null || Gateways.Count == 0)
+            throw new ArgumentException("GridClientOptions.Gateways is empty: give at least one silo grid endpoint as \"host:port\".", nameof(Gateways));
+        foreach (string gateway in Gateways)
+        {
+            if (!GatewayEndpoint.TryParse(gateway, out _, out string? error))
+                throw new ArgumentException($"GridClientOptions.Gateways: {error}.", nameof(Gateways));
+        }
+        if (string.IsNullOrWhiteSpace(ClientName))
+            throw new ArgumentException("GridClientOptions.ClientName is empty.", nameof(ClientName));
+        if (Encoding.UTF8.GetByteCount(ClientName) > ProtocolConstants.MaxStringBytes)
+            throw new ArgumentException($"GridClientOptions.ClientName is longer than {ProtocolConstants.MaxStringBytes} UTF-8 bytes.", nameof(ClientName));
+        RequireRange(PushBufferBytes, 1, ProtocolConstants.MaxBatchPayloadBytes, nameof(PushBufferBytes));
+        RequireRange(MergedPushBytes, 1, MaxMergedPushBytes, nameof(MergedPushBytes));
+        RequireRange(MaxPushesInFlightPerSilo, 1, MaxPushesInFlightLimit, nameof(MaxPushesInFlightPerSilo));
+        RequireRange(FetchChunksInFlight, 1, MaxFetchChunksInFlight, nameof(FetchChunksInFlight));
+        RequireRange(PushRetries, 0, MaxPushRetries, nameof(PushRetries));
+        RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
+        RequirePositive(RequestTimeout, nameof(RequestTimeout));
+        RequirePositive(HeartbeatInterval, nameof(HeartbeatInterval));
+        if (CommitWaitTimeout < TimeSpan.Zero || CommitWaitTimeout > MaxTimeout)
+            throw new ArgumentException($"GridClientOptions.CommitWaitTimeout must be between 0 and {MaxTimeout}, but is {CommitWaitTimeout}.", nameof(CommitWaitTimeout));
+    }
+
+    /// <summary>A copy, so changes the caller makes after connecting do not reach a running client.</summary>
+    internal GridClientOptions Clone() => new()
+    {
+        Gateways = [.. Gateways],
+        ClientName = ClientName,
+        PushBufferBytes = PushBufferBytes,
+        MergedPushBytes = MergedPushBytes,
+        MaxPushesInFlightPerSilo = MaxPushesInFlightPerSilo,
+        FetchChunksInFlight = FetchChunksInFlight,
+        PushRetries = PushRetries,
+        ConnectTimeout = ConnectTimeout,
+        RequestTimeout = RequestTimeout,
+        CommitWaitTimeout = CommitWaitTimeout,
+        HeartbeatInterval = HeartbeatInterval,
+    };
+
+    /// <summary>The gateways, parsed. Call after <see cref="Validate"/>.</summary>
+    internal IReadOnlyList<GatewayEndpoint> ParseGateways() =>
+        Gateways.Select(g => GatewayEndpoint.TryParse(g, out var endpoint, out string? error)
+            ? endpoint
+            : throw new ArgumentException($"GridClientOptions.Gateways: {error}.", nameof(Gateways))).ToArray();
+
+    internal GridConnectionOptions ToConnectionOptions() => new()
+    {
+        PeerName = ClientName,
+        ConnectTimeout = ConnectTimeout,
+        RequestTimeout = RequestTimeout,
+    };
+
+    private static void RequireRange(int value, int min, int max, string name)
+    {
+        if (value < min || value > max)
+            throw new ArgumentException($"GridClientOptions.{name} must be between {min} and {max}, but is {value}.", name);
+    }
+
+    private static void RequirePositive(TimeSpan value, string name)
+    {
+        if (value <= TimeSpan.Zero || value > MaxTimeout)
+            throw new ArgumentException($"GridClientOptions.{name} must be greater than 0 and at most {MaxTimeout}, but is {value}.", name);
+    }
+}

@@ -1,0 +1,30 @@
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Client;
+
+/// <summary>The real grid behind writers and readers: the client's shared connections and its ShuffleGrain router.</summary>
+internal sealed class GridClientTransport(GridClient client, ConnectionPool pool, ShuffleGrainRouter router) : IPushTransport, IChunkSource
+{
+    public async Task PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
+    {
+        var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
+        using var reply = await connection.SendAsync(MessageType.PushData, body, cancellationToken).ConfigureAwait(false);
+        reply.Read<Empty>();
+    }
+
+    public Task<MapperEndReply> MapperEndAsync(MapperEnd request, CancellationToken cancellationToken) =>
+        router.SendAsync<MapperEnd, MapperEndReply>(request.AppId, MessageType.MapperEnd, request, cancellationToken);
+
+    public void OnPushFailed(string appId, int shuffleId) => client.ForgetLocations(new ShuffleKey(appId, shuffleId));
+
+    public Task<ReducerFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken) =>
+        client.GetReducerFileGroupAsync(appId, shuffleId, cancellationToken);
+
+    public async Task<FetchedChunk> FetchChunkAsync(string host, int port, FetchChunk request, CancellationToken cancellationToken)
+    {
+        var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
+        var response = await connection.SendAsync(MessageType.FetchChunk, request, cancellationToken).ConfigureAwait(false);
+        return new FetchedChunk(response.Memory, response);
+    }
+}

@@ -1,0 +1,42 @@
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Client;
+
+/// <summary>Which errors are worth another try, and how long to wait before it.</summary>
+internal static class RetryPolicy
+{
+    /// <summary>Attempts of a control request (the first one included) before its error is returned.</summary>
+    public const int ControlAttempts = 4;
+
+    /// <summary>Retries of one chunk fetch: fetches are idempotent, so a lost connection or a corrupt reply is simply asked again.</summary>
+    public const int FetchRetries = 3;
+
+    public static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(100);
+
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+
+    /// <summary>GetReducerFileGroup answers NotCommitted until the shuffle commits; poll from 50 ms up to 1 s.</summary>
+    public static readonly TimeSpan FirstCommitPoll = TimeSpan.FromMilliseconds(50);
+
+    public static readonly TimeSpan MaxCommitPoll = TimeSpan.FromSeconds(1);
+
+    /// <summary>The request may not have reached the silo, or its reply was lost: sending it again is safe for idempotent requests.</summary>
+    public static bool IsTransient(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.SiloUnavailable;
+
+    /// <summary>
+    /// A push is retried whole with the same batch ids: batches the silo already kept become
+    /// duplicates that readers drop. A checksum mismatch means the bytes broke in transit.
+    /// </summary>
+    public static bool IsRetryablePush(ErrorCode code) => IsTransient(code) || code == ErrorCode.ChecksumMismatch;
+
+    /// <summary>The silo we asked is gone or leaving: a fresh cluster view may place the ShuffleGrain elsewhere.</summary>
+    public static bool IsReroutable(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.SiloUnavailable or ErrorCode.ShuttingDown;
+
+    /// <summary>Exponential backoff: <paramref name="first"/> doubled per attempt, capped at <paramref name="max"/>.</summary>
+    public static TimeSpan Backoff(int attempt, TimeSpan first, TimeSpan max)
+    {
+        int doublings = Math.Clamp(attempt, 0, 20);
+        double ticks = Math.Min(first.Ticks * Math.Pow(2, doublings), max.Ticks);
+        return TimeSpan.FromTicks((long)ticks);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+
+namespace Orleans.Shuffle.Grains.Storage;
+
+/// <summary>A buffer to write at a file offset, and who to tell when it is written.</summary>
+internal readonly record struct FlushWork(PartitionFileWriter Target, byte[] Buffer, int Length, long FileOffset);
+
+/// <summary>
+/// One writer thread per disk. Partition files hand it full buffers; it writes them at their
+/// offsets in arrival order. One thread per disk keeps writes to a disk sequential-ish and makes
+/// a slow disk slow only the partitions on it.
+/// </summary>
+public sealed class DiskFlusher : IDisposable
+{
+    private readonly BlockingCollection<FlushWork> _queue = new();
+    private readonly Thread _thread;
+    private long _bytesWritten;
+    private long _writes;
+    private long _failures;
+    private long _writeTicks;
+
+    public DiskFlusher(string name)
+    {
+        _thread = new Thread(Run) { IsBackground = true, Name = "flusher " + name };
+        _thread.Start();
+    }
+
+    public long BytesWritten => Interlocked.Read(ref _bytesWritten);
+
+    public long Writes => Interlocked.Read(ref _writes);
+
+    public long Failures => Interlocked.Read(ref _failures);
+
+    public TimeSpan WriteTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _writeTicks));
+
+    public int QueueLength => _queue.Count;
+
+    internal void Enqueue(FlushWork work)
+    {
+        if (!_queue.TryAdd(work)) work.Target.OnFlushed(work, new ObjectDisposedException("The disk flusher is stopped."));
+    }
+
+    private void Run()
+    {
+        foreach (var work in _queue.GetConsumingEnumerable())
+        {
+            long start = Stopwatch.GetTimestamp();
+            Exception? error = null;
+            try
+            {
+                work.Target.WriteAt(work.Buffer.AsSpan(0, work.Length), work.FileOffset);
+                Interlocked.Add(ref _bytesWritten, work.Length);
+                Interlocked.Increment(ref _writes);
+            }
+            catch (Exception e)
+            {
+                Interlocked.Increment(ref _failures);
+                error = e;
+            }
+            Interlocked.Add(ref _writeTicks, Stopwatch.GetTimestamp() - start);
+            work.Target.OnFlushed(work, error);
+        }
+    }
+
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        _thread.Join(TimeSpan.FromSeconds(30));
+    }
+}

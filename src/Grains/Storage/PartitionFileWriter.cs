@@ -1,0 +1,249 @@
+using System.Buffers;
+using Microsoft.Win32.SafeHandles;
+using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Grains.Storage;
+
+/// <summary>
+/// The file of one partition epoch: batches appended back to back, in arrival order.
+/// Appends copy into a pooled buffer; a full buffer (256 KiB by default) goes to the disk's flusher
+/// and is written at its offset, so the appender never waits for the disk. While appending it keeps
+/// what commit reports: byte count, batch count, a CRC32C of the file, and chunk boundaries (a new
+/// chunk starts where the next batch would push the current one past the chunk size, so chunks hold
+/// whole batches).
+/// </summary>
+public sealed class PartitionFileWriter : IDisposable
+{
+    private readonly object _gate = new();
+    private readonly DiskFlusher _flusher;
+    private readonly MemoryBudget _budget;
+    private readonly int _flushBufferBytes;
+    private readonly int _chunkBytes;
+    private readonly List<long> _chunkOffsets = [0];
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SafeFileHandle? _handle;
+    private byte[]? _buffer;
+    private int _bufferLength;
+    private long _bufferFileOffset;
+    private long _length;
+    private int _batches;
+    private uint _crc;
+    private int _pendingFlushes;
+    private bool _sealed;
+    private bool _disposed;
+    private Exception? _failure;
+    private CommittedFile? _committed;
+
+    public PartitionFileWriter(string path, DiskFlusher flusher, MemoryBudget budget, int flushBufferBytes, int chunkBytes)
+    {
+        Path = path;
+        _flusher = flusher;
+        _budget = budget;
+        _flushBufferBytes = flushBufferBytes;
+        _chunkBytes = chunkBytes;
+    }
+
+    public string Path { get; }
+
+    public long Length { get { lock (_gate) return _length; } }
+
+    public int Batches { get { lock (_gate) return _batches; } }
+
+    public CommittedFile? Committed { get { lock (_gate) return _committed; } }
+
+    public bool Failed { get { lock (_gate) return _failure is not null; } }
+
+    /// <summary>
+    /// Appends one batch (header and payload). The batch is verified against its CRC32C after it is
+    /// copied, and a corrupt batch is not kept.
+    /// </summary>
+    public void Append(in ReadOnlySequence<byte> batch, in BatchHeader header)
+    {
+        int length = header.TotalLength;
+        lock (_gate)
+        {
+            if (_sealed || _disposed) throw new GridException(ErrorCode.PartitionCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is already committed.");
+            if (_failure is not null) throw new GridException(ErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
+            if (_buffer is null || _bufferLength + length > _buffer.Length)
+            {
+                SubmitBufferLocked();
+                _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(_flushBufferBytes, length));
+                _budget.Add(_buffer.Length);
+            }
+            var destination = _buffer.AsSpan(_bufferLength, length);
+            batch.CopyTo(destination);
+            if (!header.Verify(destination, destination[BatchHeader.Size..]))
+            {
+                throw new GridException(ErrorCode.ChecksumMismatch,
+                    $"Checksum mismatch in batch (map {header.MapId}, attempt {header.AttemptId}, batch {header.BatchId}); the batch was not stored.");
+            }
+            if (_length > _chunkOffsets[^1] && _length - _chunkOffsets[^1] + length > _chunkBytes) _chunkOffsets.Add(_length);
+            _bufferLength += length;
+            _length += length;
+            _batches++;
+            _crc = Crc32C.Append(_crc, destination);
+            if (_bufferLength >= _flushBufferBytes) SubmitBufferLocked();
+        }
+    }
+
+    /// <summary>Flushes, waits for the disk, and records what was written. Idempotent: later calls return the same result.</summary>
+    public async Task<CommittedFile> CommitAsync(bool fsync)
+    {
+        lock (_gate)
+        {
+            if (_committed is not null) return _committed;
+            if (!_sealed)
+            {
+                _sealed = true;
+                SubmitBufferLocked();
+                if (_pendingFlushes == 0) _drained.TrySetResult();
+            }
+        }
+        await _drained.Task.ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (_committed is not null) return _committed;
+            if (_failure is not null)
+                throw new GridException(ErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
+            if (fsync && _handle is not null) RandomAccess.FlushToDisk(_handle);
+            var offsets = new List<long>(_chunkOffsets);
+            if (_length > offsets[^1]) offsets.Add(_length);
+            _committed = new CommittedFile(_length, _batches, _crc, [.. offsets]);
+            return _committed;
+        }
+    }
+
+    /// <summary>
+    /// Reads chunk <paramref name="chunkIndex"/> of the committed file into a pooled buffer, keeping
+    /// only batches of maps in [startMap, endMap). The caller returns the buffer to the shared pool.
+    /// </summary>
+    public (byte[] Buffer, int Length) ReadChunk(int chunkIndex, int startMap, int endMap)
+    {
+        SafeFileHandle? handle;
+        long start, end;
+        lock (_gate)
+        {
+            var committed = _committed ?? throw new GridException(ErrorCode.NotCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is not committed yet.");
+            if (chunkIndex < 0 || chunkIndex >= committed.ChunkCount)
+                throw new GridException(ErrorCode.InvalidArgument, $"Chunk {chunkIndex} does not exist; the partition has {committed.ChunkCount} chunks.");
+            if (_disposed) throw new GridException(ErrorCode.UnknownPartition, "The partition was deleted.");
+            handle = _handle;
+            start = committed.ChunkOffsets[chunkIndex];
+            end = committed.ChunkOffsets[chunkIndex + 1];
+        }
+        int length = checked((int)(end - start));
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            ReadExactly(handle!, buffer.AsSpan(0, length), start);
+            if (startMap > 0 || endMap != int.MaxValue) length = KeepMapRange(buffer.AsSpan(0, length), startMap, endMap);
+            return (buffer, length);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    /// <summary>Moves the batches of maps in range to the front of <paramref name="chunk"/>; returns their total length.</summary>
+    internal static int KeepMapRange(Span<byte> chunk, int startMap, int endMap)
+    {
+        int kept = 0;
+        var batches = new BatchIterator(chunk, verify: false);
+        while (true)
+        {
+            int offset = batches.Offset;
+            if (!batches.MoveNext(out var header, out _)) break;
+            if (header.MapId < startMap || header.MapId >= endMap) continue;
+            if (offset != kept) chunk.Slice(offset, header.TotalLength).CopyTo(chunk[kept..]);
+            kept += header.TotalLength;
+        }
+        return kept;
+    }
+
+    private static void ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset)
+    {
+        int read = 0;
+        while (read < destination.Length)
+        {
+            int n = RandomAccess.Read(handle, destination[read..], offset + read);
+            if (n == 0) throw new GridException(ErrorCode.StorageFailure, "Partition file is shorter than its committed length.");
+            read += n;
+        }
+    }
+
+    /// <summary>Called on the flusher thread.</summary>
+    internal void WriteAt(ReadOnlySpan<byte> data, long offset)
+    {
+        SafeFileHandle handle;
+        lock (_gate) handle = _handle ?? throw new ObjectDisposedException(Path);
+        RandomAccess.Write(handle, data, offset);
+    }
+
+    /// <summary>Called on the flusher thread when a buffer is written or failed.</summary>
+    internal void OnFlushed(FlushWork work, Exception? error)
+    {
+        ArrayPool<byte>.Shared.Return(work.Buffer);
+        _budget.Release(work.Buffer.Length);
+        lock (_gate)
+        {
+            if (error is not null) _failure ??= error;
+            _pendingFlushes--;
+            if (_pendingFlushes == 0 && _sealed) _drained.TrySetResult();
+        }
+    }
+
+    private void SubmitBufferLocked()
+    {
+        if (_buffer is null) return;
+        if (_bufferLength == 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _budget.Release(_buffer.Length);
+            _buffer = null;
+            return;
+        }
+        if (_handle is null)
+        {
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+            _handle = File.OpenHandle(Path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read);
+        }
+        _pendingFlushes++;
+        var work = new FlushWork(this, _buffer, _bufferLength, _bufferFileOffset);
+        _bufferFileOffset += _bufferLength;
+        _buffer = null;
+        _bufferLength = 0;
+        _flusher.Enqueue(work);
+    }
+
+    /// <summary>Closes the file and deletes it. Buffers still queued for the disk are dropped when they come back.</summary>
+    public async Task DeleteAsync()
+    {
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _sealed = true;
+            if (_pendingFlushes == 0) _drained.TrySetResult();
+            if (_buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _budget.Release(_buffer.Length);
+                _buffer = null;
+            }
+        }
+        // Wait briefly for queued writes so the handle is not closed under the flusher; they fail harmlessly if it is.
+        try { await _drained.Task.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); } catch (TimeoutException) { }
+        lock (_gate)
+        {
+            _handle?.Dispose();
+            _handle = null;
+        }
+        try { File.Delete(Path); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    public void Dispose() => DeleteAsync().GetAwaiter().GetResult();
+}

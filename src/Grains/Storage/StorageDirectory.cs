@@ -1,0 +1,65 @@
+using Orleans.Shuffle.Grains.Partition;
+
+namespace Orleans.Shuffle.Grains.Storage;
+
+/// <summary>
+/// One storage directory (a disk): its partition slots, its flusher, and where partition files go:
+/// {root}/{appId}/shuffle-{shuffleId}/{partitionId}-{epoch}.data. Application ids are validated
+/// before they get here, so a path can never leave the root.
+/// </summary>
+public sealed class StorageDirectory : IDisposable
+{
+    private int _usedSlots;
+
+    public StorageDirectory(string root, int totalSlots)
+    {
+        Root = Path.GetFullPath(root);
+        Directory.CreateDirectory(Root);
+        TotalSlots = totalSlots;
+        Flusher = new DiskFlusher(Path.GetFileName(Root));
+    }
+
+    public string Root { get; }
+
+    public int TotalSlots { get; }
+
+    public int UsedSlots => Volatile.Read(ref _usedSlots);
+
+    public int FreeSlots => Healthy ? Math.Max(0, TotalSlots - UsedSlots) : 0;
+
+    /// <summary>False once a write to this disk failed: it takes no new partitions.</summary>
+    public bool Healthy { get; private set; } = true;
+
+    public DiskFlusher Flusher { get; }
+
+    public void MarkFailed() => Healthy = false;
+
+    public bool TryReserveSlot()
+    {
+        while (true)
+        {
+            int used = Volatile.Read(ref _usedSlots);
+            if (!Healthy || used >= TotalSlots) return false;
+            if (Interlocked.CompareExchange(ref _usedSlots, used + 1, used) == used) return true;
+        }
+    }
+
+    public void ReleaseSlot() => Interlocked.Decrement(ref _usedSlots);
+
+    public string AppDirectory(string appId) => Path.Combine(Root, appId);
+
+    public string ShuffleDirectory(string appId, int shuffleId) => Path.Combine(Root, appId, $"shuffle-{shuffleId}");
+
+    public string PartitionPath(in PartitionKey key) => Path.Combine(ShuffleDirectory(key.AppId, key.ShuffleId), $"{key.PartitionId}-{key.Epoch}.data");
+
+    /// <summary>Slots a disk gets when none are configured: free space less the reserve, over the expected partition size.</summary>
+    public static int DeriveSlots(string root, StorageOptions options)
+    {
+        if (options.SlotsPerDisk > 0) return options.SlotsPerDisk;
+        Directory.CreateDirectory(root);
+        long free = new DriveInfo(Path.GetFullPath(root)).AvailableFreeSpace - options.ReservedBytesPerDisk;
+        return (int)Math.Clamp(free / options.EstimatedPartitionBytes, 16, 65536);
+    }
+
+    public void Dispose() => Flusher.Dispose();
+}

@@ -1,0 +1,52 @@
+namespace Orleans.Shuffle.Grains.Storage;
+
+/// <summary>Storage settings of a silo (section "Storage").</summary>
+public sealed class StorageOptions
+{
+    public const string SectionName = "Storage";
+
+    /// <summary>
+    /// Storage directories, one per disk; each gets its own flusher thread. Default: one directory
+    /// under the system temp directory, named after the silo.
+    /// </summary>
+    public List<string> Directories { get; set; } = [];
+
+    /// <summary>
+    /// Partition slots per disk. 0 (default) derives it from free space: (free - reserved) / EstimatedPartitionBytes,
+    /// clamped to 16..65536, like Celeborn's slots-per-disk.
+    /// </summary>
+    public int SlotsPerDisk { get; set; }
+
+    /// <summary>Expected size of one partition, for deriving slots. Default 64 MiB (Celeborn's initial estimate).</summary>
+    public long EstimatedPartitionBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Space kept free on each disk. Default 5 GiB; lower it for small test disks.</summary>
+    public long ReservedBytesPerDisk { get; set; } = 5L * 1024 * 1024 * 1024;
+
+    /// <summary>Size of each write to a partition file. Default 256 KiB.</summary>
+    public int FlushBufferBytes { get; set; } = 256 * 1024;
+
+    /// <summary>Target size of a read chunk; a chunk holds whole batches. Default 8 MiB.</summary>
+    public int ChunkBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// Bytes of pushed data a silo may hold in memory before it stops reading pushes (back-pressure
+    /// through TCP); reading resumes below 70 % of it. Default 1 GiB.
+    /// </summary>
+    public long MaxBufferedBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>fsync each partition file on commit. Default false (Celeborn does not either; replicas cover a crash).</summary>
+    public bool FsyncOnCommit { get; set; }
+
+    public IEnumerable<string> Validate()
+    {
+        if (Directories.Count == 0) yield return "Storage:Directories needs at least one directory.";
+        if (Directories.Distinct(StringComparer.Ordinal).Count() != Directories.Count) yield return "Storage:Directories lists a directory twice.";
+        if (SlotsPerDisk < 0) yield return "Storage:SlotsPerDisk must be >= 0 (0 = derive from free space).";
+        if (EstimatedPartitionBytes < 1024 * 1024) yield return "Storage:EstimatedPartitionBytes must be at least 1 MiB.";
+        if (ReservedBytesPerDisk < 0) yield return "Storage:ReservedBytesPerDisk must be >= 0.";
+        if (FlushBufferBytes is < 4096 or > 64 * 1024 * 1024) yield return "Storage:FlushBufferBytes must be 4 KiB..64 MiB.";
+        if (ChunkBytes is < 4096 or > 16 * 1024 * 1024) yield return "Storage:ChunkBytes must be 4 KiB..16 MiB.";
+        if (MaxBufferedBytes < 4L * FlushBufferBytes) yield return "Storage:MaxBufferedBytes must hold at least 4 flush buffers.";
+    }
+}

@@ -1,0 +1,45 @@
+namespace Orleans.Shuffle.Silo.Networking;
+
+/// <summary>The state of one grid connection: handshake, peer, reply writer and background requests.</summary>
+internal sealed class GridSession(string connectionId, string? remote, ConnectionResponder responder)
+{
+    private int _background;
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _closing;
+
+    public string ConnectionId { get; } = connectionId;
+
+    public string? Remote { get; } = remote;
+
+    public ConnectionResponder Responder { get; } = responder;
+
+    public bool Handshaken { get; set; }
+
+    public string PeerName { get; set; } = "";
+
+    public string? CloseReason { get; set; }
+
+    /// <summary>Runs a request in the background, so one slow request does not hold up the connection.</summary>
+    public void RunInBackground(Func<Task> request)
+    {
+        Interlocked.Increment(ref _background);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await request().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref _background) == 0 && Volatile.Read(ref _closing)) _idle.TrySetResult();
+            }
+        });
+    }
+
+    public async Task WaitForBackgroundRequestsAsync(TimeSpan timeout)
+    {
+        Volatile.Write(ref _closing, true);
+        if (Volatile.Read(ref _background) == 0) return;
+        try { await _idle.Task.WaitAsync(timeout).ConfigureAwait(false); } catch (TimeoutException) { }
+    }
+}

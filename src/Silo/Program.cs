@@ -1,0 +1,3 @@
+using Orleans.Shuffle.Silo.Hosting;
+
+return await SiloHost.RunAsync(args);
