@@ -50,7 +50,7 @@ internal sealed class JobDriver
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            _report.Error = "Cancelled.";
+            _report.Error = JobReport.CancelledError;
             exitCode = ExitCodes.Cancelled;
         }
         catch (Exception e)
@@ -156,7 +156,7 @@ internal sealed class JobDriver
         }
         finally
         {
-            await UnregisterQuietlyAsync(client).ConfigureAwait(false);
+            await UnregisterQuietlyAsync(client, cancelled: ct.IsCancellationRequested).ConfigureAwait(false);
         }
         _report.Seconds = Math.Round(jobClock.Elapsed.TotalSeconds, 3);
     }
@@ -176,6 +176,8 @@ internal sealed class JobDriver
             maps = await RunMapStageAsync(gateways, mapProgress, ct).ConfigureAwait(false);
             mapProgress.End();
             mapSeconds = mapClock.Elapsed.TotalSeconds;
+            // Recorded now so a failed reduce stage still reports how the maps did.
+            _report.SetStageTimes(mapSeconds, 0);
 
             // The file group is what a reducer's engine asks for first; fetching it once here also
             // checks that the grid agrees with the maps about which attempt of each map won.
@@ -347,10 +349,11 @@ internal sealed class JobDriver
             _report.Error = $"The maps generated {generated} records, not the {_options.Records} planned.";
     }
 
-    private async Task UnregisterQuietlyAsync(GridClient client)
+    private async Task UnregisterQuietlyAsync(GridClient client, bool cancelled)
     {
-        // Frees the grid's slots and files even when the job failed; a failure here must not hide the job's own outcome.
-        using var timeout = new CancellationTokenSource(UnregisterTimeout);
+        // Frees the grid's slots and files even when the job failed; a failure here must not hide the
+        // job's own outcome. After Ctrl+C the user is waiting (and the silos may be stopping too), so try only briefly.
+        using var timeout = new CancellationTokenSource(cancelled ? TimeSpan.FromSeconds(5) : UnregisterTimeout);
         try
         {
             await client.UnregisterApplicationAsync(_options.AppId, timeout.Token).ConfigureAwait(false);

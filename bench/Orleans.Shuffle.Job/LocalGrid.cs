@@ -78,7 +78,12 @@ internal sealed class LocalSilo
         {
             // Output held open by something else; the log has what arrived.
         }
-        lock (_tail) _log.Dispose();
+        lock (_tail)
+        {
+            // A silo that stops cleanly exits 0; anything else on shutdown is worth a look in the log.
+            if (ExitDescription() is { } exit) _log.WriteLine($"# {exit}");
+            _log.Dispose();
+        }
         _ready.TrySetException(new InvalidOperationException($"{Name} was stopped before it was ready."));
     }
 
@@ -225,7 +230,9 @@ internal sealed class LocalGrid : IAsyncDisposable
             {
                 string why = s.Ready.IsFaulted
                     ? s.Ready.Exception!.InnerException!.Message.TrimEnd('.')
-                    : $"{s.Name} printed no READY line within {timeout.TotalSeconds:0} s";
+                    : clock.Elapsed >= timeout
+                        ? $"{s.Name} printed no READY line within {timeout.TotalSeconds:0} s"
+                        : $"{s.Name} was not ready yet";
                 return $"{why}; log {s.LogPath}, last lines:{Environment.NewLine}{s.Tail()}";
             });
             throw new GridStartException(

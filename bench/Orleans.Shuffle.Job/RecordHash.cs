@@ -17,8 +17,9 @@ public static class RecordHash
 
     public static ulong Hash64(ReadOnlySpan<byte> data, ulong seed = 0)
     {
-        // Mixing the length in first keeps "ab" and "ab\0" apart even though the tail is zero-padded.
-        ulong hash = seed ^ ((ulong)data.Length * Prime3);
+        // Mixing the length in first keeps "ab" and "ab\0" apart even though the tail is zero-padded;
+        // the constant keeps the empty input from hashing to 0, which a checksum sum would not notice.
+        ulong hash = seed ^ Prime3 ^ ((ulong)data.Length * Prime1);
         int offset = 0;
         for (; offset + 8 <= data.Length; offset += 8)
         {

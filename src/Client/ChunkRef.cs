@@ -9,10 +9,10 @@ internal readonly record struct ChunkRef(CommittedLocation Location, int ChunkIn
     /// The non-empty chunks of every committed epoch of <paramref name="partitionId"/>, epochs in
     /// order and chunks in order within each epoch.
     /// </summary>
-    public static List<ChunkRef> PlanFor(ReducerFileGroup group, int partitionId)
+    public static List<ChunkRef> PlanFor(IndexedFileGroup group, int partitionId)
     {
         var plan = new List<ChunkRef>();
-        foreach (var location in group.LocationsOf(partitionId).OrderBy(l => l.Location.Epoch))
+        foreach (var location in group.LocationsOf(partitionId))
         {
             var offsets = location.File.ChunkOffsets;
             for (int chunk = 0; chunk < location.File.ChunkCount; chunk++)

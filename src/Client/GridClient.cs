@@ -20,7 +20,7 @@ public sealed class GridClient : IAsyncDisposable
     private readonly ShuffleGrainRouter _router;
     private readonly GridClientTransport _transport;
     private readonly SharedTaskCache<ShuffleKey, PartitionLocation[]> _locations = new();
-    private readonly SharedTaskCache<ShuffleKey, ReducerFileGroup> _fileGroups = new();
+    private readonly SharedTaskCache<ShuffleKey, IndexedFileGroup> _fileGroups = new();
 
     // Cancels shared work (cache loads, heartbeats) when the client is disposed. Never disposed
     // itself: linked heartbeat tokens may still unregister from it after disposal.
@@ -124,11 +124,10 @@ public sealed class GridClient : IAsyncDisposable
     /// The committed file group of the shuffle. While the shuffle is not committed yet this polls
     /// (50 ms growing to 1 s) for up to CommitWaitTimeout. The answer is cached for the process.
     /// </summary>
-    public Task<ReducerFileGroup> GetReducerFileGroupAsync(string appId, int shuffleId, CancellationToken ct = default)
+    public async Task<ReducerFileGroup> GetReducerFileGroupAsync(string appId, int shuffleId, CancellationToken ct = default)
     {
-        ThrowIfDisposed();
-        ValidateShuffle(appId, shuffleId);
-        return _fileGroups.GetOrLoadAsync(new ShuffleKey(appId, shuffleId), key => WaitForCommitAsync(key, _lifetime.Token), ct);
+        var indexed = await GetIndexedFileGroupAsync(appId, shuffleId, ct).ConfigureAwait(false);
+        return indexed.Group;
     }
 
     /// <summary>A writer for one map attempt. The shuffle is registered (once per process) if needed.</summary>
@@ -174,6 +173,14 @@ public sealed class GridClient : IAsyncDisposable
 
     internal void ForgetLocations(ShuffleKey key) => _locations.Remove(key);
 
+    /// <summary>The cached file group, indexed by partition for readers.</summary>
+    internal Task<IndexedFileGroup> GetIndexedFileGroupAsync(string appId, int shuffleId, CancellationToken ct)
+    {
+        ThrowIfDisposed();
+        ValidateShuffle(appId, shuffleId);
+        return _fileGroups.GetOrLoadAsync(new ShuffleKey(appId, shuffleId), key => WaitForCommitAsync(key, _lifetime.Token), ct);
+    }
+
     private async Task SendAppRequestAsync(MessageType type, string appId, CancellationToken ct)
     {
         ThrowIfDisposed();
@@ -210,7 +217,7 @@ public sealed class GridClient : IAsyncDisposable
         return byPartition;
     }
 
-    private async Task<ReducerFileGroup> WaitForCommitAsync(ShuffleKey key, CancellationToken ct)
+    private async Task<IndexedFileGroup> WaitForCommitAsync(ShuffleKey key, CancellationToken ct)
     {
         var timeout = _options.CommitWaitTimeout;
         long started = Stopwatch.GetTimestamp();
@@ -221,8 +228,9 @@ public sealed class GridClient : IAsyncDisposable
         {
             try
             {
-                return await _router.SendAsync<ShuffleRequest, ReducerFileGroup>(key.AppId, MessageType.GetReducerFileGroup, request, ct)
+                var group = await _router.SendAsync<ShuffleRequest, ReducerFileGroup>(key.AppId, MessageType.GetReducerFileGroup, request, ct)
                     .ConfigureAwait(false);
+                return new IndexedFileGroup(group);
             }
             catch (GridException e) when (e.Code == ErrorCode.NotCommitted)
             {

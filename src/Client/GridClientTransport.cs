@@ -18,8 +18,8 @@ internal sealed class GridClientTransport(GridClient client, ConnectionPool pool
 
     public void OnPushFailed(string appId, int shuffleId) => client.ForgetLocations(new ShuffleKey(appId, shuffleId));
 
-    public Task<ReducerFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken) =>
-        client.GetReducerFileGroupAsync(appId, shuffleId, cancellationToken);
+    public Task<IndexedFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken) =>
+        client.GetIndexedFileGroupAsync(appId, shuffleId, cancellationToken);
 
     public async Task<FetchedChunk> FetchChunkAsync(string host, int port, FetchChunk request, CancellationToken cancellationToken)
     {

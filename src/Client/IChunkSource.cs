@@ -6,7 +6,7 @@ namespace Orleans.Shuffle.Client;
 internal interface IChunkSource
 {
     /// <summary>The committed file group of the shuffle, waiting for the commit if needed.</summary>
-    Task<ReducerFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken);
+    Task<IndexedFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken);
 
     /// <summary>Sends one FetchChunk to the silo at host:port; the chunk is not yet verified.</summary>
     Task<FetchedChunk> FetchChunkAsync(string host, int port, FetchChunk request, CancellationToken cancellationToken);

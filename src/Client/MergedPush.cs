@@ -4,9 +4,9 @@ namespace Orleans.Shuffle.Client;
 
 /// <summary>
 /// Sealed batches bound for one silo, sent as one PushData. It owns their pooled arrays and
-/// returns them when disposed, after the push succeeded for good or failed for good.
+/// returns them to the writer's recycler when disposed, after the push succeeded or failed for good.
 /// </summary>
-internal sealed class MergedPush : IDisposable
+internal sealed class MergedPush(BufferRecycler recycler) : IDisposable
 {
     private readonly List<SealedBatch> _batches = new(4);
     private int _disposed;
@@ -38,7 +38,7 @@ internal sealed class MergedPush : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        foreach (var batch in _batches) ArrayPool<byte>.Shared.Return(batch.Buffer);
+        foreach (var batch in _batches) recycler.Return(batch.Buffer);
         _batches.Clear();
     }
 }

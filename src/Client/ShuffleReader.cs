@@ -46,9 +46,9 @@ public sealed class ShuffleReader
     public long BytesFetched => Interlocked.Read(ref _bytesFetched);
 
     /// <summary>The records of the partition. Each record is valid until the next MoveNextAsync.</summary>
-    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadRecordsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadRecordsAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
-        await foreach (var payload in ReadBatchesAsync(cancellationToken).ConfigureAwait(false))
+        await foreach (var payload in ReadBatchesAsync(ct).ConfigureAwait(false))
         {
             int offset = 0;
             // Bounded: every record moves the offset forward by at least its length prefix.
@@ -60,9 +60,10 @@ public sealed class ShuffleReader
     }
 
     /// <summary>The payloads of the batches that pass the filter. Each is valid until the next MoveNextAsync.</summary>
-    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadBatchesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadBatchesAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
-        var group = await _source.GetFileGroupAsync(_appId, _shuffleId, cancellationToken).ConfigureAwait(false);
+        var indexed = await _source.GetFileGroupAsync(_appId, _shuffleId, ct).ConfigureAwait(false);
+        var group = indexed.Group;
         if (_partitionId >= group.NumPartitions)
         {
             throw new GridException(ErrorCode.UnknownPartition,
@@ -71,8 +72,8 @@ public sealed class ShuffleReader
         if (_startMap >= Math.Min(_endMap, group.NumMaps)) yield break;
 
         var filter = new BatchDeduplicator(group.WinningAttempts, _startMap, _endMap);
-        var plan = ChunkRef.PlanFor(group, _partitionId);
-        var prefetcher = new ChunkPrefetcher(plan, _chunksInFlight, Fetch, cancellationToken);
+        var plan = ChunkRef.PlanFor(indexed, _partitionId);
+        var prefetcher = new ChunkPrefetcher(plan, _chunksInFlight, Fetch, ct);
         await using (prefetcher.ConfigureAwait(false))
         {
             var integrity = new EpochBatchCounter(IsFullRange);

@@ -23,6 +23,16 @@ public sealed class ShuffleWriter : IAsyncDisposable
 
     private const int Open = 0, Closing = 1, Closed = 2, Disposed = 3;
 
+    /// <summary>
+    /// How long disposal waits for cancelled pushes to finish. Cancelling ends the wait for a reply
+    /// at once, but a socket write to a hung silo is not cancellable; such a push frees its buffers
+    /// when the connection closes, so disposal need not wait for it.
+    /// </summary>
+    private static readonly TimeSpan AbandonWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>Upper bound on buffers a writer keeps for reuse (256 MiB at the default 64 KiB).</summary>
+    private const int MaxRecycledBuffers = 4096;
+
     private readonly IPushTransport _transport;
     private readonly string _appId;
     private readonly int _shuffleId;
@@ -37,6 +47,9 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private readonly byte[]?[] _buffers;
     private readonly int[] _used;
     private readonly int[] _nextBatchId;
+    private readonly BufferRecycler _recycler;
+
+    // Cancels pushes when the writer is abandoned. Never disposed: a push still running reads its token.
     private readonly CancellationTokenSource _abort = new();
     private GridException? _failure;
     private int _state;
@@ -61,6 +74,12 @@ public sealed class ShuffleWriter : IAsyncDisposable
         _mergedPushBytes = options.MergedPushBytes;
         _pushRetries = options.PushRetries;
 
+        // The recycler keeps about as many buffers as can be in flight: what comes back from a
+        // push is taken again by the next sealed partition.
+        int silos = locations.Select(l => (l.Host, l.Port)).Distinct().Count();
+        long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * (options.MergedPushBytes / options.PushBufferBytes + 1);
+        _recycler = new BufferRecycler(EntryPrefixBytes + _payloadCapacity, (int)Math.Min(inFlightBuffers, MaxRecycledBuffers));
+
         int partitions = locations.Count;
         _epochs = new int[partitions];
         _targetOfPartition = new SiloPushTarget[partitions];
@@ -76,7 +95,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
             _epochs[p] = location.Epoch;
             if (!byEndpoint.TryGetValue((location.Host, location.Port), out var target))
             {
-                target = new SiloPushTarget(location.Host, location.Port, options.MaxPushesInFlightPerSilo);
+                target = new SiloPushTarget(location.Host, location.Port, options.MaxPushesInFlightPerSilo, _recycler);
                 byEndpoint.Add((location.Host, location.Port), target);
             }
             _targetOfPartition[p] = target;
@@ -99,8 +118,8 @@ public sealed class ShuffleWriter : IAsyncDisposable
     /// Writes one record. Completes synchronously unless a full batch must wait for push capacity;
     /// the record is copied before this returns, so the caller may reuse its memory at once.
     /// </summary>
-    public ValueTask WriteAsync(int partitionId, ReadOnlyMemory<byte> record, CancellationToken cancellationToken = default) =>
-        TryWrite(partitionId, record.Span) ? default : WriteAfterFlushAsync(partitionId, record, cancellationToken);
+    public ValueTask WriteAsync(int partitionId, ReadOnlyMemory<byte> record, CancellationToken ct = default) =>
+        TryWrite(partitionId, record.Span) ? default : WriteAfterFlushAsync(partitionId, record, ct);
 
     /// <summary>
     /// Writes one record without waiting. Returns false, having written nothing, when the record
@@ -131,10 +150,10 @@ public sealed class ShuffleWriter : IAsyncDisposable
     /// <see cref="TryWrite"/> accepts at least one more record. It does not seal partly filled
     /// buffers and does not wait for pushes in flight (<see cref="CloseAsync"/> does both).
     /// </summary>
-    public async Task FlushPendingAsync(CancellationToken cancellationToken = default)
+    public async Task FlushPendingAsync(CancellationToken ct = default)
     {
         ThrowIfNotWritable();
-        foreach (var target in _targets) await SendReadyAsync(target, cancellationToken).ConfigureAwait(false);
+        foreach (var target in _targets) await SendReadyAsync(target, ct).ConfigureAwait(false);
         ThrowIfFailed();
     }
 
@@ -142,7 +161,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
     /// Seals every buffer, pushes everything, waits for every push and sends MapperEnd. The reply
     /// says whether this attempt won its map. Dispose the writer afterwards, also after a failure.
     /// </summary>
-    public async Task<MapperEndReply> CloseAsync(CancellationToken cancellationToken = default)
+    public async Task<MapperEndReply> CloseAsync(CancellationToken ct = default)
     {
         ThrowIfNotWritable();
         _state = Closing;
@@ -150,19 +169,19 @@ public sealed class ShuffleWriter : IAsyncDisposable
         {
             if (_used[p] == 0) continue;
             var target = _targetOfPartition[p];
-            if (target.ReadyCount > 0) await SendReadyAsync(target, cancellationToken).ConfigureAwait(false);
+            if (target.ReadyCount > 0) await SendReadyAsync(target, ct).ConfigureAwait(false);
             Seal(p);
             DispatchReady(target);
         }
         foreach (var target in _targets)
         {
             target.SealFilling();
-            await SendReadyAsync(target, cancellationToken).ConfigureAwait(false);
+            await SendReadyAsync(target, ct).ConfigureAwait(false);
         }
-        foreach (var target in _targets) await target.WaitForInFlightAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var target in _targets) await target.WaitForInFlightAsync(ct).ConfigureAwait(false);
         ThrowIfFailed();
 
-        var reply = await _transport.MapperEndAsync(new MapperEnd(_appId, _shuffleId, _mapId, _attemptId), cancellationToken)
+        var reply = await _transport.MapperEndAsync(new MapperEnd(_appId, _shuffleId, _mapId, _attemptId), ct)
             .ConfigureAwait(false);
         _state = Closed;
         return reply;
@@ -174,10 +193,20 @@ public sealed class ShuffleWriter : IAsyncDisposable
         if (_state == Disposed) return;
         _state = Disposed;
         _abort.Cancel();
-        foreach (var target in _targets)
+        using (var giveUp = new CancellationTokenSource(AbandonWait))
         {
-            await target.WaitForInFlightAsync(CancellationToken.None).ConfigureAwait(false);
-            target.DiscardUnsent();
+            foreach (var target in _targets)
+            {
+                try
+                {
+                    await target.WaitForInFlightAsync(giveUp.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // A push is stuck in a socket write; see AbandonWait.
+                }
+                target.DiscardUnsent();
+            }
         }
         for (int p = 0; p < _buffers.Length; p++)
         {
@@ -185,9 +214,9 @@ public sealed class ShuffleWriter : IAsyncDisposable
             if (buffer is null) continue;
             _buffers[p] = null;
             _used[p] = 0;
-            ArrayPool<byte>.Shared.Return(buffer);
+            _recycler.Return(buffer);
         }
-        _abort.Dispose();
+        _recycler.Clear();
     }
 
     private async ValueTask WriteAfterFlushAsync(int partitionId, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
@@ -234,7 +263,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         }
         else
         {
-            var buffer = _buffers[partitionId] ??= ArrayPool<byte>.Shared.Rent(EntryPrefixBytes + _payloadCapacity);
+            var buffer = _buffers[partitionId] ??= _recycler.Rent();
             RecordFraming.Write(buffer.AsSpan(EntryPrefixBytes), record);
             _used[partitionId] = RecordFraming.PrefixBytes + record.Length;
         }
@@ -310,6 +339,10 @@ public sealed class ShuffleWriter : IAsyncDisposable
                 }
             }
         }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // The writer was abandoned; there is nobody to report to.
+        }
         catch (Exception e)
         {
             Fail(target, push, e);
@@ -327,20 +360,14 @@ public sealed class ShuffleWriter : IAsyncDisposable
         var failure = new GridException(code,
             $"Push of {push.Count} batches of map {_mapId} attempt {_attemptId} ({new ShuffleKey(_appId, _shuffleId)}) to silo {target.Endpoint} failed: {error.Message}",
             error);
-        if (Interlocked.CompareExchange(ref _failure, failure, null) is null && !_abort.IsCancellationRequested)
-        {
-            _transport.OnPushFailed(_appId, _shuffleId);
-        }
+        if (Interlocked.CompareExchange(ref _failure, failure, null) is null) _transport.OnPushFailed(_appId, _shuffleId);
     }
 
     private void ThrowIfNotWritable()
     {
+        ObjectDisposedException.ThrowIf(_state == Disposed, this);
         ThrowIfFailed();
-        if (_state != Open)
-        {
-            ObjectDisposedException.ThrowIf(_state == Disposed, this);
-            throw new InvalidOperationException("The writer is closed.");
-        }
+        if (_state != Open) throw new InvalidOperationException("The writer is closed.");
     }
 
     /// <summary>Rethrows a background push failure; a new exception each time, with the original inside.</summary>

@@ -7,7 +7,7 @@ namespace Orleans.Shuffle.Client;
 /// and the slots themselves (at most MaxPushesInFlightPerSilo pushes in flight). Only the writer's
 /// thread touches the queues; push completions only release slots.
 /// </summary>
-internal sealed class SiloPushTarget(string host, int port, int maxInFlight)
+internal sealed class SiloPushTarget(string host, int port, int maxInFlight, BufferRecycler recycler)
 {
     private readonly Queue<MergedPush> _ready = new();
     private MergedPush? _filling;
@@ -33,7 +33,7 @@ internal sealed class SiloPushTarget(string host, int port, int maxInFlight)
     public void Add(SealedBatch batch, int mergedPushBytes)
     {
         if (_filling is not null && _filling.Bytes + batch.Length > mergedPushBytes) SealFilling();
-        (_filling ??= new MergedPush()).Add(batch);
+        (_filling ??= new MergedPush(recycler)).Add(batch);
         if (_filling.Bytes >= mergedPushBytes) SealFilling();
     }
 

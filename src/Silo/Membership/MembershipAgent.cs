@@ -238,10 +238,9 @@ public sealed class MembershipAgent(
         }
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        _stopping.Cancel();
-        _stopping.Dispose();
-        return ValueTask.CompletedTask;
+        // The container may dispose this twice (it is both a singleton and a hosted service): cancel only, never dispose the source.
+        if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
     }
 }

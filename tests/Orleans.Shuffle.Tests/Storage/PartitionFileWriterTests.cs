@@ -1,0 +1,328 @@
+using System.Buffers;
+using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Grains.Storage;
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Tests.Infrastructure;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Tests.Storage;
+
+public sealed class PartitionFileWriterTests : IDisposable
+{
+    private const int FlushBufferBytes = 4096;
+    private const int ChunkBytes = 8192;
+
+    private readonly TempDirectory _temp = new("oshuffle-storage");
+    private readonly DiskFlusher _flusher = new("test");
+    private readonly MemoryBudget _budget = new(64L * 1024 * 1024);
+
+    public void Dispose()
+    {
+        _flusher.Dispose();
+        _temp.Dispose();
+    }
+
+    private PartitionFileWriter NewWriter(string name = "p0-0.data", int chunkBytes = ChunkBytes) =>
+        new(_temp.Combine("app", "shuffle-0", name), _flusher, _budget, FlushBufferBytes, chunkBytes);
+
+    private static void Append(PartitionFileWriter writer, byte[] batch)
+    {
+        Assert.True(BatchHeader.TryRead(batch, out var header));
+        writer.Append(new ReadOnlySequence<byte>(batch), header);
+    }
+
+    /// <summary>Batches of many sizes: empty, tiny, around the flush buffer, and larger than a chunk.</summary>
+    private static List<byte[]> VariousBatches(int count, int seed)
+    {
+        var random = new Random(seed);
+        var batches = new List<byte[]>();
+        var nextBatchId = new int[8];
+        for (int i = 0; i < count; i++)
+        {
+            int size = (i % 37) switch
+            {
+                0 => 0,
+                1 => ChunkBytes + random.Next(1, 5000), // alone in its chunk
+                2 => FlushBufferBytes - BatchHeader.Size,
+                3 => FlushBufferBytes + 1,
+                _ => random.Next(1, 1500),
+            };
+            int map = random.Next(8);
+            batches.Add(TestBatches.Make(map, 0, nextBatchId[map]++, TestBatches.Payload(size, seed * 100_000 + i)));
+        }
+        return batches;
+    }
+
+    [Fact]
+    public async Task Commit_reports_size_batches_crc_and_batch_aligned_chunks()
+    {
+        using var writer = NewWriter();
+        var batches = VariousBatches(300, seed: 1);
+        foreach (var batch in batches) Append(writer, batch);
+        Assert.Equal(batches.Sum(b => (long)b.Length), writer.Length);
+        Assert.Equal(batches.Count, writer.Batches);
+
+        var committed = await writer.CommitAsync(fsync: true);
+        var expected = batches.SelectMany(b => b).ToArray();
+        var onDisk = await File.ReadAllBytesAsync(writer.Path);
+
+        Assert.Equal(expected.Length, committed.Bytes);
+        Assert.Equal(expected, onDisk);
+        Assert.Equal(batches.Count, committed.BatchCount);
+        Assert.Equal(TestBatches.ReferenceCrc32C(onDisk), committed.Crc32C);
+
+        // Chunk boundaries: from 0 to the end, increasing, each on a batch boundary.
+        var boundaries = new List<long> { 0 };
+        foreach (var batch in batches) boundaries.Add(boundaries[^1] + batch.Length);
+        var offsets = committed.ChunkOffsets;
+        Assert.Equal(0, offsets[0]);
+        Assert.Equal(committed.Bytes, offsets[^1]);
+        Assert.True(committed.ChunkCount > 10, $"only {committed.ChunkCount} chunks");
+        for (int c = 0; c < committed.ChunkCount; c++)
+        {
+            Assert.True(offsets[c] < offsets[c + 1], $"chunk {c} is empty");
+            Assert.Contains(offsets[c + 1], boundaries);
+            int first = boundaries.IndexOf(offsets[c]);
+            int end = boundaries.IndexOf(offsets[c + 1]);
+            long length = offsets[c + 1] - offsets[c];
+            int batchesInChunk = end - first;
+            // At most ChunkBytes, unless the chunk is one batch that alone is larger.
+            Assert.True(length <= ChunkBytes || batchesInChunk == 1, $"chunk {c}: {length} bytes in {batchesInChunk} batches");
+            // Greedy: a chunk ends only where the next batch would not have fitted.
+            if (c + 1 < committed.ChunkCount)
+            {
+                long next = batches[end].Length;
+                Assert.True(length + next > ChunkBytes, $"chunk {c} ({length} bytes) could have taken the next batch ({next} bytes)");
+            }
+        }
+
+        // Every chunk reads back exactly, and is a run of valid batches.
+        for (int c = 0; c < committed.ChunkCount; c++)
+        {
+            var (buffer, length) = writer.ReadChunk(c, 0, int.MaxValue);
+            try
+            {
+                Assert.Equal(onDisk[(int)offsets[c]..(int)offsets[c + 1]], buffer.AsSpan(0, length).ToArray());
+                var iterator = new BatchIterator(buffer.AsSpan(0, length));
+                while (iterator.MoveNext(out _, out _)) { }
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        // Every flush buffer went back to the budget.
+        Assert.Equal(0, _budget.UsedBytes);
+    }
+
+    [Fact]
+    public async Task Map_range_reads_keep_only_those_maps_in_order()
+    {
+        using var writer = NewWriter();
+        var batches = VariousBatches(200, seed: 2);
+        foreach (var batch in batches) Append(writer, batch);
+        var committed = await writer.CommitAsync(fsync: false);
+        var onDisk = await File.ReadAllBytesAsync(writer.Path);
+
+        foreach (var (start, end) in new[] { (2, 5), (0, 1), (7, int.MaxValue), (3, 3), (100, 200) })
+        {
+            var kept = new List<byte>();
+            for (int c = 0; c < committed.ChunkCount; c++)
+            {
+                var (buffer, length) = writer.ReadChunk(c, start, end);
+                try
+                {
+                    var iterator = new BatchIterator(buffer.AsSpan(0, length));
+                    while (iterator.MoveNext(out var header, out _)) Assert.InRange(header.MapId, start, end - 1);
+                    kept.AddRange(buffer.AsSpan(0, length).ToArray());
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+            var expected = batches.Where(b => BatchHeader.TryRead(b, out var h) && h.MapId >= start && h.MapId < end).SelectMany(b => b);
+            Assert.Equal(expected, kept);
+        }
+        // The file itself is untouched by filtered reads.
+        Assert.Equal(onDisk, await File.ReadAllBytesAsync(writer.Path));
+    }
+
+    [Fact]
+    public async Task Commit_is_idempotent()
+    {
+        using var writer = NewWriter();
+        foreach (var batch in VariousBatches(20, seed: 3)) Append(writer, batch);
+        var first = writer.CommitAsync(fsync: false);
+        var second = writer.CommitAsync(fsync: false);
+        var a = await first;
+        var b = await second;
+        var c = await writer.CommitAsync(fsync: true);
+        Assert.Same(a, b);
+        Assert.Same(a, c);
+        Assert.Same(a, writer.Committed);
+    }
+
+    [Fact]
+    public async Task Append_after_commit_is_PartitionCommitted()
+    {
+        using var writer = NewWriter();
+        Append(writer, TestBatches.Make(0, 0, 0, [1, 2, 3]));
+        var committed = await writer.CommitAsync(fsync: false);
+        var e = Assert.Throws<GridException>(() => Append(writer, TestBatches.Make(0, 0, 1, [4])));
+        Assert.Equal(ErrorCode.PartitionCommitted, e.Code);
+        Assert.Equal(1, writer.Batches);
+        Assert.Equal(committed.Bytes, new FileInfo(writer.Path).Length);
+    }
+
+    [Fact]
+    public async Task A_corrupt_batch_is_refused_and_not_stored()
+    {
+        using var writer = NewWriter();
+        var good1 = TestBatches.Make(0, 0, 0, TestBatches.Payload(100, 1));
+        var bad = TestBatches.Make(0, 0, 1, TestBatches.Payload(100, 2));
+        bad[^1] ^= 0xFF;
+        var good2 = TestBatches.Make(0, 0, 2, TestBatches.Payload(50, 3));
+
+        Append(writer, good1);
+        var e = Assert.Throws<GridException>(() => Append(writer, bad));
+        Assert.Equal(ErrorCode.ChecksumMismatch, e.Code);
+        Assert.Equal(1, writer.Batches);
+        Assert.Equal(good1.Length, writer.Length);
+        Append(writer, good2);
+
+        var committed = await writer.CommitAsync(fsync: false);
+        Assert.Equal(2, committed.BatchCount);
+        Assert.Equal(good1.Concat(good2).ToArray(), await File.ReadAllBytesAsync(writer.Path));
+        Assert.Equal(TestBatches.ReferenceCrc32C([.. good1, .. good2]), committed.Crc32C);
+    }
+
+    [Fact]
+    public async Task Reads_before_commit_and_of_missing_chunks_are_refused()
+    {
+        using var writer = NewWriter();
+        Append(writer, TestBatches.Make(0, 0, 0, [1]));
+        Assert.Equal(ErrorCode.NotCommitted, Assert.Throws<GridException>(() => writer.ReadChunk(0, 0, int.MaxValue)).Code);
+        var committed = await writer.CommitAsync(fsync: false);
+        Assert.Equal(1, committed.ChunkCount);
+        Assert.Equal(ErrorCode.InvalidArgument, Assert.Throws<GridException>(() => writer.ReadChunk(1, 0, int.MaxValue)).Code);
+        Assert.Equal(ErrorCode.InvalidArgument, Assert.Throws<GridException>(() => writer.ReadChunk(-1, 0, int.MaxValue)).Code);
+    }
+
+    [Fact]
+    public async Task An_empty_partition_commits_to_the_empty_file()
+    {
+        using var writer = NewWriter();
+        var committed = await writer.CommitAsync(fsync: false);
+        Assert.Equal(0, committed.Bytes);
+        Assert.Equal(0, committed.BatchCount);
+        Assert.Equal([0L], committed.ChunkOffsets);
+        Assert.Equal(0, committed.ChunkCount);
+    }
+
+    [Fact]
+    public async Task Delete_removes_the_file_and_later_reads_fail()
+    {
+        var writer = NewWriter();
+        foreach (var batch in VariousBatches(30, seed: 4)) Append(writer, batch);
+        await writer.CommitAsync(fsync: false);
+        Assert.True(File.Exists(writer.Path));
+        await writer.DeleteAsync();
+        Assert.False(File.Exists(writer.Path));
+        Assert.Equal(ErrorCode.UnknownPartition, Assert.Throws<GridException>(() => writer.ReadChunk(0, 0, int.MaxValue)).Code);
+        Assert.Contains(Assert.Throws<GridException>(() => Append(writer, TestBatches.Make(0, 0, 99, [1]))).Code, new[] { ErrorCode.PartitionCommitted, ErrorCode.UnknownPartition });
+        await writer.DeleteAsync(); // twice is fine
+        Assert.Equal(0, _budget.UsedBytes);
+    }
+
+    [Fact]
+    public async Task Delete_before_commit_drops_buffered_data()
+    {
+        var writer = NewWriter();
+        foreach (var batch in VariousBatches(50, seed: 5)) Append(writer, batch);
+        await writer.DeleteAsync();
+        Assert.False(File.Exists(writer.Path));
+        Assert.Equal(0, _budget.UsedBytes);
+    }
+
+    [Fact]
+    public async Task Appends_hold_memory_budget_until_the_disk_has_the_data()
+    {
+        var budget = new MemoryBudget(1024L * 1024);
+        using var writer = new PartitionFileWriter(_temp.Combine("budget.data"), _flusher, budget, FlushBufferBytes, ChunkBytes);
+        Append(writer, TestBatches.Make(0, 0, 0, TestBatches.Payload(100, 1)));
+        Assert.True(budget.UsedBytes >= FlushBufferBytes, $"{budget.UsedBytes} bytes counted for an open buffer");
+        await writer.CommitAsync(fsync: false);
+        Assert.Equal(0, budget.UsedBytes);
+    }
+
+    /// <summary>
+    /// A writer whose disk flusher has stopped (silo shutdown) must fail its commit with a
+    /// GridException (StorageFailure), as DiskFlusher.Enqueue intends, and not hang or leak a raw
+    /// InvalidOperationException.
+    /// </summary>
+    [Fact]
+    public async Task Commit_after_the_flusher_stopped_fails_with_StorageFailure()
+    {
+        var flusher = new DiskFlusher("stopped");
+        flusher.Dispose();
+        // Not disposed: with the flusher gone, disposing would wait for a flush that never completes.
+        var writer = new PartitionFileWriter(_temp.Combine("stopped.data"), flusher, _budget, FlushBufferBytes, ChunkBytes);
+        Append(writer, TestBatches.Make(0, 0, 0, TestBatches.Payload(100, 1)));
+
+        var first = await Record.ExceptionAsync(() => writer.CommitAsync(fsync: false).WaitAsync(TimeSpan.FromSeconds(10)));
+        var e = Assert.IsType<GridException>(first);
+        Assert.Equal(ErrorCode.StorageFailure, e.Code);
+        // A retried commit reports the same failure instead of waiting forever for a flush that never comes.
+        var second = await Record.ExceptionAsync(() => writer.CommitAsync(fsync: false).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(ErrorCode.StorageFailure, Assert.IsType<GridException>(second).Code);
+    }
+}
+
+public class MemoryBudgetTests
+{
+    [Fact]
+    public async Task Pauses_at_the_limit_and_resumes_below_70_percent()
+    {
+        var budget = new MemoryBudget(1000);
+        Assert.True(budget.WaitUntilAcceptingAsync(CancellationToken.None).IsCompletedSuccessfully);
+        budget.Add(1000);
+        Assert.True(budget.IsPaused);
+        var wait = budget.WaitUntilAcceptingAsync(CancellationToken.None).AsTask();
+        Assert.False(wait.IsCompleted);
+        Assert.Equal(1, budget.PauseCount);
+
+        budget.Release(200); // 800: below the limit, above the resume mark
+        Assert.False(budget.IsPaused);
+        await Task.Delay(50);
+        Assert.False(wait.IsCompleted);
+
+        budget.Release(150); // 650 < 700
+        await wait.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(650, budget.UsedBytes);
+    }
+
+    [Fact]
+    public async Task A_paused_wait_can_be_cancelled()
+    {
+        var budget = new MemoryBudget(100);
+        budget.Add(150);
+        using var cancel = new CancellationTokenSource();
+        var wait = budget.WaitUntilAcceptingAsync(cancel.Token).AsTask();
+        Assert.False(wait.IsCompleted);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait.WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    [Fact]
+    public async Task Many_waiters_all_resume()
+    {
+        var budget = new MemoryBudget(100);
+        budget.Add(100);
+        var waits = Enumerable.Range(0, 10).Select(_ => budget.WaitUntilAcceptingAsync(CancellationToken.None).AsTask()).ToList();
+        Assert.All(waits, w => Assert.False(w.IsCompleted));
+        budget.Release(100);
+        await Task.WhenAll(waits).WaitAsync(TimeSpan.FromSeconds(5));
+    }
+}
