@@ -9,7 +9,7 @@ internal sealed class GridClientTransport(GridClient client, ConnectionPool pool
     public async Task PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
-        using var reply = await connection.SendAsync(MessageType.PushData, body, cancellationToken).ConfigureAwait(false);
+        using var reply = await connection.SendAsync(MessageType.PushData, body, cancellationToken, bodySizeHint: (int)body.Entries.Length + 512).ConfigureAwait(false);
         reply.Read<Empty>();
     }
 

@@ -22,6 +22,7 @@ public sealed class GridConnection : IAsyncDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<GridResponse>> _pending = new();
     private readonly CancellationTokenSource _closed = new();
+    private readonly CancellationTokenSource _writeTimeout = new();
     private Task _readLoop = Task.CompletedTask;
     private long _nextRequestId;
     private string? _closeReason;
@@ -81,12 +82,14 @@ public sealed class GridConnection : IAsyncDisposable
     }
 
     /// <summary>Sends a request and waits for its reply. Error replies throw <see cref="GridException"/>.</summary>
-    public async Task<GridResponse> SendAsync<T>(MessageType type, T body, CancellationToken cancellationToken = default, FrameFlags flags = FrameFlags.None)
+    /// <param name="bodySizeHint">Expected body size, so large bodies are serialized without regrowing the buffer.</param>
+    public async Task<GridResponse> SendAsync<T>(
+        MessageType type, T body, CancellationToken cancellationToken = default, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
         where T : IWireMessage<T>
     {
         ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
         var reply = new TaskCompletionSource<GridResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (var frame = new PooledBufferWriter(FrameHeader.Size + 256))
+        using (var frame = new PooledBufferWriter(FrameHeader.Size + Math.Max(bodySizeHint, 64)))
         {
             FrameWriter.Write(frame, type, flags, id, body, _options.MaxFrameBodyBytes);
             if (!_pending.TryAdd(id, reply)) throw new InvalidOperationException("Request id reused.");
@@ -122,15 +125,19 @@ public sealed class GridConnection : IAsyncDisposable
 
     private async Task WriteAsync(ReadOnlyMemory<byte> frame)
     {
-        // Writes are never cancelled half way: a partial frame would corrupt the stream for every other request.
+        // A write is not cancelled by the caller: half a frame would corrupt the stream for every
+        // other request. Only a silo that stops reading for a whole request timeout ends it, and
+        // then the connection is closed.
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            await _stream.WriteAsync(frame).ConfigureAwait(false);
+            _writeTimeout.CancelAfter(_options.RequestTimeout);
+            await _stream.WriteAsync(frame, _writeTimeout.Token).ConfigureAwait(false);
+            _writeTimeout.TryReset();
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
         {
-            Close("write failed: " + e.Message);
+            Close(e is OperationCanceledException ? "the silo did not read a frame within the request timeout" : "write failed: " + e.Message);
             throw Lost();
         }
         finally
