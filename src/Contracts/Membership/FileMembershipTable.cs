@@ -1,46 +1,41 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using Orleans.Shuffle.Storage;
 
 namespace Orleans.Shuffle.Membership;
 
 /// <summary>
 /// The embedded membership table: one JSON file per cluster id, shared by every silo process on a
-/// machine, so a local grid needs no setup. Each operation takes an exclusive lock file (flock on
-/// Linux), reads the file, checks etags like Orleans' tables do, and replaces the file atomically
-/// by rename. Suited to one machine; production uses DynamoDB behind the same interface.
+/// machine, so a local grid needs no setup. Each operation reads the file under a lock, checks etags
+/// as Orleans' tables do, and replaces the file atomically. Suited to one machine; production uses
+/// DynamoDB behind the same interface.
 /// </summary>
-public sealed class FileMembershipTable(string path, string clusterId, TimeSpan? lockTimeout = null) : IMembershipTable
+public sealed class FileMembershipTable : IMembershipTable
 {
-    private static readonly JsonSerializerOptions Json = new()
+    private readonly LockedJsonFile<FileContents> _file;
+
+    public FileMembershipTable(string path, string clusterId, TimeSpan? lockTimeout = null)
     {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
-    };
+        ClusterId = clusterId;
+        _file = new LockedJsonFile<FileContents>(path, () => new FileContents { ClusterId = clusterId }, lockTimeout);
+    }
 
-    private readonly TimeSpan _lockTimeout = lockTimeout ?? TimeSpan.FromSeconds(30);
+    public string Path => _file.Path;
 
-    public string Path { get; } = System.IO.Path.GetFullPath(path);
-
-    public string ClusterId { get; } = clusterId;
+    public string ClusterId { get; }
 
     /// <summary>The default file of a cluster id: under the system temp directory.</summary>
     public static string DefaultPath(string clusterId) =>
         System.IO.Path.Combine(System.IO.Path.GetTempPath(), "orleans-shuffle", clusterId, "membership.json");
 
-    public Task InitializeMembershipTable(bool tryInitTableVersion) => WithLock(file =>
-    {
-        if (file.Rows is null) throw new InvalidDataException("Membership file has no rows.");
-        return (true, false);
-    });
+    public Task InitializeMembershipTable(bool tryInitTableVersion) => Change(file => (true, false));
 
-    public Task DeleteMembershipTableEntries(string clusterId) => WithLock(file =>
+    public Task DeleteMembershipTableEntries(string clusterId) => Change(file =>
     {
         if (clusterId != ClusterId) return (true, false);
         file.Rows.Clear();
         return (true, true);
     });
 
-    public Task CleanupDefunctSiloEntries(DateTimeOffset beforeDate) => WithLock(file =>
+    public Task CleanupDefunctSiloEntries(DateTimeOffset beforeDate) => Change(file =>
     {
         int removed = file.Rows.RemoveAll(r => r.Entry.Status != SiloStatus.Active && r.Entry.IAmAliveTime < beforeDate);
         return (true, removed > 0);
@@ -52,20 +47,15 @@ public sealed class FileMembershipTable(string path, string clusterId, TimeSpan?
         return all with { Members = all.Members.Where(m => m.Entry.SiloAddress == key).ToList() };
     }
 
-    public async Task<MembershipTableData> ReadAll()
+    public Task<MembershipTableData> ReadAll() => _file.ReadAsync(file =>
     {
-        MembershipTableData? data = null;
-        await WithLock(file =>
-        {
-            data = new MembershipTableData(
-                file.Rows.Select(r => new MembershipRow(r.Entry.Copy(), r.Etag)).ToList(),
-                new TableVersion(file.Version, file.VersionEtag));
-            return (true, false);
-        }).ConfigureAwait(false);
-        return data!;
-    }
+        Check(file);
+        return new MembershipTableData(
+            file.Rows.Select(r => new MembershipRow(r.Entry.Copy(), r.Etag)).ToList(),
+            new TableVersion(file.Version, file.VersionEtag));
+    });
 
-    public Task<bool> InsertRow(MembershipEntry entry, TableVersion tableVersion) => WithLock(file =>
+    public Task<bool> InsertRow(MembershipEntry entry, TableVersion tableVersion) => Change(file =>
     {
         if (file.VersionEtag != tableVersion.VersionEtag) return (false, false);
         if (file.Rows.Any(r => r.Entry.SiloAddress == entry.SiloAddress)) return (false, false);
@@ -74,7 +64,7 @@ public sealed class FileMembershipTable(string path, string clusterId, TimeSpan?
         return (true, true);
     });
 
-    public Task<bool> UpdateRow(MembershipEntry entry, string etag, TableVersion tableVersion) => WithLock(file =>
+    public Task<bool> UpdateRow(MembershipEntry entry, string etag, TableVersion tableVersion) => Change(file =>
     {
         if (file.VersionEtag != tableVersion.VersionEtag) return (false, false);
         int index = file.Rows.FindIndex(r => r.Entry.SiloAddress == entry.SiloAddress);
@@ -84,7 +74,7 @@ public sealed class FileMembershipTable(string path, string clusterId, TimeSpan?
         return (true, true);
     });
 
-    public Task UpdateIAmAlive(MembershipEntry entry) => WithLock(file =>
+    public Task UpdateIAmAlive(MembershipEntry entry) => Change(file =>
     {
         var row = file.Rows.Find(r => r.Entry.SiloAddress == entry.SiloAddress)
             ?? throw new KeyNotFoundException($"No membership row for {entry.SiloAddress}.");
@@ -94,41 +84,16 @@ public sealed class FileMembershipTable(string path, string clusterId, TimeSpan?
 
     private static string NextEtag(string etag) => (int.TryParse(etag, out int n) ? n + 1 : 1).ToString();
 
-    /// <summary>Runs <paramref name="change"/> on the file under the lock; it returns (result, whether to write).</summary>
-    private async Task<bool> WithLock(Func<FileContents, (bool Result, bool Write)> change)
+    private Task<bool> Change(Func<FileContents, (bool Result, bool Write)> change) => _file.UpdateAsync(file =>
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        using var lockFile = await AcquireLockAsync().ConfigureAwait(false);
-        var file = File.Exists(Path)
-            ? JsonSerializer.Deserialize<FileContents>(await File.ReadAllBytesAsync(Path).ConfigureAwait(false), Json)
-              ?? throw new InvalidDataException($"Membership file {Path} is empty.")
-            : new FileContents { ClusterId = ClusterId };
+        Check(file);
+        return change(file);
+    });
+
+    private void Check(FileContents file)
+    {
         if (file.ClusterId != ClusterId)
             throw new InvalidDataException($"Membership file {Path} belongs to cluster '{file.ClusterId}', not '{ClusterId}'.");
-        var (result, write) = change(file);
-        if (write || !File.Exists(Path))
-        {
-            string temp = Path + ".tmp";
-            await File.WriteAllBytesAsync(temp, JsonSerializer.SerializeToUtf8Bytes(file, Json)).ConfigureAwait(false);
-            File.Move(temp, Path, overwrite: true);
-        }
-        return result;
-    }
-
-    private async Task<FileStream> AcquireLockAsync()
-    {
-        var deadline = DateTime.UtcNow + _lockTimeout;
-        for (int attempt = 0; ; attempt++)
-        {
-            try
-            {
-                return new FileStream(Path + ".lock", FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException) when (DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(Math.Min(1 + attempt, 20)).ConfigureAwait(false);
-            }
-        }
     }
 
     private sealed class FileRow

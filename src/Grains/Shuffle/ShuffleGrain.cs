@@ -63,20 +63,35 @@ public sealed class ShuffleGrain
             return existing.Locations;
         }
 
-        var (locations, silos) = await PlaceAsync(shuffleId, numPartitions, cancellationToken).ConfigureAwait(false);
+        var (locations, silos) = await PlaceOrReleaseAsync(shuffleId, numPartitions, cancellationToken).ConfigureAwait(false);
         _shuffles[shuffleId] = new ShuffleState(shuffleId, numMaps, numPartitions, locations, silos);
         GrainLog.ShuffleRegistered(_logger, AppId, shuffleId, numMaps, numPartitions, silos.Count);
         return locations;
+    }
+
+    /// <summary>Places the shuffle; if that fails, frees what was reserved so far, since no shuffle record will own it.</summary>
+    private async Task<(PartitionLocation[] Locations, List<SiloInfo> Silos)> PlaceOrReleaseAsync(int shuffleId, int numPartitions, CancellationToken cancellationToken)
+    {
+        var reserved = new Dictionary<string, SiloInfo>();
+        try
+        {
+            return await PlaceAsync(shuffleId, numPartitions, reserved, cancellationToken).ConfigureAwait(false);
+        }
+        catch (GridException)
+        {
+            await DestroyOnAsync(reserved.Values, shuffleId, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>
     /// Places every partition (epoch 0) and reserves it on its silo. A silo that refuses or cannot be
     /// reached is left out and its partitions are placed again on the others.
     /// </summary>
-    private async Task<(PartitionLocation[] Locations, List<SiloInfo> Silos)> PlaceAsync(int shuffleId, int numPartitions, CancellationToken cancellationToken)
+    private async Task<(PartitionLocation[] Locations, List<SiloInfo> Silos)> PlaceAsync(
+        int shuffleId, int numPartitions, Dictionary<string, SiloInfo> used, CancellationToken cancellationToken)
     {
         var locations = new PartitionLocation[numPartitions];
-        var used = new Dictionary<string, SiloInfo>();
         var pending = Enumerable.Range(0, numPartitions).ToList();
         var excluded = new HashSet<string>();
         for (int round = 0; pending.Count > 0; round++)
@@ -233,18 +248,22 @@ public sealed class ShuffleGrain
             // Let an in-flight commit finish, so its files are not deleted under it.
             try { await commit.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false); } catch (Exception) { }
         }
-        await Task.WhenAll(state.Silos.Values.Select(async silo =>
+        await DestroyOnAsync(state.Silos.Values, state.ShuffleId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Deletes a shuffle's partitions on each silo, best effort: a silo that fails logs it and expiry cleans up later.</summary>
+    private Task DestroyOnAsync(IEnumerable<SiloInfo> silos, int shuffleId, CancellationToken cancellationToken) =>
+        Task.WhenAll(silos.Select(async silo =>
         {
             try
             {
-                await _silos.DestroyShuffleAsync(silo, AppId, state.ShuffleId, cancellationToken).ConfigureAwait(false);
+                await _silos.DestroyShuffleAsync(silo, AppId, shuffleId, cancellationToken).ConfigureAwait(false);
             }
             catch (GridException e)
             {
-                GrainLog.DestroyFailed(_logger, e, AppId, state.ShuffleId, silo.Name);
+                GrainLog.DestroyFailed(_logger, e, AppId, shuffleId, silo.Name);
             }
-        })).ConfigureAwait(false);
-    }
+        }));
 
     /// <summary>A summary of each shuffle, for the silo's state page.</summary>
     public async Task<IReadOnlyList<ShuffleSummary>> DescribeAsync(CancellationToken cancellationToken)

@@ -38,7 +38,15 @@ public sealed class DiskFlusher : IDisposable
 
     internal void Enqueue(FlushWork work)
     {
-        if (!_queue.TryAdd(work)) work.Target.OnFlushed(work, new ObjectDisposedException("The disk flusher is stopped."));
+        try
+        {
+            if (_queue.TryAdd(work)) return;
+        }
+        catch (InvalidOperationException)
+        {
+            // The flusher was stopped (CompleteAdding): fall through and fail the write.
+        }
+        work.Target.OnFlushed(work, new ObjectDisposedException("The disk flusher is stopped."));
     }
 
     private void Run()

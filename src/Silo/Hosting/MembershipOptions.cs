@@ -11,6 +11,9 @@ public sealed class MembershipOptions
     /// <summary>Path of the embedded table. Default {temp}/orleans-shuffle/{clusterId}/membership.json.</summary>
     public string FilePath { get; set; } = "";
 
+    /// <summary>Path of the embedded grain directory. Default: grain-directory.json beside the membership file.</summary>
+    public string GrainDirectoryPath { get; set; } = "";
+
     /// <summary>How often a silo writes its IAmAlive column. Default 5 s (Orleans: 30 s; the file table is cheap).</summary>
     public TimeSpan IAmAlivePeriod { get; set; } = TimeSpan.FromSeconds(5);
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Orleans.Shuffle.GrainDirectory;
 using Orleans.Shuffle.Grains.Storage;
 using Orleans.Shuffle.Membership;
 
@@ -69,6 +70,7 @@ public sealed record SiloConfiguration(
     {
         string clusterId = string.IsNullOrWhiteSpace(Silo.ClusterId) ? "dev" : Silo.ClusterId;
         if (string.IsNullOrEmpty(Membership.FilePath)) Membership.FilePath = FileMembershipTable.DefaultPath(clusterId);
+        if (string.IsNullOrEmpty(Membership.GrainDirectoryPath)) Membership.GrainDirectoryPath = FileGrainDirectory.PathBeside(Membership.FilePath);
         if (string.IsNullOrEmpty(Silo.Name)) Silo.Name = Silo.Port == 0 ? $"silo-{Environment.ProcessId}" : $"silo-{Silo.Port}";
         if (Storage.Directories.Count == 0)
             Storage.Directories.Add(Path.Combine(Path.GetTempPath(), "orleans-shuffle", clusterId, Silo.Name, "disk0"));

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Shuffle.GrainDirectory;
 using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Grains.Runtime;
 using Orleans.Shuffle.Grains.Shuffle;
@@ -77,12 +78,15 @@ public static class SiloHost
         services.AddSingleton<LocalSilo>();
         services.AddSingleton<ClusterMembership>();
         services.AddSingleton<IMembershipTable>(new FileMembershipTable(config.Membership.FilePath, config.Silo.ClusterId));
-        services.AddSingleton(new SiloConnectionPool(new GridConnectionOptions
+        services.AddSingleton<IGrainDirectory>(new FileGrainDirectory(config.Membership.GrainDirectoryPath));
+        // Built by a factory so the container disposes it: a stopping silo closes its outbound connections.
+        services.AddSingleton(_ => new SiloConnectionPool(new GridConnectionOptions
         {
             PeerName = config.Silo.Name,
             RequestTimeout = config.Network.SiloRequestTimeout,
             MaxFrameBodyBytes = config.Network.MaxFrameBodyBytes,
         }));
+        services.AddSingleton<ShuffleGrainLocator>();
         services.AddSingleton<ISiloDirectory, SiloDirectory>();
         services.AddSingleton<ShuffleGrainCatalog>();
         services.AddSingleton<RequestRouter>();

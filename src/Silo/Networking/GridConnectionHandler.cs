@@ -1,5 +1,6 @@
 using System.Buffers;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Shuffle.Silo.Hosting;
@@ -23,14 +24,17 @@ public sealed class GridConnectionHandler(RequestRouter router, IOptions<Network
         var input = connection.Transport.Input;
         var session = new GridSession(connection.ConnectionId, connection.RemoteEndPoint?.ToString(),
             new ConnectionResponder(connection.Transport.Output, _options.MaxFrameBodyBytes));
-        using var handshakeDeadline = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed);
+        // Closed by the peer, or asked to close by Kestrel because the silo is stopping.
+        var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, closeRequested);
+        using var handshakeDeadline = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
         handshakeDeadline.CancelAfter(_options.HandshakeTimeout);
         string reason = "closed by peer";
         try
         {
             while (true)
             {
-                var result = await input.ReadAsync(session.Handshaken ? connection.ConnectionClosed : handshakeDeadline.Token).ConfigureAwait(false);
+                var result = await input.ReadAsync(session.Handshaken ? closing.Token : handshakeDeadline.Token).ConfigureAwait(false);
                 var buffer = result.Buffer;
                 var consumed = buffer.Start;
                 bool close = false;
@@ -58,7 +62,7 @@ public sealed class GridConnectionHandler(RequestRouter router, IOptions<Network
                 if (result.IsCompleted || result.IsCanceled) break;
             }
         }
-        catch (OperationCanceledException) when (!session.Handshaken && !connection.ConnectionClosed.IsCancellationRequested)
+        catch (OperationCanceledException) when (!session.Handshaken && !closing.IsCancellationRequested)
         {
             reason = $"no Hello within {_options.HandshakeTimeout.TotalSeconds:0.#} s";
         }

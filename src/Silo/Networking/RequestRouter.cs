@@ -23,7 +23,7 @@ public sealed class RequestRouter(
     LocalSilo local,
     ClusterMembership membership,
     PartitionCatalog partitions,
-    ShuffleGrainCatalog shuffleGrains,
+    ShuffleGrainLocator locator,
     SiloConnectionPool connections,
     ILogger<RequestRouter> logger)
 {
@@ -171,7 +171,7 @@ public sealed class RequestRouter(
     private ClusterView ClusterView() => membership.ToView(entry =>
         local.IsBound && entry.SiloAddress == local.Address ? local.ToInfo() : ClusterMembership.Describe(entry));
 
-    /// <summary>Serves a ShuffleGrain request here if the grain lives here (or it was forwarded here); else forwards it.</summary>
+    /// <summary>Serves a ShuffleGrain request where the grain lives: here, or on the silo the locator names.</summary>
     private void RouteToShuffleGrain(Frame frame, GridSession session)
     {
         var header = frame.Header;
@@ -179,16 +179,15 @@ public sealed class RequestRouter(
         var probe = new WireReader(new ReadOnlySequence<byte>(body));
         string appId = probe.ReadString();
         IdValidator.ValidateAppId(appId);
-        var owner = membership.ShuffleGrainOwner(appId);
-        bool local_ = owner is null || (header.Flags & FrameFlags.Forwarded) != 0 || (local.IsBound && owner.SiloAddress == local.Address);
-        if (local_)
+        bool forwarded = (header.Flags & FrameFlags.Forwarded) != 0;
+        bool activate = header.Type is MessageType.RegisterApplication or MessageType.RegisterShuffle;
+        InBackgroundRaw(session, header, async () =>
         {
-            InBackgroundRaw(session, header, () => ServeShuffleGrainAsync(header.Type, body));
-        }
-        else
-        {
-            InBackgroundRaw(session, header, () => ForwardAsync(owner!, header.Type, body));
-        }
+            var route = await locator.ResolveAsync(appId, forwarded, activate).ConfigureAwait(false);
+            return route.Remote is { } host
+                ? await ForwardAsync(host, header.Type, body).ConfigureAwait(false)
+                : await ServeShuffleGrainAsync(route.Local, appId, header.Type, body).ConfigureAwait(false);
+        });
     }
 
     private async Task<byte[]> ForwardAsync(MembershipEntry owner, MessageType type, byte[] body)
@@ -198,7 +197,8 @@ public sealed class RequestRouter(
         return reply.Memory.ToArray();
     }
 
-    private async Task<byte[]> ServeShuffleGrainAsync(MessageType type, byte[] body)
+    /// <summary>Runs a ShuffleGrain request on the local activation (null when the application has no grain).</summary>
+    private async Task<byte[]> ServeShuffleGrainAsync(ShuffleGrain? grain, string appId, MessageType type, byte[] body)
     {
         using var output = new PooledBufferWriter();
         var writer = new WireWriter(output);
@@ -206,39 +206,39 @@ public sealed class RequestRouter(
         switch (type)
         {
             case MessageType.RegisterApplication:
-                shuffleGrains.GetOrActivate(Read<AppRequest>(ref reader).AppId).Touch();
+                Read<AppRequest>(ref reader);
+                Required(grain, appId).Touch();
                 break;
             case MessageType.ApplicationHeartbeat:
-                var heartbeat = Read<AppRequest>(ref reader);
-                (shuffleGrains.Find(heartbeat.AppId) ?? throw UnknownApp(heartbeat.AppId)).Touch();
+                Read<AppRequest>(ref reader);
+                Required(grain, appId).Touch();
                 break;
             case MessageType.UnregisterApplication:
-                var unregister = Read<AppRequest>(ref reader);
-                if (shuffleGrains.Find(unregister.AppId) is { } grain)
+                Read<AppRequest>(ref reader);
+                if (grain is not null)
                 {
                     await grain.UnregisterApplicationAsync("unregistered by the driver", CancellationToken.None).ConfigureAwait(false);
-                    shuffleGrains.Deactivate(grain);
+                    await locator.DeactivateAsync(grain).ConfigureAwait(false);
                 }
                 break;
             case MessageType.RegisterShuffle:
                 var register = Read<RegisterShuffle>(ref reader);
-                var locations = await shuffleGrains.GetOrActivate(register.AppId)
+                var locations = await Required(grain, appId)
                     .RegisterShuffleAsync(register.ShuffleId, register.NumMaps, register.NumPartitions, CancellationToken.None).ConfigureAwait(false);
                 new ShuffleLocations(locations).Write(writer);
                 break;
             case MessageType.MapperEnd:
                 var end = Read<MapperEnd>(ref reader);
-                var reply = await Grain(end.AppId).MapperEndAsync(end.ShuffleId, end.MapId, end.AttemptId, CancellationToken.None).ConfigureAwait(false);
+                var reply = await Required(grain, appId).MapperEndAsync(end.ShuffleId, end.MapId, end.AttemptId, CancellationToken.None).ConfigureAwait(false);
                 reply.Write(writer);
                 break;
             case MessageType.GetReducerFileGroup:
                 var group = Read<ShuffleRequest>(ref reader);
-                (await Grain(group.AppId).GetReducerFileGroupAsync(group.ShuffleId, CancellationToken.None).ConfigureAwait(false)).Write(writer);
+                (await Required(grain, appId).GetReducerFileGroupAsync(group.ShuffleId, CancellationToken.None).ConfigureAwait(false)).Write(writer);
                 break;
             case MessageType.UnregisterShuffle:
                 var shuffle = Read<ShuffleRequest>(ref reader);
-                if (shuffleGrains.Find(shuffle.AppId) is { } owner)
-                    await owner.UnregisterShuffleAsync(shuffle.ShuffleId, CancellationToken.None).ConfigureAwait(false);
+                if (grain is not null) await grain.UnregisterShuffleAsync(shuffle.ShuffleId, CancellationToken.None).ConfigureAwait(false);
                 break;
             default:
                 throw new GridException(ErrorCode.UnknownMessageType, $"{type} is not a ShuffleGrain request.");
@@ -246,10 +246,8 @@ public sealed class RequestRouter(
         return output.WrittenSpan.ToArray();
     }
 
-    private ShuffleGrain Grain(string appId) => shuffleGrains.Find(appId) ?? throw UnknownApp(appId);
-
-    private static GridException UnknownApp(string appId) =>
-        new(ErrorCode.UnknownApplication, $"Application {appId} is not registered (or its heartbeat lapsed and its data was deleted).");
+    private static ShuffleGrain Required(ShuffleGrain? grain, string appId) => grain ?? throw new GridException(ErrorCode.UnknownApplication,
+        $"Application {appId} is not registered (or its heartbeat lapsed and its data was deleted).");
 
     private static T Read<T>(ReadOnlySequence<byte> body) where T : IWireMessage<T>
     {

@@ -12,7 +12,7 @@ namespace Orleans.Shuffle.Silo.Runtime;
 /// unregister): the ShuffleGrain unregisters the application and is deactivated.
 /// </summary>
 public sealed class ApplicationExpiryService(
-    ShuffleGrainCatalog grains, IOptions<ApplicationOptions> options, TimeProvider time, ILogger<ApplicationExpiryService> logger) : BackgroundService
+    ShuffleGrainCatalog grains, ShuffleGrainLocator locator, IOptions<ApplicationOptions> options, TimeProvider time, ILogger<ApplicationExpiryService> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -35,7 +35,7 @@ public sealed class ApplicationExpiryService(
         {
             SiloLog.ApplicationExpired(logger, grain.AppId, grain.LastActivity);
             await grain.UnregisterApplicationAsync("heartbeat lapsed", cancellationToken).ConfigureAwait(false);
-            grains.Deactivate(grain);
+            await locator.DeactivateAsync(grain).ConfigureAwait(false);
         }
     }
 }

@@ -100,9 +100,9 @@ public class ShuffleIntegrationTests
                 }
             }
             rawBatches += entries.Count;
-            foreach (var group in entries.Chunk(4))
+            foreach (var push in entries.Chunk(4))
             {
-                var body = PushBody(App, ShuffleId, group);
+                var body = PushBody(App, ShuffleId, push);
                 for (int copy = 0; copy < 2; copy++)
                 {
                     using var reply = await connection.SendAsync(MessageType.PushData, new RawBody(body));
@@ -237,7 +237,7 @@ public class ShuffleIntegrationTests
     [Fact]
     public async Task A_silo_joining_does_not_orphan_running_applications()
     {
-        const int Apps = 8;
+        const int Apps = 16; // each keeps its silo with odds of about 1/3: some are sure to move
         await using var cluster = await InProcessCluster.StartAsync(2, slotsPerSilo: 64);
         var client = await cluster.ConnectClientAsync();
         var writers = new List<ShuffleWriter>();
