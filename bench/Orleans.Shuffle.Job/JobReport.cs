@@ -89,6 +89,29 @@ public sealed class JobReport
 
     [JsonPropertyName("losingAttemptBatchesSkipped")] public long LosingAttemptBatchesSkipped { get; set; }
 
+    /// <summary>Copies of each partition the job asked for (--replicas).</summary>
+    [JsonPropertyName("replicas")] public int Replicas { get; set; }
+
+    /// <summary>The --kill-silo plan ("map:0.5", "reduce:0.2", "grain"), null without one.</summary>
+    [JsonPropertyName("killSilo")] public string? KillSilo { get; set; }
+
+    /// <summary>The --kill-mapper fraction, null without one.</summary>
+    [JsonPropertyName("killMapper")] public double? KillMapper { get; set; }
+
+    /// <summary>Silo processes the job killed with SIGKILL (--kill-silo).</summary>
+    [JsonPropertyName("silosKilled")] public int SilosKilled { get; set; }
+
+    [JsonPropertyName("killedSilos")] public List<string> KilledSilos { get; set; } = [];
+
+    /// <summary>Map tasks rerun as a new attempt because their worker was killed (--kill-mapper).</summary>
+    [JsonPropertyName("mapAttemptsRerun")] public int MapAttemptsRerun { get; set; }
+
+    /// <summary>Partition locations the map writers replaced after a failed push or a split (ShuffleWriter.Revives, summed).</summary>
+    [JsonPropertyName("revives")] public long Revives { get; set; }
+
+    /// <summary>Times the reduce readers switched to another copy of a partition (ShuffleReader.Failovers, summed).</summary>
+    [JsonPropertyName("failovers")] public long Failovers { get; set; }
+
     [JsonPropertyName("workDirectory")] public string? WorkDirectory { get; set; }
 
     /// <summary>Why the job did not finish, if it did not; null when it ran to the end (verified or not).</summary>
@@ -108,6 +131,9 @@ public sealed class JobReport
         AppId = options.AppId,
         Grid = options.Grid is null ? "local" : GridEndpoints.Format(options.Grid),
         Concurrency = options.Concurrency,
+        Replicas = options.Replicas,
+        KillSilo = options.KillSilo?.ToString(),
+        KillMapper = options.KillMapper,
     };
 
     public void SetStageTimes(double mapSeconds, double reduceSeconds)
@@ -140,6 +166,13 @@ public sealed class JobReport
             ("data", string.Create(c, $"{Records:N0} records x {RecordSize} B = {SizeParser.Format(Bytes)} ({Bytes:N0} bytes)")),
             ("tasks", string.Create(c, $"{Mappers} maps, {Reducers} reduces, {Partitions} partitions, {Concurrency} workers at once")),
         };
+        if (KillSilo is not null || KillMapper is not null || SilosKilled > 0 || MapAttemptsRerun > 0)
+        {
+            string killed = SilosKilled == 0 ? "no silo killed" : $"killed {string.Join(", ", KilledSilos)}";
+            lines.Add(("faults", string.Create(c,
+                $"{killed}{(KillSilo is null ? "" : $" (--kill-silo {KillSilo})")}, {MapAttemptsRerun} map {(MapAttemptsRerun == 1 ? "attempt" : "attempts")} rerun, " +
+                $"{Replicas} {(Replicas == 1 ? "copy" : "copies")} of each partition")));
+        }
         if (WorkDirectory is not null && Error is not null && MapSeconds == 0)
         {
             // Failed before the stages ran: timings and throughput would only be zeros.
@@ -153,6 +186,8 @@ public sealed class JobReport
         if (Error is null) lines.Add(("throughput", string.Create(c, $"{ThroughputMBps:0.00} MB/s (bytes / (map + reduce seconds))")));
         lines.Add(("partitions", string.Create(c, $"{PartitionsVerified}/{Partitions} verified (count + checksum)")
             + (PartitionsFailed.Count > 0 ? string.Create(c, $", {PartitionsFailed.Count} failed") : "")));
+        if (Revives > 0 || Failovers > 0 || KillSilo is not null || KillMapper is not null)
+            lines.Add(("recovery", string.Create(c, $"{Revives} revives (writers), {Failovers} failovers (readers)")));
         if (DuplicateBatchesSkipped > 0 || LosingAttemptBatchesSkipped > 0)
             lines.Add(("skipped", string.Create(c, $"{DuplicateBatchesSkipped} duplicate, {LosingAttemptBatchesSkipped} losing-attempt batches")));
         if (WorkDirectory is not null) lines.Add(("work dir", WorkDirectory));

@@ -50,6 +50,43 @@ internal sealed class LocalSilo
 
     public Task<SiloReady> Ready => _ready.Task;
 
+    /// <summary>True once the job killed this silo on purpose (--kill-silo): its death is not a failure to report.</summary>
+    public bool Killed { get; private set; }
+
+    /// <summary>Kills the silo process with SIGKILL (no shutdown, no goodbye to the membership table) and waits until it is gone.</summary>
+    public async Task KillAsync()
+    {
+        Killed = true;
+        try
+        {
+            // Only the silo itself: it starts no children, and this is what a crash or an OOM kill does.
+            if (!Process.HasExited) Process.Kill(entireProcessTree: false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Exited by itself meanwhile.
+        }
+        try
+        {
+            await Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Reported by the caller through Process.HasExited.
+        }
+        lock (_tail)
+        {
+            try
+            {
+                _log.WriteLine("# killed with SIGKILL by the job (--kill-silo)");
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopped already.
+            }
+        }
+    }
+
     public string Tail()
     {
         lock (_tail) return string.Join(Environment.NewLine, _tail.Select(line => "    " + line));
@@ -134,11 +171,14 @@ internal sealed class LocalGrid : IAsyncDisposable
 {
     private readonly List<LocalSilo> _silos = [];
 
-    private LocalGrid(string clusterId, string workDirectory, string siloDll)
+    private readonly IReadOnlyList<string> _siloArguments;
+
+    private LocalGrid(string clusterId, string workDirectory, string siloDll, IReadOnlyList<string> siloArguments)
     {
         ClusterId = clusterId;
         WorkDirectory = workDirectory;
         SiloDll = siloDll;
+        _siloArguments = siloArguments;
         MembershipFile = Path.Combine(workDirectory, "membership.json");
     }
 
@@ -156,17 +196,21 @@ internal sealed class LocalGrid : IAsyncDisposable
     public IReadOnlyList<string> Gateways =>
         _silos.Where(s => s.Ready.IsCompletedSuccessfully).Select(s => s.Ready.Result.GridEndpoint).ToList();
 
-    public static async Task<LocalGrid> StartAsync(int siloCount, string workDirectory, TimeSpan readyTimeout, CancellationToken ct)
+    /// <param name="siloArguments">Appended to every silo's command line (--silo-arg), e.g. "--Storage:ChunkBytes=1048576".</param>
+    public static async Task<LocalGrid> StartAsync(
+        int siloCount, string workDirectory, TimeSpan readyTimeout, IReadOnlyList<string> siloArguments, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(siloCount, 1);
         string siloDll = SiloLocator.Locate();
         string clusterId = "job-grid-" + Guid.NewGuid().ToString("N")[..8];
-        var grid = new LocalGrid(clusterId, Path.GetFullPath(workDirectory), siloDll);
+        var grid = new LocalGrid(clusterId, Path.GetFullPath(workDirectory), siloDll, siloArguments);
         try
         {
             Directory.CreateDirectory(Path.Combine(grid.WorkDirectory, "logs"));
             for (int i = 1; i <= siloCount; i++) grid.StartSilo($"silo-{i}");
+            var clock = Stopwatch.StartNew();
             await grid.WaitUntilReadyAsync(readyTimeout, ct).ConfigureAwait(false);
+            await grid.WaitUntilConvergedAsync(readyTimeout - clock.Elapsed, ct).ConfigureAwait(false);
             return grid;
         }
         catch
@@ -176,10 +220,10 @@ internal sealed class LocalGrid : IAsyncDisposable
         }
     }
 
-    /// <summary>Names the silos that have died, for error messages; empty when all are running.</summary>
+    /// <summary>Names the silos that have died, other than those the job killed on purpose, for error messages; empty when all are running.</summary>
     public string DescribeExitedSilos()
     {
-        var exited = _silos.Select(s => (Silo: s, Exit: s.ExitDescription())).Where(e => e.Exit is not null).ToList();
+        var exited = _silos.Where(s => !s.Killed).Select(s => (Silo: s, Exit: s.ExitDescription())).Where(e => e.Exit is not null).ToList();
         return string.Join(Environment.NewLine, exited.Select(e =>
             $"{e.Exit}; log {e.Silo.LogPath}, last lines:{Environment.NewLine}{e.Silo.Tail()}"));
     }
@@ -202,9 +246,46 @@ internal sealed class LocalGrid : IAsyncDisposable
             "--http-port", "0",
             "--disk", disk,
             "--membership-file", MembershipFile,
+            .. _siloArguments,
         ];
         var process = ChildProcesses.Start(DotnetHost.StartInfo(SiloDll, arguments, siloDirectory));
         _silos.Add(new LocalSilo(name, process, Path.Combine(WorkDirectory, "logs", name + ".log")));
+    }
+
+    /// <summary>
+    /// Waits until every silo's own membership view lists all silos as Active. A silo that has said
+    /// READY may not have read the others' rows yet; a shuffle registered then would be placed on
+    /// fewer silos than the grid has (and a --kill-silo victim might hold none of its data).
+    /// </summary>
+    private async Task WaitUntilConvergedAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var clock = Stopwatch.StartNew();
+        string views = "";
+        // Bounded by the timeout.
+        while (true)
+        {
+            var seen = new List<string>();
+            bool converged = true;
+            foreach (var silo in _silos)
+            {
+                try
+                {
+                    int active = (await SiloState.FetchAsync(silo, ct).ConfigureAwait(false)).ActiveSilos;
+                    seen.Add($"{silo.Name} sees {active} active");
+                    converged &= active >= _silos.Count;
+                }
+                catch (Exception e) when (e is HttpRequestException or System.Text.Json.JsonException or TaskCanceledException && !ct.IsCancellationRequested)
+                {
+                    seen.Add($"{silo.Name}: {e.Message}");
+                    converged = false;
+                }
+            }
+            if (converged) return;
+            views = string.Join("; ", seen);
+            if (clock.Elapsed >= timeout)
+                throw new GridStartException($"The local grid's silos did not all see each other as Active within the start timeout: {views}.");
+            await Task.Delay(100, ct).ConfigureAwait(false);
+        }
     }
 
     private async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken ct)

@@ -21,17 +21,20 @@ internal static class MapTask
         var tallies = new PartitionChecksum[s.NumPartitions];
         var record = new byte[s.RecordSize];
         var progress = new ProgressTicker();
+        var pause = s.Pause.ToPausePoint();
 
         var options = new GridClientOptions
         {
             Gateways = [.. s.Gateways],
             ClientName = $"{s.AppId}-map-{s.MapId}-{s.AttemptId}",
+            Replicas = s.Replicas,
         };
         await using var client = await GridClient.ConnectAsync(options, ct).ConfigureAwait(false);
         await using var writer = await client.CreateWriterAsync(
             s.AppId, s.ShuffleId, s.NumMaps, s.NumPartitions, s.MapId, s.AttemptId, ct).ConfigureAwait(false);
 
         long bytes = 0;
+        if (pause.Due(bytes)) await pause.PauseAsync(bytes, ct).ConfigureAwait(false);
         for (long i = 0; i < s.Records; i++)
         {
             generator.NextRecord(record);
@@ -45,6 +48,9 @@ internal static class MapTask
                 if (!writer.TryWrite(partition, record)) await writer.WriteAsync(partition, record, ct).ConfigureAwait(false);
             }
             bytes += record.Length;
+            // Mid-map: whatever the writer has pushed so far is on the grid, some pushes may be in
+            // flight, the rest of the records are still to come.
+            if (pause.Due(bytes)) await pause.PauseAsync(bytes, ct).ConfigureAwait(false);
             if ((i & 1023) == 0)
             {
                 ct.ThrowIfCancellationRequested();
@@ -64,6 +70,6 @@ internal static class MapTask
         WorkerProtocol.WriteResult(new MapTaskResult(
             s.MapId, s.AttemptId, s.Records, bytes, end.Won, end.WinningAttempt, end.AllMapsEnded,
             writer.RecordsWritten, writer.BytesWritten, writer.BatchesPushed, writer.PushRequests,
-            stopwatch.Elapsed.TotalSeconds, partitions));
+            stopwatch.Elapsed.TotalSeconds, partitions, Revives: writer.Revives));
     }
 }

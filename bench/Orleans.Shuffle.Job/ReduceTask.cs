@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Orleans.Shuffle.Client;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Job;
 
@@ -17,26 +18,40 @@ internal static class ReduceTask
     {
         var stopwatch = Stopwatch.StartNew();
         var progress = new ProgressTicker();
+        var pause = s.Pause.ToPausePoint();
         var options = new GridClientOptions
         {
             Gateways = [.. s.Gateways],
             ClientName = $"{s.AppId}-reduce-{s.ReducerId}",
+            Replicas = s.Replicas,
         };
         await using var client = await GridClient.ConnectAsync(options, ct).ConfigureAwait(false);
 
         var partitions = new List<PartitionTally>(s.Partitions.Count);
-        long records = 0, bytes = 0, batchesRead = 0, duplicates = 0, losing = 0, bytesFetched = 0;
+        long records = 0, bytes = 0, batchesRead = 0, duplicates = 0, losing = 0, bytesFetched = 0, failovers = 0;
+        if (pause.Due(bytes)) await pause.PauseAsync(bytes, ct).ConfigureAwait(false);
         foreach (int partition in s.Partitions)
         {
             var reader = client.CreateReader(s.AppId, s.ShuffleId, partition);
             var tally = new PartitionChecksum();
-            await foreach (var record in reader.ReadRecordsAsync(ct).ConfigureAwait(false))
+            try
             {
-                // The record is only valid until the next MoveNext: hash it now, keep nothing.
-                tally.Add(record.Span);
-                bytes += record.Length;
-                if ((tally.Records & 1023) == 0) progress.Tick(bytes);
+                await foreach (var record in reader.ReadRecordsAsync(ct).ConfigureAwait(false))
+                {
+                    // The record is only valid until the next MoveNext: hash it now, keep nothing.
+                    tally.Add(record.Span);
+                    bytes += record.Length;
+                    // Mid-partition: the reader has chunks in flight and more to fetch.
+                    if (pause.Due(bytes)) await pause.PauseAsync(bytes, ct).ConfigureAwait(false);
+                    if ((tally.Records & 1023) == 0) progress.Tick(bytes);
+                }
             }
+            catch (GridException e)
+            {
+                // The driver tells "shuffle data lost" (rerun the stage) from other failures by the code, and needs the partition.
+                throw new PartitionTaskException([partition], e);
+            }
+            failovers += reader.Failovers;
             records += tally.Records;
             batchesRead += reader.BatchesRead;
             duplicates += reader.DuplicateBatchesSkipped;
@@ -48,6 +63,6 @@ internal static class ReduceTask
 
         WorkerProtocol.WriteResult(new ReduceTaskResult(
             s.ReducerId, records, bytes, batchesRead, duplicates, losing, bytesFetched,
-            stopwatch.Elapsed.TotalSeconds, partitions));
+            stopwatch.Elapsed.TotalSeconds, partitions, Failovers: failovers));
     }
 }

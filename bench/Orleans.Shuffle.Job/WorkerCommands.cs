@@ -16,7 +16,21 @@ internal sealed record MapTaskSettings(
     int RecordSize,
     long Seed,
     double Skew,
-    int? ParentPid);
+    int? ParentPid)
+{
+    /// <summary>Copies of each partition (GridClientOptions.Replicas); must match the driver's.</summary>
+    public int Replicas { get; init; } = 2;
+
+    public WorkerPauseSettings Pause { get; init; } = WorkerPauseSettings.None;
+}
+
+/// <summary>Where a worker pauses for a fault (see <see cref="PausePoint"/>); <see cref="None"/> for never.</summary>
+internal sealed record WorkerPauseSettings(long? AtBytes, string? ResumeFile, TimeSpan MaxWait)
+{
+    public static WorkerPauseSettings None { get; } = new(null, null, TimeSpan.FromSeconds(120));
+
+    public PausePoint ToPausePoint() => new(AtBytes, ResumeFile, MaxWait);
+}
 
 /// <summary>Everything one reduce task needs.</summary>
 internal sealed record ReduceTaskSettings(
@@ -25,7 +39,12 @@ internal sealed record ReduceTaskSettings(
     int ShuffleId,
     int ReducerId,
     IReadOnlyList<int> Partitions,
-    int? ParentPid);
+    int? ParentPid)
+{
+    public int Replicas { get; init; } = 2;
+
+    public WorkerPauseSettings Pause { get; init; } = WorkerPauseSettings.None;
+}
 
 /// <summary>
 /// The hidden map-task and reduce-task subcommands that worker processes run. Both directions live
@@ -40,6 +59,10 @@ internal static class WorkerCommands
     private static readonly Option<string> AppId = new("--app-id") { Required = true };
     private static readonly Option<int> ShuffleId = new("--shuffle-id") { DefaultValueFactory = _ => 0 };
     private static readonly Option<int?> ParentPid = new("--parent-pid") { Description = "Exit when this process is gone." };
+    private static readonly Option<int> Replicas = new("--replicas") { Description = "Copies of each partition.", DefaultValueFactory = _ => 2 };
+    private static readonly Option<long?> PauseAtBytes = new("--pause-at-bytes") { Description = "Fault injection: print PAUSED after this many bytes and wait for --resume-file." };
+    private static readonly Option<string?> ResumeFile = new("--resume-file") { Description = "Fault injection: a paused worker goes on once this file exists." };
+    private static readonly Option<int> MaxPauseSeconds = new("--max-pause-seconds") { Description = "Fault injection: a paused worker goes on by itself after this long.", DefaultValueFactory = _ => 120 };
 
     private static readonly Option<int> NumMaps = new("--num-maps") { Required = true };
     private static readonly Option<int> NumPartitions = new("--num-partitions") { Required = true };
@@ -58,7 +81,11 @@ internal static class WorkerCommands
         var command = new Command(MapTaskName, "Worker: generate and push one map task's records.")
         {
             Hidden = true,
-            Options = { Grid, AppId, ShuffleId, ParentPid, NumMaps, NumPartitions, MapId, AttemptId, Records, RecordSize, Seed, Skew },
+            Options =
+            {
+                Grid, AppId, ShuffleId, ParentPid, Replicas, PauseAtBytes, ResumeFile, MaxPauseSeconds,
+                NumMaps, NumPartitions, MapId, AttemptId, Records, RecordSize, Seed, Skew,
+            },
         };
         command.SetAction((parse, ct) => MapTask.RunAsync(BindMapTask(parse), ct));
         return command;
@@ -69,7 +96,7 @@ internal static class WorkerCommands
         var command = new Command(ReduceTaskName, "Worker: read and checksum some partitions.")
         {
             Hidden = true,
-            Options = { Grid, AppId, ShuffleId, ParentPid, ReducerId, Partitions },
+            Options = { Grid, AppId, ShuffleId, ParentPid, Replicas, PauseAtBytes, ResumeFile, MaxPauseSeconds, ReducerId, Partitions },
         };
         command.SetAction((parse, ct) => ReduceTask.RunAsync(BindReduceTask(parse), ct));
         return command;
@@ -92,8 +119,10 @@ internal static class WorkerCommands
             Seed.Name, Invariant(s.Seed),
             // "R" round-trips the exact double, so the worker applies the very same skew threshold.
             Skew.Name, s.Skew.ToString("R", CultureInfo.InvariantCulture),
+            Replicas.Name, Invariant(s.Replicas),
         };
         if (s.ParentPid is int pid) args.AddRange([ParentPid.Name, Invariant(pid)]);
+        AddPause(args, s.Pause);
         return args;
     }
 
@@ -107,9 +136,18 @@ internal static class WorkerCommands
             ShuffleId.Name, Invariant(s.ShuffleId),
             ReducerId.Name, Invariant(s.ReducerId),
             Partitions.Name, string.Join(',', s.Partitions.Select(Invariant)),
+            Replicas.Name, Invariant(s.Replicas),
         };
         if (s.ParentPid is int pid) args.AddRange([ParentPid.Name, Invariant(pid)]);
+        AddPause(args, s.Pause);
         return args;
+    }
+
+    private static void AddPause(List<string> args, WorkerPauseSettings pause)
+    {
+        if (pause.AtBytes is not long at) return;
+        args.AddRange([PauseAtBytes.Name, Invariant(at), MaxPauseSeconds.Name, Invariant((int)Math.Ceiling(pause.MaxWait.TotalSeconds))]);
+        if (pause.ResumeFile is not null) args.AddRange([ResumeFile.Name, pause.ResumeFile]);
     }
 
     private static MapTaskSettings BindMapTask(ParseResult parse) => new(
@@ -124,7 +162,11 @@ internal static class WorkerCommands
         parse.GetValue(RecordSize),
         parse.GetValue(Seed),
         parse.GetValue(Skew),
-        parse.GetValue(ParentPid));
+        parse.GetValue(ParentPid))
+    {
+        Replicas = parse.GetValue(Replicas),
+        Pause = BindPause(parse),
+    };
 
     private static ReduceTaskSettings BindReduceTask(ParseResult parse) => new(
         GridEndpoints.Parse(parse.GetRequiredValue(Grid)),
@@ -132,7 +174,14 @@ internal static class WorkerCommands
         parse.GetValue(ShuffleId),
         parse.GetValue(ReducerId),
         ParsePartitionList(parse.GetRequiredValue(Partitions)),
-        parse.GetValue(ParentPid));
+        parse.GetValue(ParentPid))
+    {
+        Replicas = parse.GetValue(Replicas),
+        Pause = BindPause(parse),
+    };
+
+    private static WorkerPauseSettings BindPause(ParseResult parse) => new(
+        parse.GetValue(PauseAtBytes), parse.GetValue(ResumeFile), TimeSpan.FromSeconds(Math.Max(1, parse.GetValue(MaxPauseSeconds))));
 
     internal static IReadOnlyList<int> ParsePartitionList(string text)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Job;
 
@@ -18,7 +19,50 @@ internal sealed class ProgressTicker
     }
 }
 
-/// <summary>Shared shell of both worker kinds: the parent watchdog, and failures as a short stderr message plus exit code 1.</summary>
+/// <summary>
+/// A fault-injection pause point of a worker (see <see cref="StageGate"/>): once the worker has
+/// handled <c>atBytes</c> bytes it prints PAUSED and waits until the resume file exists (the driver
+/// creates it after its fault) or the driver kills it; after <c>maxWait</c> it goes on by itself
+/// so a lost driver never leaves it hanging. Without a pause point it does nothing.
+/// </summary>
+internal sealed class PausePoint(long? atBytes, string? resumeFile, TimeSpan maxWait)
+{
+    private bool _passed = atBytes is null;
+
+    /// <summary>True the first time <paramref name="bytes"/> reaches the pause point: call <see cref="PauseAsync"/> then.</summary>
+    public bool Due(long bytes) => !_passed && bytes >= atBytes!.Value;
+
+    public async Task PauseAsync(long bytes, CancellationToken ct)
+    {
+        _passed = true;
+        WorkerProtocol.WritePaused(bytes);
+        var clock = Stopwatch.StartNew();
+        // Bounded by maxWait.
+        while (resumeFile is null || !File.Exists(resumeFile))
+        {
+            if (clock.Elapsed >= maxWait)
+            {
+                Console.Error.WriteLine($"paused at {bytes} bytes for {maxWait.TotalSeconds:0} s without being resumed; going on.");
+                return;
+            }
+            await Task.Delay(20, ct).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>A grid error that happened while a worker handled some partitions; the ERROR line names them.</summary>
+internal sealed class PartitionTaskException(IReadOnlyList<int> partitions, GridException inner)
+    : Exception($"partition {string.Join(",", partitions)}: {inner.Message}", inner)
+{
+    public IReadOnlyList<int> Partitions { get; } = partitions;
+
+    public GridException Grid { get; } = inner;
+}
+
+/// <summary>
+/// Shared shell of both worker kinds: the parent watchdog, and failures as a short stderr message
+/// plus exit code 1, preceded by an ERROR line when the grid said what went wrong.
+/// </summary>
 internal static class WorkerHost
 {
     public static async Task<int> RunAsync(string name, int? parentPid, Func<Task> work)
@@ -36,6 +80,9 @@ internal static class WorkerHost
         }
         catch (Exception e)
         {
+            var grid = e as GridException ?? (e as PartitionTaskException)?.Grid;
+            if (grid is not null)
+                WorkerProtocol.WriteError(new WorkerError(grid.Code.ToString(), grid.Message, (e as PartitionTaskException)?.Partitions ?? []));
             // First line for the driver's summary, the whole exception for whoever opens the log.
             Console.Error.WriteLine($"{name} failed: {e.GetType().Name}: {e.Message}");
             Console.Error.WriteLine(e);

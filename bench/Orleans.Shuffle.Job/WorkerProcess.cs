@@ -3,7 +3,40 @@ using System.Diagnostics;
 namespace Orleans.Shuffle.Job;
 
 /// <summary>How to run one worker: its name (for messages and its log file) and its subcommand line.</summary>
-internal sealed record WorkerLaunch(string Name, IReadOnlyList<string> Arguments, string LogPath);
+internal sealed record WorkerLaunch(string Name, IReadOnlyList<string> Arguments, string LogPath)
+{
+    /// <summary>Called (on the output pump) when the worker prints PAUSED; it may kill the worker.</summary>
+    public Action<RunningWorker>? OnPaused { get; init; }
+}
+
+/// <summary>A worker process while it runs, as fault injection sees it.</summary>
+internal sealed class RunningWorker(string name, Process process)
+{
+    private int _killed;
+
+    public string Name { get; } = name;
+
+    /// <summary>Bytes the worker said it had handled when it paused.</summary>
+    public long PausedAtBytes { get; internal set; }
+
+    public bool Paused { get; internal set; }
+
+    public bool Killed => Volatile.Read(ref _killed) != 0;
+
+    /// <summary>kill -9: the worker gets no chance to clean up, exactly like a lost executor.</summary>
+    public void Kill()
+    {
+        Interlocked.Exchange(ref _killed, 1);
+        try
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            // Exited meanwhile.
+        }
+    }
+}
 
 /// <summary>
 /// Runs one worker process of this same executable to completion: forwards its PROGRESS lines,
@@ -41,9 +74,11 @@ internal static class WorkerProcess
 
         var stderrTail = new Queue<string>();
         string? result = null;
+        WorkerError? error = null;
         long lastProgress = 0;
 
         using var process = ChildProcesses.Start(startInfo);
+        var running = new RunningWorker(launch.Name, process);
         try
         {
             var stdout = PumpAsync(process.StandardOutput, line =>
@@ -54,6 +89,21 @@ internal static class WorkerProcess
                     long delta = bytes - lastProgress;
                     lastProgress = bytes;
                     if (delta > 0) onProgressBytes(delta);
+                }
+                else if (WorkerProtocol.TryParsePaused(line, out long pausedAt))
+                {
+                    Log(line);
+                    long delta = pausedAt - lastProgress;
+                    lastProgress = Math.Max(lastProgress, pausedAt);
+                    if (delta > 0) onProgressBytes(delta);
+                    running.PausedAtBytes = pausedAt;
+                    running.Paused = true;
+                    launch.OnPaused?.Invoke(running);
+                }
+                else if (WorkerProtocol.TryParseError(line) is { } reported)
+                {
+                    error = reported;
+                    Log(line);
                 }
                 else if (line.StartsWith(WorkerProtocol.ResultPrefix, StringComparison.Ordinal))
                 {
@@ -102,10 +152,15 @@ internal static class WorkerProcess
             }
 
             Log($"# exit code {process.ExitCode}");
+            if (running.Killed)
+            {
+                Log("# killed with SIGKILL by the driver (fault injection)");
+                throw new WorkerKilledException($"{launch.Name} was killed with SIGKILL after {running.PausedAtBytes} bytes. Log: {launch.LogPath}");
+            }
             if (process.ExitCode != 0)
             {
                 throw new WorkerFailedException(
-                    $"{launch.Name} exited with code {process.ExitCode}. Log: {launch.LogPath}{Environment.NewLine}{Tail(stderrTail)}");
+                    $"{launch.Name} exited with code {process.ExitCode}. Log: {launch.LogPath}{Environment.NewLine}{Tail(stderrTail)}", error);
             }
             return result ?? throw new WorkerFailedException(
                 $"{launch.Name} exited without a RESULT line. Log: {launch.LogPath}{Environment.NewLine}{Tail(stderrTail)}");

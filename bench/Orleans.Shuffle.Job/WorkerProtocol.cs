@@ -26,7 +26,8 @@ public sealed record MapTaskResult(
     long BatchesPushed,
     long PushRequests,
     double Seconds,
-    IReadOnlyList<PartitionTally> Partitions);
+    IReadOnlyList<PartitionTally> Partitions,
+    long Revives = 0);
 
 /// <summary>What a reduce task read (per partition) and what its readers reported.</summary>
 public sealed record ReduceTaskResult(
@@ -38,18 +39,29 @@ public sealed record ReduceTaskResult(
     long LosingAttemptBatchesSkipped,
     long BytesFetched,
     double Seconds,
-    IReadOnlyList<PartitionTally> Partitions);
+    IReadOnlyList<PartitionTally> Partitions,
+    long Failovers = 0);
+
+/// <summary>
+/// Why a worker failed, when the grid said so: the error code's name, the message, and the
+/// partitions the worker was handling (a reducer names the partition it was reading).
+/// </summary>
+public sealed record WorkerError(string Code, string Message, IReadOnlyList<int> Partitions);
 
 /// <summary>
 /// The line protocol between a worker process and the driver, on the worker's stdout:
 /// <c>PROGRESS &lt;bytes&gt;</c> (cumulative record bytes so far) any number of times, then exactly
-/// one <c>RESULT &lt;json&gt;</c>. Every other line is free-form and only logged, so client logging
+/// one <c>RESULT &lt;json&gt;</c>. A worker told to pause prints <c>PAUSED &lt;bytes&gt;</c> when it
+/// does; a worker that fails on a grid error prints <c>ERROR &lt;json&gt;</c> (a <see cref="WorkerError"/>)
+/// before it exits non-zero. Every other line is free-form and only logged, so client logging
 /// that reaches stdout cannot confuse the driver.
 /// </summary>
 public static class WorkerProtocol
 {
     public const string ProgressPrefix = "PROGRESS ";
     public const string ResultPrefix = "RESULT ";
+    public const string PausedPrefix = "PAUSED ";
+    public const string ErrorPrefix = "ERROR ";
 
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -58,6 +70,46 @@ public static class WorkerProtocol
     public static void WriteProgress(long bytes)
     {
         lock (StdoutLock) Console.Out.WriteLine(ProgressPrefix + bytes.ToString(CultureInfo.InvariantCulture));
+    }
+
+    public static void WritePaused(long bytes)
+    {
+        lock (StdoutLock)
+        {
+            Console.Out.WriteLine(PausedPrefix + bytes.ToString(CultureInfo.InvariantCulture));
+            Console.Out.Flush();
+        }
+    }
+
+    public static void WriteError(WorkerError error)
+    {
+        string json = JsonSerializer.Serialize(error, Json);
+        lock (StdoutLock)
+        {
+            Console.Out.WriteLine(ErrorPrefix + json);
+            Console.Out.Flush();
+        }
+    }
+
+    public static bool TryParsePaused(string line, out long bytes)
+    {
+        bytes = 0;
+        return line.StartsWith(PausedPrefix, StringComparison.Ordinal)
+            && long.TryParse(line.AsSpan(PausedPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out bytes);
+    }
+
+    /// <summary>The error of an ERROR line; null if the line is not one or does not parse (it is then only logged).</summary>
+    public static WorkerError? TryParseError(string line)
+    {
+        if (!line.StartsWith(ErrorPrefix, StringComparison.Ordinal)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<WorkerError>(line.AsSpan(ErrorPrefix.Length), Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     public static void WriteResult<T>(T result)
@@ -92,4 +144,11 @@ public static class WorkerProtocol
 }
 
 /// <summary>A worker process failed, timed out or broke the line protocol; the message says which and why.</summary>
-public sealed class WorkerFailedException(string message) : Exception(message);
+public sealed class WorkerFailedException(string message, WorkerError? error = null) : Exception(message)
+{
+    /// <summary>The grid error the worker reported on an ERROR line, if it did.</summary>
+    public WorkerError? Error { get; } = error;
+}
+
+/// <summary>The driver killed this worker on purpose (--kill-mapper); the task is to be rerun, not the job failed.</summary>
+public sealed class WorkerKilledException(string message) : Exception(message);

@@ -6,19 +6,20 @@ namespace Orleans.Shuffle.Client;
 /// <summary>
 /// Fetches one chunk and verifies it before the reader sees any of it. Fetches are idempotent, so
 /// a lost connection, a timeout or a corrupt reply is answered by fetching again (bounded); a
-/// reader never returns a batch it could not vouch for.
+/// reader never returns a batch it could not vouch for. What still fails is thrown, and the reader
+/// reads the epoch from its next copy.
 /// </summary>
 internal static class ChunkFetcher
 {
     public static async Task<FetchedChunk> FetchAsync(IChunkSource source, FetchChunk request, ChunkRef chunk, CancellationToken cancellationToken)
     {
-        var location = chunk.Location.Location;
+        var silo = chunk.Silo;
         for (int attempt = 0; attempt <= RetryPolicy.FetchRetries; attempt++)
         {
             FetchedChunk? fetched = null;
             try
             {
-                fetched = await source.FetchChunkAsync(location.Host, location.Port, request, cancellationToken).ConfigureAwait(false);
+                fetched = await source.FetchChunkAsync(silo.Host, silo.Port, request, cancellationToken).ConfigureAwait(false);
                 CheckLength(fetched, request, chunk);
                 fetched.Verify();
                 return fetched;
@@ -34,7 +35,7 @@ internal static class ChunkFetcher
                 fetched?.Dispose();
                 throw new GridException(e.Code,
                     $"Fetching chunk {request.ChunkIndex} of partition {request.PartitionId} epoch {request.Epoch} " +
-                    $"({new ShuffleKey(request.AppId, request.ShuffleId)}) from silo {location.Host}:{location.Port} failed: {e.Message}", e);
+                    $"({new ShuffleKey(request.AppId, request.ShuffleId)}) from silo {silo.Endpoint} failed: {e.Message}", e);
             }
             catch
             {

@@ -2,24 +2,21 @@ using Orleans.Shuffle.Messages;
 
 namespace Orleans.Shuffle.Client;
 
-/// <summary>One non-empty chunk of one committed epoch of a partition, in reading order.</summary>
-internal readonly record struct ChunkRef(CommittedLocation Location, int ChunkIndex, long ExpectedBytes)
+/// <summary>One non-empty chunk of one committed copy of a partition epoch, in reading order.</summary>
+internal readonly record struct ChunkRef(SiloEndpoint Silo, int Epoch, int ChunkIndex, long ExpectedBytes)
 {
     /// <summary>
-    /// The non-empty chunks of every committed epoch of <paramref name="partitionId"/>, epochs in
-    /// order and chunks in order within each epoch.
+    /// The non-empty chunks of one copy of an epoch, in order. Copies of an epoch hold the same
+    /// batches but not in the same order, so chunk boundaries are those of the copy read.
     /// </summary>
-    public static List<ChunkRef> PlanFor(IndexedFileGroup group, int partitionId)
+    public static List<ChunkRef> PlanFor(CommittedCopy copy, int epoch)
     {
-        var plan = new List<ChunkRef>();
-        foreach (var location in group.LocationsOf(partitionId))
+        var offsets = copy.File.ChunkOffsets;
+        var plan = new List<ChunkRef>(copy.File.ChunkCount);
+        for (int chunk = 0; chunk < copy.File.ChunkCount; chunk++)
         {
-            var offsets = location.File.ChunkOffsets;
-            for (int chunk = 0; chunk < location.File.ChunkCount; chunk++)
-            {
-                long bytes = offsets[chunk + 1] - offsets[chunk];
-                if (bytes > 0) plan.Add(new ChunkRef(location, chunk, bytes));
-            }
+            long bytes = offsets[chunk + 1] - offsets[chunk];
+            if (bytes > 0) plan.Add(new ChunkRef(copy.Silo, epoch, chunk, bytes));
         }
         return plan;
     }

@@ -22,6 +22,9 @@ public sealed class GridClient : IAsyncDisposable
     private readonly SharedTaskCache<ShuffleKey, PartitionLocation[]> _locations = new();
     private readonly SharedTaskCache<ShuffleKey, IndexedFileGroup> _fileGroups = new();
 
+    // Serializes merges of revived locations into the cached push locations.
+    private readonly Lock _locationsMerge = new();
+
     // Cancels shared work (cache loads, heartbeats) when the client is disposed. Never disposed
     // itself: linked heartbeat tokens may still unregister from it after disposal.
     private readonly CancellationTokenSource _lifetime = new();
@@ -115,7 +118,8 @@ public sealed class GridClient : IAsyncDisposable
         ThrowIfDisposed();
         ValidateShuffle(appId, shuffleId);
         IdValidator.ValidateShape(numMaps, numPartitions);
-        var locations = await RegisterShuffleCoreAsync(new RegisterShuffle(appId, shuffleId, numMaps, numPartitions), ct).ConfigureAwait(false);
+        var locations = await RegisterShuffleCoreAsync(new RegisterShuffle(appId, shuffleId, numMaps, numPartitions, _options.Replicas), ct)
+            .ConfigureAwait(false);
         _locations.Set(new ShuffleKey(appId, shuffleId), locations);
         return Array.AsReadOnly(locations);
     }
@@ -141,7 +145,7 @@ public sealed class GridClient : IAsyncDisposable
         if (mapId >= numMaps)
             throw new GridException(ErrorCode.InvalidId, $"Invalid map id {mapId}: the shuffle has {numMaps} maps.");
 
-        var request = new RegisterShuffle(appId, shuffleId, numMaps, numPartitions);
+        var request = new RegisterShuffle(appId, shuffleId, numMaps, numPartitions, _options.Replicas);
         var locations = await _locations
             .GetOrLoadAsync(new ShuffleKey(appId, shuffleId), _ => RegisterShuffleCoreAsync(request, _lifetime.Token), ct)
             .ConfigureAwait(false);
@@ -151,6 +155,41 @@ public sealed class GridClient : IAsyncDisposable
             locations = await RegisterShuffleCoreAsync(request, ct).ConfigureAwait(false);
         }
         return new ShuffleWriter(_transport, _options, appId, shuffleId, mapId, attemptId, locations);
+    }
+
+    /// <summary>
+    /// Asks the ShuffleGrain for a newer epoch of each partition epoch in <paramref name="partitions"/>
+    /// (whose pushes failed, or which a silo asked to split), placed on none of
+    /// <paramref name="excludedSilos"/> (silo identities). A partition someone revived already gets
+    /// its current, newer location. The result is aligned with <paramref name="partitions"/>: entry i
+    /// is the location of partitions[i], at an epoch greater than the one asked. The client's cached
+    /// push locations are updated, so writers created later push to the new epochs at once.
+    /// </summary>
+    public async Task<IReadOnlyList<PartitionLocation>> ReviveAsync(
+        string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken ct = default)
+    {
+        ThrowIfDisposed();
+        ValidateShuffle(appId, shuffleId);
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(excludedSilos);
+        if (partitions.Count == 0) return [];
+        var asked = new HashSet<int>(partitions.Count);
+        foreach (var p in partitions)
+        {
+            IdValidator.ValidatePartition(p.PartitionId, p.Epoch);
+            if (!asked.Add(p.PartitionId))
+                throw new ArgumentException($"Partition {p.PartitionId} is asked for twice.", nameof(partitions));
+        }
+        foreach (string silo in excludedSilos)
+        {
+            if (string.IsNullOrEmpty(silo)) throw new ArgumentException("An excluded silo identity is empty.", nameof(excludedSilos));
+        }
+
+        var request = new Revive(appId, shuffleId, [.. partitions], [.. excludedSilos]);
+        var reply = await _router.SendAsync<Revive, ShuffleLocations>(appId, MessageType.Revive, request, ct).ConfigureAwait(false);
+        var revived = AlignRevived(reply, request);
+        MergeRevived(new ShuffleKey(appId, shuffleId), revived);
+        return Array.AsReadOnly(revived);
     }
 
     /// <summary>A reader of one partition, limited to maps in [startMap, endMap). Nothing is fetched until it is enumerated.</summary>
@@ -215,6 +254,51 @@ public sealed class GridClient : IAsyncDisposable
             byPartition[p] = location;
         }
         return byPartition;
+    }
+
+    /// <summary>The reply's locations in the order asked; each asked partition must be answered once, at a newer epoch.</summary>
+    private static PartitionLocation[] AlignRevived(ShuffleLocations reply, Revive request)
+    {
+        var key = new ShuffleKey(request.AppId, request.ShuffleId);
+        var byPartition = new Dictionary<int, PartitionLocation>(reply.Locations.Count);
+        foreach (var location in reply.Locations)
+        {
+            if (!byPartition.TryAdd(location.PartitionId, location))
+                throw new GridException(ErrorCode.Internal, $"Revive of {key} returned partition {location.PartitionId} twice.");
+        }
+        var aligned = new PartitionLocation[request.Partitions.Count];
+        for (int i = 0; i < aligned.Length; i++)
+        {
+            var asked = request.Partitions[i];
+            if (!byPartition.TryGetValue(asked.PartitionId, out var location))
+                throw new GridException(ErrorCode.Internal, $"Revive of {key} returned no location for partition {asked.PartitionId}.");
+            if (location.Epoch <= asked.Epoch)
+            {
+                throw new GridException(ErrorCode.Internal,
+                    $"Revive of {key} returned epoch {location.Epoch} for partition {asked.PartitionId} epoch {asked.Epoch}; a newer epoch was expected.");
+            }
+            aligned[i] = location;
+        }
+        return aligned;
+    }
+
+    /// <summary>Newer epochs replace older ones in the cached push locations of the shuffle, if there are any.</summary>
+    private void MergeRevived(ShuffleKey key, PartitionLocation[] revived)
+    {
+        lock (_locationsMerge)
+        {
+            if (!_locations.TryGetLoaded(key, out var cached)) return;
+            PartitionLocation[]? merged = null;
+            foreach (var location in revived)
+            {
+                int p = location.PartitionId;
+                if (p >= cached.Length || cached[p].Epoch >= location.Epoch) continue;
+                merged ??= (PartitionLocation[])cached.Clone();
+                merged[p] = location;
+            }
+            // A fresh array: writers created before hold the old one and never see it change.
+            if (merged is not null) _locations.Set(key, merged);
+        }
     }
 
     private async Task<IndexedFileGroup> WaitForCommitAsync(ShuffleKey key, CancellationToken ct)

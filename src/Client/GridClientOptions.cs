@@ -23,6 +23,12 @@ public sealed class GridClientOptions
     /// </summary>
     internal const int MaxMergedPushBytes = ProtocolConstants.MaxBatchPayloadBytes;
 
+    /// <summary>Upper bound on <see cref="MaxRevivesPerPartition"/>.</summary>
+    internal const int MaxRevivesLimit = 64;
+
+    /// <summary>Upper bound on <see cref="ReviveBatchWindow"/>: a longer window only stalls resends.</summary>
+    internal static readonly TimeSpan MaxReviveBatchWindow = TimeSpan.FromSeconds(5);
+
     /// <summary>Upper bound on every timeout and interval: timers take at most about 24 days, and nothing here needs more than one.</summary>
     internal static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
 
@@ -44,8 +50,31 @@ public sealed class GridClientOptions
     /// <summary>Chunks a reader fetches ahead of the one it is reading.</summary>
     public int FetchChunksInFlight { get; set; } = 3;
 
-    /// <summary>Retries of a push on ConnectionLost, Timeout or ChecksumMismatch, with the same batch ids.</summary>
+    /// <summary>
+    /// Retries of a push to the same silo on ChecksumMismatch (bytes broken in transit), with the
+    /// same batch ids. A lost connection is retried once there (if this is not 0); every other silo
+    /// failure revives the partitions elsewhere instead (see <see cref="MaxRevivesPerPartition"/>).
+    /// </summary>
     public int PushRetries { get; set; } = 3;
+
+    /// <summary>
+    /// Copies of every partition epoch the silos keep: 2 (a primary and a peer replica, so a reader
+    /// survives the loss of one silo) or 1 (no replica). Sent with RegisterShuffle; the first
+    /// registration of a shuffle decides.
+    /// </summary>
+    public int Replicas { get; set; } = 2;
+
+    /// <summary>
+    /// A writer collects the partitions that need a new epoch (failed pushes, split notices) for
+    /// this long and asks the ShuffleGrain for all of them in one Revive. Zero sends at once.
+    /// </summary>
+    public TimeSpan ReviveBatchWindow { get; set; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// How many times one writer moves one partition to a new epoch because pushes to it failed,
+    /// before the writer gives up and fails. Splits do not count.
+    /// </summary>
+    public int MaxRevivesPerPartition { get; set; } = 8;
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
@@ -75,6 +104,11 @@ public sealed class GridClientOptions
         RequireRange(MaxPushesInFlightPerSilo, 1, MaxPushesInFlightLimit, nameof(MaxPushesInFlightPerSilo));
         RequireRange(FetchChunksInFlight, 1, MaxFetchChunksInFlight, nameof(FetchChunksInFlight));
         RequireRange(PushRetries, 0, MaxPushRetries, nameof(PushRetries));
+        RequireRange(Replicas, 1, 2, nameof(Replicas));
+        RequireRange(MaxRevivesPerPartition, 0, MaxRevivesLimit, nameof(MaxRevivesPerPartition));
+        if (ReviveBatchWindow < TimeSpan.Zero || ReviveBatchWindow > MaxReviveBatchWindow)
+            throw new ArgumentException(
+                $"GridClientOptions.ReviveBatchWindow must be between 0 and {MaxReviveBatchWindow}, but is {ReviveBatchWindow}.", nameof(ReviveBatchWindow));
         RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
         RequirePositive(RequestTimeout, nameof(RequestTimeout));
         RequirePositive(HeartbeatInterval, nameof(HeartbeatInterval));
@@ -92,6 +126,9 @@ public sealed class GridClientOptions
         MaxPushesInFlightPerSilo = MaxPushesInFlightPerSilo,
         FetchChunksInFlight = FetchChunksInFlight,
         PushRetries = PushRetries,
+        Replicas = Replicas,
+        ReviveBatchWindow = ReviveBatchWindow,
+        MaxRevivesPerPartition = MaxRevivesPerPartition,
         ConnectTimeout = ConnectTimeout,
         RequestTimeout = RequestTimeout,
         CommitWaitTimeout = CommitWaitTimeout,

@@ -16,6 +16,8 @@ internal sealed class MergedPush(BufferRecycler recycler) : IDisposable
 
     public int Count => _batches.Count;
 
+    public IReadOnlyList<SealedBatch> Batches => _batches;
+
     public void Add(SealedBatch batch)
     {
         _batches.Add(batch);
@@ -34,6 +36,13 @@ internal sealed class MergedPush(BufferRecycler recycler) : IDisposable
     }
 
     public PushDataBody ToBody(string appId, int shuffleId) => new(appId, shuffleId, _batches.Count, Entries());
+
+    /// <summary>The batches were added to other pushes, which own their buffers now: forget them without returning them.</summary>
+    public void Forget()
+    {
+        _batches.Clear();
+        Bytes = 0;
+    }
 
     public void Dispose()
     {

@@ -24,10 +24,32 @@ internal static class RetryPolicy
     public static bool IsTransient(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.SiloUnavailable;
 
     /// <summary>
-    /// A push is retried whole with the same batch ids: batches the silo already kept become
-    /// duplicates that readers drop. A checksum mismatch means the bytes broke in transit.
+    /// A push is retried whole to the same silo with the same batch ids only when the bytes broke in
+    /// transit: batches the silo already kept become duplicates that readers drop.
     /// </summary>
-    public static bool IsRetryablePush(ErrorCode code) => IsTransient(code) || code == ErrorCode.ChecksumMismatch;
+    public static bool IsRetryablePush(ErrorCode code) => code == ErrorCode.ChecksumMismatch;
+
+    /// <summary>
+    /// The partition epochs of a push that failed so are moved to a new epoch (Revive) and the push is
+    /// sent again there, same batch ids. The old epoch may have kept some of the batches; readers read
+    /// every committed epoch and drop the repeats.
+    /// </summary>
+    public static bool IsRevivablePush(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.Timeout
+        or ErrorCode.SiloUnavailable or ErrorCode.ShuttingDown or ErrorCode.ReplicationFailed or ErrorCode.StorageFailure
+        or ErrorCode.NoSlots or ErrorCode.UnknownPartition;
+
+    /// <summary>
+    /// Whether the silo a push went to should not get the partition's next epoch. A failed replication
+    /// does not say which of the two silos is at fault; the ShuffleGrain leaves out dead silos itself.
+    /// </summary>
+    public static bool ExcludesSilo(ErrorCode code) => code != ErrorCode.ReplicationFailed;
+
+    /// <summary>The silo itself is unreachable, hung or leaving, not just one of its partitions: stop sending to it.</summary>
+    public static bool MeansSiloDown(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.Timeout
+        or ErrorCode.SiloUnavailable or ErrorCode.ShuttingDown;
+
+    /// <summary>A Revive that failed so is asked again after a backoff (bounded by the partition's revive budget).</summary>
+    public static bool IsRetryableRevive(ErrorCode code) => IsTransient(code) || code is ErrorCode.ShuttingDown or ErrorCode.NoSlots;
 
     /// <summary>The silo we asked is gone or leaving: a fresh cluster view may place the ShuffleGrain elsewhere.</summary>
     public static bool IsReroutable(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.SiloUnavailable or ErrorCode.ShuttingDown;

@@ -26,6 +26,17 @@ internal sealed class SharedTaskCache<TKey, TValue> where TKey : notnull
     public void Set(TKey key, TValue value) =>
         _entries[key] = new Lazy<Task<TValue>>(Task.FromResult(value));
 
+    /// <summary>The value of a load that completed successfully; false while loading, after a failure, or with no entry.</summary>
+    public bool TryGetLoaded(TKey key, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out TValue value)
+    {
+        value = default;
+        if (!_entries.TryGetValue(key, out var entry) || !entry.IsValueCreated) return false;
+        var task = entry.Value;
+        if (!task.IsCompletedSuccessfully) return false;
+        value = task.Result;
+        return true;
+    }
+
     public void Remove(TKey key) => _entries.TryRemove(key, out _);
 
     /// <summary>Removes the entries whose key matches; bounded by the number of entries.</summary>

@@ -9,7 +9,11 @@ namespace Orleans.Shuffle.Client;
 /// Reads one partition of a committed shuffle: every committed epoch in order, every non-empty
 /// chunk in order, a few chunks fetched ahead. Batches are checksum-verified and filtered by
 /// <see cref="BatchDeduplicator"/>, so each record of each winning map attempt is read exactly once.
-/// Each enumeration reads the partition again; the counters add up over enumerations.
+/// Each epoch is read from its first committed copy; if that fails (silo gone, chunk corrupt or
+/// short after the fetch retries, batch count off) the epoch is read again from chunk 0 of the next
+/// copy, and the batches already returned are dropped as duplicates. Only when every copy of an
+/// epoch fails does the read fail, with DataLost. Each enumeration reads the partition again; the
+/// counters add up over enumerations.
 /// </summary>
 public sealed class ShuffleReader
 {
@@ -24,6 +28,7 @@ public sealed class ShuffleReader
     private long _duplicateBatchesSkipped;
     private long _losingAttemptBatchesSkipped;
     private long _bytesFetched;
+    private long _failovers;
 
     internal ShuffleReader(IChunkSource source, string appId, int shuffleId, int partitionId, int startMap, int endMap, int chunksInFlight)
     {
@@ -44,6 +49,9 @@ public sealed class ShuffleReader
 
     /// <summary>Bytes of every fetched chunk, batch headers and skipped batches included.</summary>
     public long BytesFetched => Interlocked.Read(ref _bytesFetched);
+
+    /// <summary>Times an epoch was read again from another copy because reading a copy failed.</summary>
+    public long Failovers => Interlocked.Read(ref _failovers);
 
     /// <summary>The records of the partition. Each record is valid until the next MoveNextAsync.</summary>
     public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadRecordsAsync([EnumeratorCancellation] CancellationToken ct = default)
@@ -72,40 +80,84 @@ public sealed class ShuffleReader
         if (_startMap >= Math.Min(_endMap, group.NumMaps)) yield break;
 
         var filter = new BatchDeduplicator(group.WinningAttempts, _startMap, _endMap);
-        var plan = ChunkRef.PlanFor(indexed, _partitionId);
-        var prefetcher = new ChunkPrefetcher(plan, _chunksInFlight, Fetch, ct);
-        await using (prefetcher.ConfigureAwait(false))
+        foreach (var location in indexed.LocationsOf(_partitionId))
         {
-            var integrity = new EpochBatchCounter(IsFullRange);
-            for (int i = 0; i < plan.Count; i++)
+            int epoch = location.Location.Epoch;
+            var copies = location.Copies;
+            if (copies.Count == 0)
+                throw new GridException(ErrorCode.DataLost, $"Partition {_partitionId} epoch {epoch} of {new ShuffleKey(_appId, _shuffleId)} has no committed copy.");
+            List<string>? failures = null;
+            // Bounded by the copies of the epoch: each round reads one copy, and the last failure throws.
+            for (int c = 0; c < copies.Count; c++)
             {
-                using var chunk = await prefetcher.NextAsync().ConfigureAwait(false);
-                Interlocked.Add(ref _bytesFetched, chunk.Length);
-                integrity.Add(plan[i].Location, chunk.BatchCount);
-
-                int offset = 0;
-                // Bounded: every batch moves the offset forward by at least its header.
-                while (chunk.TryReadBatch(ref offset, out BatchHeader header, out var payload))
+                var copy = copies[c];
+                var plan = ChunkRef.PlanFor(copy, epoch);
+                GridException? failure = null;
+                long batches = 0;
+                var prefetcher = new ChunkPrefetcher(plan, _chunksInFlight, Fetch, ct);
+                // Disposing cancels and frees the chunks fetched ahead, also those of a copy that failed.
+                await using (prefetcher.ConfigureAwait(false))
                 {
-                    switch (filter.Check(header))
+                    for (int i = 0; i < plan.Count; i++)
                     {
-                        case BatchVerdict.Read:
-                            Interlocked.Increment(ref _batchesRead);
-                            yield return payload;
+                        FetchedChunk chunk;
+                        try
+                        {
+                            chunk = await prefetcher.NextAsync().ConfigureAwait(false);
+                        }
+                        catch (GridException e)
+                        {
+                            failure = e;
                             break;
-                        case BatchVerdict.Duplicate:
-                            Interlocked.Increment(ref _duplicateBatchesSkipped);
-                            break;
-                        case BatchVerdict.LosingAttempt:
-                            Interlocked.Increment(ref _losingAttemptBatchesSkipped);
-                            break;
-                        case BatchVerdict.OutOfRange:
-                            // The silo filters by map range already; this only guards against one that did not.
-                            break;
+                        }
+                        using (chunk)
+                        {
+                            Interlocked.Add(ref _bytesFetched, chunk.Length);
+                            batches += chunk.BatchCount;
+                            int offset = 0;
+                            // Bounded: every batch moves the offset forward by at least its header.
+                            while (chunk.TryReadBatch(ref offset, out BatchHeader header, out var payload))
+                            {
+                                switch (filter.Check(header))
+                                {
+                                    case BatchVerdict.Read:
+                                        Interlocked.Increment(ref _batchesRead);
+                                        yield return payload;
+                                        break;
+                                    case BatchVerdict.Duplicate:
+                                        Interlocked.Increment(ref _duplicateBatchesSkipped);
+                                        break;
+                                    case BatchVerdict.LosingAttempt:
+                                        Interlocked.Increment(ref _losingAttemptBatchesSkipped);
+                                        break;
+                                    case BatchVerdict.OutOfRange:
+                                        // The silo filters by map range already; this only guards against one that did not.
+                                        break;
+                                }
+                            }
+                        }
                     }
                 }
+
+                // A full-range read must find every batch the copy committed; a map-range read is
+                // filtered by the silo, so it cannot be checked.
+                if (failure is null && IsFullRange && batches != copy.File.BatchCount)
+                {
+                    failure = new GridException(ErrorCode.DataLost,
+                        $"Partition {_partitionId} epoch {epoch} on silo {copy.Silo.Endpoint} was committed with {copy.File.BatchCount} batches, " +
+                        $"but its chunks hold {batches}.");
+                }
+                if (failure is null) break;
+
+                (failures ??= []).Add($"{copy.Silo.Identity} at {copy.Silo.Endpoint}: {failure.Code}: {failure.Message}");
+                if (c == copies.Count - 1)
+                {
+                    throw new GridException(ErrorCode.DataLost,
+                        $"Partition {_partitionId} epoch {epoch} of {new ShuffleKey(_appId, _shuffleId)} could not be read from any of its " +
+                        $"{copies.Count} committed copies: {string.Join("; ", failures)}", failure);
+                }
+                Interlocked.Increment(ref _failovers);
             }
-            integrity.Finish();
         }
     }
 
@@ -113,8 +165,7 @@ public sealed class ShuffleReader
 
     private Task<FetchedChunk> Fetch(ChunkRef chunk, CancellationToken cancellationToken)
     {
-        var location = chunk.Location.Location;
-        var request = new FetchChunk(_appId, _shuffleId, _partitionId, location.Epoch, chunk.ChunkIndex, _startMap, _endMap);
+        var request = new FetchChunk(_appId, _shuffleId, _partitionId, chunk.Epoch, chunk.ChunkIndex, _startMap, _endMap);
         return ChunkFetcher.FetchAsync(_source, request, chunk, cancellationToken);
     }
 }

@@ -12,6 +12,17 @@ namespace Orleans.Shuffle.Client;
 /// and at most MaxPushesInFlightPerSilo pushes per silo are in flight, so a slow silo slows the
 /// writer instead of growing its memory. Writes are meant for one thread (a map task); pushes run
 /// in the background, and a push that fails for good fails the next write, flush or close.
+/// <para>
+/// Fault tolerance: a push that fails because its silo is gone, leaving, or cannot store (see
+/// <see cref="RetryPolicy.IsRevivablePush"/>) is not lost. The writer asks the ShuffleGrain for a new
+/// epoch of each partition in it (a Revive, batched over <see cref="GridClientOptions.ReviveBatchWindow"/>,
+/// leaving out the failed silo), points the batches' entry headers at the new epochs (batch ids and
+/// bytes unchanged), and sends them to the new primaries; later batches of those partitions go there
+/// too. A partition the silo reports as split is revived the same way for later batches. A batch is
+/// never dropped: it is resent until acknowledged or the writer fails (after
+/// <see cref="GridClientOptions.MaxRevivesPerPartition"/> revives of one partition). Readers read
+/// every committed epoch and drop batches stored twice.
+/// </para>
 /// </summary>
 public sealed class ShuffleWriter : IAsyncDisposable
 {
@@ -41,9 +52,22 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private readonly int _payloadCapacity;
     private readonly int _mergedPushBytes;
     private readonly int _pushRetries;
-    private readonly int[] _epochs;
-    private readonly SiloPushTarget[] _targetOfPartition;
-    private readonly SiloPushTarget[] _targets;
+    private readonly int _maxPushesInFlightPerSilo;
+    private readonly int _maxRevivesPerPartition;
+
+    // Where each partition's batches go. Sealing reads it on the writer's thread; revives replace
+    // entries (under _routeLock) from push completions.
+    private readonly PartitionRoute[] _routes;
+
+    // Revives of each partition caused by failed pushes (splits do not count); under _routeLock.
+    private readonly int[] _failureRevives;
+    private readonly Dictionary<SiloEndpoint, SiloPushTarget> _targetBySilo = [];
+    private readonly Lock _routeLock = new();
+
+    // Every silo target so far; copy-on-write under _routeLock, read without locking.
+    private SiloPushTarget[] _targets = [];
+    private readonly ReviveBatcher _revives;
+    private readonly WorkTracker _work = new();
     private readonly byte[]?[] _buffers;
     private readonly int[] _used;
     private readonly int[] _nextBatchId;
@@ -57,6 +81,8 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private long _bytesWritten;
     private long _batchesPushed;
     private long _pushRequests;
+    private long _revived;
+    private long _batchesResent;
 
     /// <param name="locations">One location per partition, indexed by partition id.</param>
     internal ShuffleWriter(
@@ -73,34 +99,36 @@ public sealed class ShuffleWriter : IAsyncDisposable
         _payloadCapacity = Math.Max(1, options.PushBufferBytes - EntryPrefixBytes);
         _mergedPushBytes = options.MergedPushBytes;
         _pushRetries = options.PushRetries;
+        _maxPushesInFlightPerSilo = options.MaxPushesInFlightPerSilo;
+        _maxRevivesPerPartition = options.MaxRevivesPerPartition;
 
         // The recycler keeps about as many buffers as can be in flight: what comes back from a
         // push is taken again by the next sealed partition.
-        int silos = locations.Select(l => (l.Host, l.Port)).Distinct().Count();
+        int silos = locations.Select(l => l.Primary).Distinct().Count();
         long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * (options.MergedPushBytes / options.PushBufferBytes + 1);
         _recycler = new BufferRecycler(EntryPrefixBytes + _payloadCapacity, (int)Math.Min(inFlightBuffers, MaxRecycledBuffers));
 
         int partitions = locations.Count;
-        _epochs = new int[partitions];
-        _targetOfPartition = new SiloPushTarget[partitions];
+        _routes = new PartitionRoute[partitions];
+        _failureRevives = new int[partitions];
         _buffers = new byte[]?[partitions];
         _used = new int[partitions];
         _nextBatchId = new int[partitions];
-        var byEndpoint = new Dictionary<(string Host, int Port), SiloPushTarget>();
+        var shared = new Dictionary<(int Epoch, SiloPushTarget Target), PartitionRoute>();
         for (int p = 0; p < partitions; p++)
         {
             var location = locations[p];
             if (location.PartitionId != p)
                 throw new ArgumentException($"Location {p} is for partition {location.PartitionId}.", nameof(locations));
-            _epochs[p] = location.Epoch;
-            if (!byEndpoint.TryGetValue((location.Host, location.Port), out var target))
+            var target = TargetFor(location.Primary);
+            if (!shared.TryGetValue((location.Epoch, target), out var route))
             {
-                target = new SiloPushTarget(location.Host, location.Port, options.MaxPushesInFlightPerSilo, _recycler);
-                byEndpoint.Add((location.Host, location.Port), target);
+                route = new PartitionRoute(location.Epoch, target);
+                shared.Add((location.Epoch, target), route);
             }
-            _targetOfPartition[p] = target;
+            _routes[p] = route;
         }
-        _targets = [.. byEndpoint.Values];
+        _revives = new ReviveBatcher(appId, shuffleId, options.ReviveBatchWindow, transport.ReviveAsync, ApplyRevived, _abort.Token);
     }
 
     public long RecordsWritten => Interlocked.Read(ref _recordsWritten);
@@ -111,8 +139,17 @@ public sealed class ShuffleWriter : IAsyncDisposable
     /// <summary>Batches the silos acknowledged.</summary>
     public long BatchesPushed => Interlocked.Read(ref _batchesPushed);
 
-    /// <summary>PushData requests sent, retries included.</summary>
+    /// <summary>PushData requests sent, retries and resends included.</summary>
     public long PushRequests => Interlocked.Read(ref _pushRequests);
+
+    /// <summary>Partitions this writer moved to a newer epoch (after failed pushes or split notices).</summary>
+    public long Revives => Interlocked.Read(ref _revived);
+
+    /// <summary>Revive requests this writer sent; one request carries the partitions of one batching window.</summary>
+    public long ReviveRequests => _revives.Requests;
+
+    /// <summary>Batches sent again to a new epoch after a push failed.</summary>
+    public long BatchesResent => Interlocked.Read(ref _batchesResent);
 
     /// <summary>
     /// Writes one record. Completes synchronously unless a full batch must wait for push capacity;
@@ -153,37 +190,40 @@ public sealed class ShuffleWriter : IAsyncDisposable
     public async Task FlushPendingAsync(CancellationToken ct = default)
     {
         ThrowIfNotWritable();
-        foreach (var target in _targets) await SendReadyAsync(target, ct).ConfigureAwait(false);
+        foreach (var target in Volatile.Read(ref _targets)) await SendReadyAsync(target, ct).ConfigureAwait(false);
         ThrowIfFailed();
     }
 
     /// <summary>
-    /// Seals every buffer, pushes everything, waits for every push and sends MapperEnd. The reply
-    /// says whether this attempt won its map. Dispose the writer afterwards, also after a failure.
+    /// Seals every buffer, pushes everything, waits until every batch is acknowledged (resends to
+    /// revived epochs included) and sends MapperEnd. The reply says whether this attempt won its
+    /// map. Dispose the writer afterwards, also after a failure.
     /// </summary>
     public async Task<MapperEndReply> CloseAsync(CancellationToken ct = default)
     {
         ThrowIfNotWritable();
-        _state = Closing;
+        Volatile.Write(ref _state, Closing);
         for (int p = 0; p < _buffers.Length; p++)
         {
             if (_used[p] == 0) continue;
-            var target = _targetOfPartition[p];
+            var route = Volatile.Read(ref _routes[p]);
+            var target = route.Target;
             if (target.ReadyCount > 0) await SendReadyAsync(target, ct).ConfigureAwait(false);
-            Seal(p);
+            Seal(p, route);
             DispatchReady(target);
         }
-        foreach (var target in _targets)
+        // Nothing is sealed after this point, so a target a revive adds later gets no queued push.
+        foreach (var target in Volatile.Read(ref _targets))
         {
             target.SealFilling();
             await SendReadyAsync(target, ct).ConfigureAwait(false);
         }
-        foreach (var target in _targets) await target.WaitForInFlightAsync(ct).ConfigureAwait(false);
+        await _work.WaitIdleAsync(ct).ConfigureAwait(false);
         ThrowIfFailed();
 
         var reply = await _transport.MapperEndAsync(new MapperEnd(_appId, _shuffleId, _mapId, _attemptId), ct)
             .ConfigureAwait(false);
-        _state = Closed;
+        Volatile.Write(ref _state, Closed);
         return reply;
     }
 
@@ -191,23 +231,20 @@ public sealed class ShuffleWriter : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_state == Disposed) return;
-        _state = Disposed;
+        Volatile.Write(ref _state, Disposed);
         _abort.Cancel();
         using (var giveUp = new CancellationTokenSource(AbandonWait))
         {
-            foreach (var target in _targets)
+            try
             {
-                try
-                {
-                    await target.WaitForInFlightAsync(giveUp.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    // A push is stuck in a socket write; see AbandonWait.
-                }
-                target.DiscardUnsent();
+                await _work.WaitIdleAsync(giveUp.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // A push is stuck in a socket write; see AbandonWait.
             }
         }
+        foreach (var target in Volatile.Read(ref _targets)) target.DiscardUnsent();
         for (int p = 0; p < _buffers.Length; p++)
         {
             var buffer = _buffers[p];
@@ -222,7 +259,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private async ValueTask WriteAfterFlushAsync(int partitionId, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
     {
         // After a flush the silo has no push waiting for a slot, so the write is accepted; the
-        // second round only covers a flush that raced with nothing (it cannot, but stay bounded).
+        // second round only covers a revive that moved the partition to another silo meanwhile.
         for (int round = 0; round < 2; round++)
         {
             await FlushPendingAsync(cancellationToken).ConfigureAwait(false);
@@ -242,7 +279,10 @@ public sealed class ShuffleWriter : IAsyncDisposable
                 nameof(record));
         }
 
-        var target = _targetOfPartition[partitionId];
+        // Read once: a revive may replace the route meanwhile, and the capacity check below must be
+        // for the silo the batch goes to.
+        var route = Volatile.Read(ref _routes[partitionId]);
+        var target = route.Target;
         bool seals = oversized || _used[partitionId] > 0;
         if (seals)
         {
@@ -252,14 +292,14 @@ public sealed class ShuffleWriter : IAsyncDisposable
             if (target.ReadyCount > 0) return false;
         }
 
-        if (_used[partitionId] > 0) Seal(partitionId);
+        if (_used[partitionId] > 0) Seal(partitionId, route);
         if (oversized)
         {
             // The record is a batch of its own, in an array sized for it.
             int payloadLength = RecordFraming.PrefixBytes + record.Length;
             var single = ArrayPool<byte>.Shared.Rent(EntryPrefixBytes + payloadLength);
             RecordFraming.Write(single.AsSpan(EntryPrefixBytes), record);
-            SealBuffer(partitionId, single, payloadLength);
+            SealBuffer(partitionId, single, payloadLength, route);
         }
         else
         {
@@ -273,26 +313,26 @@ public sealed class ShuffleWriter : IAsyncDisposable
         return true;
     }
 
-    private void Seal(int partitionId)
+    private void Seal(int partitionId, PartitionRoute route)
     {
         var buffer = _buffers[partitionId]!;
         int payloadLength = _used[partitionId];
         _buffers[partitionId] = null;
         _used[partitionId] = 0;
-        SealBuffer(partitionId, buffer, payloadLength);
+        SealBuffer(partitionId, buffer, payloadLength, route);
     }
 
-    /// <summary>Fills in the entry and batch headers in front of the payload and hands the batch to its silo.</summary>
-    private void SealBuffer(int partitionId, byte[] buffer, int payloadLength)
+    /// <summary>Fills in the entry and batch headers in front of the payload and hands the batch to the route's silo.</summary>
+    private void SealBuffer(int partitionId, byte[] buffer, int payloadLength, PartitionRoute route)
     {
         int batchId = _nextBatchId[partitionId]++;
         var span = buffer.AsSpan();
         BinaryPrimitives.WriteInt32LittleEndian(span, partitionId);
-        BinaryPrimitives.WriteInt32LittleEndian(span[4..], _epochs[partitionId]);
+        BinaryPrimitives.WriteInt32LittleEndian(span[4..], route.Epoch);
         BinaryPrimitives.WriteInt32LittleEndian(span[8..], BatchHeader.Size + payloadLength);
         BatchHeader.Write(span.Slice(PushData.EntryHeaderBytes, BatchHeader.Size), _mapId, _attemptId, batchId,
             span.Slice(EntryPrefixBytes, payloadLength));
-        _targetOfPartition[partitionId].Add(new SealedBatch(buffer, EntryPrefixBytes + payloadLength), _mergedPushBytes);
+        route.Target.Add(new SealedBatch(buffer, EntryPrefixBytes + payloadLength), _mergedPushBytes);
     }
 
     /// <summary>Starts every ready push of the silo that has a free slot; never waits.</summary>
@@ -313,31 +353,54 @@ public sealed class ShuffleWriter : IAsyncDisposable
     }
 
     /// <summary>Runs the push on the thread pool, so serializing and sending overlap with the map task's writes. The caller holds a slot.</summary>
-    private void StartPush(SiloPushTarget target, MergedPush push) =>
-        _ = Task.Run(() => PushAsync(target, push), CancellationToken.None);
-
-    private async Task PushAsync(SiloPushTarget target, MergedPush push)
+    private void StartPush(SiloPushTarget target, MergedPush push)
     {
+        _work.Enter();
+        _ = Task.Run(() => RunPushAsync(target, push, holdsSlot: true), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Sends one push until it is acknowledged, or hands its batches to new pushes after reviving
+    /// their partitions, or fails the writer. Owns the push (and, if <paramref name="holdsSlot"/>, a
+    /// slot of the target); exits one unit of <see cref="_work"/>.
+    /// </summary>
+    private async Task RunPushAsync(SiloPushTarget target, MergedPush push, bool holdsSlot)
+    {
+        bool slot = holdsSlot;
         try
         {
-            var body = push.ToBody(_appId, _shuffleId);
-            for (int attempt = 0; attempt <= _pushRetries; attempt++)
+            // A silo found down is not waited for again: the push goes straight to a revive.
+            var failure = target.Down;
+            PushReply? reply = null;
+            if (failure is null)
             {
-                // Once the writer failed its attempt is lost anyway; do not make the silo store more of it.
-                if (Volatile.Read(ref _failure) is not null) return;
+                if (!slot)
+                {
+                    await target.Slots.WaitAsync(_abort.Token).ConfigureAwait(false);
+                    slot = true;
+                }
                 try
                 {
-                    Interlocked.Increment(ref _pushRequests);
-                    await _transport.PushAsync(target.Host, target.Port, body, _abort.Token).ConfigureAwait(false);
-                    Interlocked.Add(ref _batchesPushed, push.Count);
-                    return;
+                    reply = await SendAsync(target, push).ConfigureAwait(false);
                 }
-                catch (GridException e) when (attempt < _pushRetries && RetryPolicy.IsRetryablePush(e.Code))
+                catch (GridException e) when (RetryPolicy.IsRevivablePush(e.Code) && !IsFailed)
                 {
-                    await Task.Delay(RetryPolicy.Backoff(attempt, RetryPolicy.FirstBackoff, RetryPolicy.MaxBackoff), _abort.Token)
-                        .ConfigureAwait(false);
+                    failure = e;
+                    if (RetryPolicy.MeansSiloDown(e.Code)) target.MarkDown(e);
                 }
             }
+            if (failure is not null)
+            {
+                if (IsFailed) return;
+                // No slot is held while waiting for a revive: the resends take slots of their own silos.
+                if (slot) target.Slots.Release();
+                slot = false;
+                await ResendElsewhereAsync(target, push, failure).ConfigureAwait(false);
+                return;
+            }
+            if (reply is null) return;
+            Interlocked.Add(ref _batchesPushed, push.Count);
+            if (reply.Splits.Count > 0) OnSplits(reply.Splits);
         }
         catch (OperationCanceledException) when (_abort.IsCancellationRequested)
         {
@@ -349,18 +412,219 @@ public sealed class ShuffleWriter : IAsyncDisposable
         }
         finally
         {
+            if (slot) target.Slots.Release();
             push.Dispose();
-            target.Slots.Release();
+            _work.Exit();
         }
     }
 
+    /// <summary>
+    /// Sends the push to its silo: again after a checksum mismatch (up to PushRetries) and once
+    /// after a lost connection; other errors are thrown. Null when the writer failed meanwhile.
+    /// </summary>
+    private async Task<PushReply?> SendAsync(SiloPushTarget target, MergedPush push)
+    {
+        var body = push.ToBody(_appId, _shuffleId);
+        int checksumRetries = 0, connectionRetries = 0;
+        while (true)
+        {
+            // Once the writer failed its attempt is lost anyway; do not make the silo store more of it.
+            if (IsFailed) return null;
+            try
+            {
+                Interlocked.Increment(ref _pushRequests);
+                return await _transport.PushAsync(target.Host, target.Port, body, _abort.Token).ConfigureAwait(false);
+            }
+            catch (GridException e) when (e.Code == ErrorCode.ChecksumMismatch && checksumRetries < _pushRetries)
+            {
+                await Task.Delay(RetryPolicy.Backoff(checksumRetries++, RetryPolicy.FirstBackoff, RetryPolicy.MaxBackoff), _abort.Token)
+                    .ConfigureAwait(false);
+            }
+            catch (GridException e) when (e.Code == ErrorCode.ConnectionLost && connectionRetries < Math.Min(1, _pushRetries))
+            {
+                // One quick retry: the connection may have broken under a silo that is still fine.
+                connectionRetries++;
+                await Task.Delay(RetryPolicy.FirstBackoff, _abort.Token).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The push failed in a way a new epoch elsewhere fixes: revive its partitions (leaving out the
+    /// silo, unless the error does not say which silo failed), point its batches at the new epochs
+    /// and send them, grouped by their new silos, as new pushes. Throws if the revives fail.
+    /// </summary>
+    private async Task ResendElsewhereAsync(SiloPushTarget failed, MergedPush push, GridException error)
+    {
+        string? excluded = RetryPolicy.ExcludesSilo(error.Code) ? failed.Identity : null;
+        var routes = await RoutesAfterFailureAsync(failed, push, excluded, error).ConfigureAwait(false);
+
+        // From here on nothing throws: the batches move to new pushes, which own them.
+        var groups = new Dictionary<SiloPushTarget, MergedPush>();
+        foreach (var batch in push.Batches)
+        {
+            var route = routes[batch.PartitionId];
+            batch.SetEpoch(route.Epoch);
+            if (!groups.TryGetValue(route.Target, out var group))
+            {
+                group = new MergedPush(_recycler);
+                groups.Add(route.Target, group);
+            }
+            group.Add(batch);
+        }
+        Interlocked.Add(ref _batchesResent, push.Count);
+        push.Forget();
+        foreach (var (target, group) in groups)
+        {
+            _work.Enter();
+            _ = Task.Run(() => RunPushAsync(target, group, holdsSlot: false), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// A route for every partition of the failed push, at an epoch newer than the one that failed.
+    /// A partition already moved on (by another push's revive, or a split) is not asked for again,
+    /// unless its new epoch is on the silo that just failed.
+    /// </summary>
+    private async Task<Dictionary<int, PartitionRoute>> RoutesAfterFailureAsync(
+        SiloPushTarget failed, MergedPush push, string? excluded, GridException error)
+    {
+        var failedEpochs = new Dictionary<int, int>();
+        foreach (var batch in push.Batches)
+        {
+            int p = batch.PartitionId;
+            failedEpochs[p] = failedEpochs.TryGetValue(p, out int epoch) ? Math.Max(epoch, batch.Epoch) : batch.Epoch;
+        }
+
+        var routes = new Dictionary<int, PartitionRoute>(failedEpochs.Count);
+        for (int round = 0; ; round++)
+        {
+            var asked = new List<(int Partition, Task<PartitionLocation> Reply)>();
+            foreach (var (p, failedEpoch) in failedEpochs)
+            {
+                if (routes.ContainsKey(p)) continue;
+                var route = Volatile.Read(ref _routes[p]);
+                if (route.Epoch > failedEpoch && (excluded is null || route.Target != failed))
+                {
+                    routes.Add(p, route);
+                    continue;
+                }
+                lock (_routeLock)
+                {
+                    if (_failureRevives[p] >= _maxRevivesPerPartition) throw GiveUp(p, failed, error);
+                }
+                asked.Add((p, _revives.ReviveAsync(new PartitionRef(p, route.Epoch), excluded, forFailure: true)));
+            }
+            if (asked.Count == 0) return routes;
+
+            try
+            {
+                // All of them, so no failed answer goes unobserved.
+                await Task.WhenAll(asked.Select(a => a.Reply)).ConfigureAwait(false);
+            }
+            catch (GridException e) when (RetryPolicy.IsRetryableRevive(e.Code) && round < _maxRevivesPerPartition)
+            {
+                // Also the ShuffleGrain's silo may be the one that failed: give the grid a moment.
+                await Task.Delay(RetryPolicy.Backoff(round, RetryPolicy.FirstBackoff, RetryPolicy.MaxBackoff), _abort.Token)
+                    .ConfigureAwait(false);
+                routes.Clear();
+                continue;
+            }
+            catch (GridException e)
+            {
+                throw new GridException(e.Code,
+                    $"Reviving partitions of a push that failed on silo {failed.Endpoint} ({error.Code}: {error.Message}) failed: {e.Message}", e);
+            }
+            // The answers are applied already; a route may be newer still.
+            foreach (var (p, _) in asked) routes.Add(p, Volatile.Read(ref _routes[p]));
+            return routes;
+        }
+    }
+
+    private GridException GiveUp(int partitionId, SiloPushTarget failed, GridException error) =>
+        new(error.Code,
+            $"Partition {partitionId} was revived {_maxRevivesPerPartition} times after failed pushes (MaxRevivesPerPartition); " +
+            $"the last push, to silo {failed.Endpoint}, failed too: {error.Message}", error);
+
+    /// <summary>Answers of the batcher: a newer epoch replaces the partition's route (older answers are ignored).</summary>
+    private void ApplyRevived(PartitionLocation location, bool afterFailure)
+    {
+        int p = location.PartitionId;
+        if ((uint)p >= (uint)_routes.Length) return;
+        lock (_routeLock)
+        {
+            if (location.Epoch <= _routes[p].Epoch) return;
+            Volatile.Write(ref _routes[p], new PartitionRoute(location.Epoch, TargetFor(location.Primary)));
+            if (afterFailure) _failureRevives[p]++;
+        }
+        Interlocked.Increment(ref _revived);
+    }
+
+    /// <summary>The target of a silo, created on first use. Under <see cref="_routeLock"/> (or in the constructor).</summary>
+    private SiloPushTarget TargetFor(SiloEndpoint silo)
+    {
+        if (_targetBySilo.TryGetValue(silo, out var target)) return target;
+        target = new SiloPushTarget(silo, _maxPushesInFlightPerSilo, _recycler);
+        _targetBySilo.Add(silo, target);
+        Volatile.Write(ref _targets, [.. _targets, target]);
+        return target;
+    }
+
+    /// <summary>
+    /// Partition epochs that crossed the split threshold: later batches should go to a newer epoch.
+    /// Nothing is resent (the old epoch stored everything). Skipped once the writer is closing: no
+    /// later batches will come.
+    /// </summary>
+    private void OnSplits(IReadOnlyList<PartitionRef> splits)
+    {
+        if (Volatile.Read(ref _state) != Open || IsFailed) return;
+        foreach (var split in splits)
+        {
+            if ((uint)split.PartitionId >= (uint)_routes.Length) continue;
+            // Only the epoch this writer pushes to now; an older one was left already.
+            if (Volatile.Read(ref _routes[split.PartitionId]).Epoch != split.Epoch) continue;
+            _work.Enter();
+            _ = ReviveForSplitAsync(split);
+        }
+    }
+
+    private async Task ReviveForSplitAsync(PartitionRef split)
+    {
+        try
+        {
+            await _revives.ReviveAsync(split, excludedSilo: null, forFailure: false).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is GridException or OperationCanceledException)
+        {
+            // A split is advice: the old epoch still takes pushes, so a failed revive loses nothing.
+        }
+        finally
+        {
+            _work.Exit();
+        }
+    }
+
+    private bool IsFailed => Volatile.Read(ref _failure) is not null;
+
     private void Fail(SiloPushTarget target, MergedPush push, Exception error)
     {
-        var code = error is GridException grid ? grid.Code : ErrorCode.Internal;
-        var failure = new GridException(code,
-            $"Push of {push.Count} batches of map {_mapId} attempt {_attemptId} ({new ShuffleKey(_appId, _shuffleId)}) to silo {target.Endpoint} failed: {error.Message}",
-            error);
-        if (Interlocked.CompareExchange(ref _failure, failure, null) is null) _transport.OnPushFailed(_appId, _shuffleId);
+        GridException failure;
+        if (error is GridException { Code: ErrorCode.MapEnded } ended)
+        {
+            failure = new GridException(ErrorCode.MapEnded,
+                $"Map {_mapId} attempt {_attemptId} ({new ShuffleKey(_appId, _shuffleId)}) may not push any more: silo {target.Endpoint} " +
+                $"says its partitions are committed, because the map already ended (this or another attempt won it). " +
+                $"The writer stopped pushing: {ended.Message}", error);
+        }
+        else
+        {
+            var code = error is GridException grid ? grid.Code : ErrorCode.Internal;
+            failure = new GridException(code,
+                $"Push of {push.Count} batches of map {_mapId} attempt {_attemptId} ({new ShuffleKey(_appId, _shuffleId)}) to silo {target.Endpoint} failed: {error.Message}",
+                error);
+        }
+        if (Interlocked.CompareExchange(ref _failure, failure, null) is null && failure.Code != ErrorCode.MapEnded)
+            _transport.OnPushFailed(_appId, _shuffleId);
     }
 
     private void ThrowIfNotWritable()

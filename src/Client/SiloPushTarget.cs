@@ -1,24 +1,43 @@
 using System.Diagnostics.CodeAnalysis;
+using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
 
 /// <summary>
 /// A writer's state for one silo: the merged push being filled, the full pushes waiting for a slot,
 /// and the slots themselves (at most MaxPushesInFlightPerSilo pushes in flight). Only the writer's
-/// thread touches the queues; push completions only release slots.
+/// thread touches the queues; push completions and resends only take and release slots. One
+/// target per silo incarnation: a silo restarted on the same endpoint has another identity.
 /// </summary>
-internal sealed class SiloPushTarget(string host, int port, int maxInFlight, BufferRecycler recycler)
+internal sealed class SiloPushTarget(SiloEndpoint silo, int maxInFlight, BufferRecycler recycler)
 {
     private readonly Queue<MergedPush> _ready = new();
     private MergedPush? _filling;
 
-    public string Host { get; } = host;
+    public SiloEndpoint Silo { get; } = silo;
 
-    public int Port { get; } = port;
+    /// <summary>The silo's identity, which a Revive excludes when pushes to it fail.</summary>
+    public string Identity => Silo.Identity;
 
-    public string Endpoint => $"{Host}:{Port}";
+    public string Host => Silo.Host;
+
+    public int Port => Silo.Port;
+
+    public string Endpoint => Silo.Endpoint;
 
     public int MaxInFlight { get; } = maxInFlight;
+
+    private GridException? _down;
+
+    /// <summary>
+    /// Set once a push found the silo gone or leaving: later pushes to it are revived elsewhere at
+    /// once instead of waiting for the same failure (a hung silo costs a request timeout per push).
+    /// A restarted silo has another identity, so it gets a new target.
+    /// </summary>
+    public GridException? Down => Volatile.Read(ref _down);
+
+    public void MarkDown(GridException error) => Interlocked.CompareExchange(ref _down, error, null);
 
     public SemaphoreSlim Slots { get; } = new(maxInFlight, maxInFlight);
 
@@ -59,20 +78,6 @@ internal sealed class SiloPushTarget(string host, int port, int maxInFlight, Buf
     {
         await Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         return _ready.Dequeue();
-    }
-
-    /// <summary>Waits until no push is in flight, by holding every slot at once, then gives them back.</summary>
-    public async Task WaitForInFlightAsync(CancellationToken cancellationToken)
-    {
-        int held = 0;
-        try
-        {
-            for (; held < MaxInFlight; held++) await Slots.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (held > 0) Slots.Release(held);
-        }
     }
 
     /// <summary>Returns the buffers of every push never sent (the writer is being abandoned).</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Messages;
@@ -10,6 +11,7 @@ public sealed record CommittedFile(long Bytes, int BatchCount, uint Crc32C, long
 {
     public const int MaxChunks = 1 << 20;
 
+    [JsonIgnore]
     public int ChunkCount => ChunkOffsets.Length - 1;
 
     public static CommittedFile Empty { get; } = new(0, 0, 0, [0]);

@@ -1,32 +1,48 @@
+using System.Text.Json.Serialization;
 using Orleans.Shuffle.Ids;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Messages;
 
-/// <summary>Where one epoch of a partition lives: the PartitionGrain's silo and its grid endpoint.</summary>
-public readonly record struct PartitionLocation(int PartitionId, int Epoch, string SiloIdentity, string Host, int Port)
+/// <summary>
+/// Where one epoch of a partition lives: the primary PartitionGrain's silo, which takes pushes,
+/// and the replica's silo, which the primary forwards every batch to (none when replicas = 1).
+/// </summary>
+public readonly record struct PartitionLocation(int PartitionId, int Epoch, SiloEndpoint Primary, SiloEndpoint? Replica = null)
 {
-    public const int MinWireBytes = 4 + 4 + 2 + 2 + 4;
+    public const int MinWireBytes = 4 + 4 + SiloEndpoint.MinWireBytes + 1;
+
+    [JsonIgnore]
+    public string SiloIdentity => Primary.Identity;
+
+    [JsonIgnore]
+    public string Host => Primary.Host;
+
+    [JsonIgnore]
+    public int Port => Primary.Port;
+
+    /// <summary>The copies of this epoch, primary first.</summary>
+    [JsonIgnore]
+    public IEnumerable<SiloEndpoint> Copies => Replica is null ? [Primary] : [Primary, Replica];
 
     public void Write(WireWriter writer)
     {
         writer.WriteInt32(PartitionId);
         writer.WriteInt32(Epoch);
-        writer.WriteString(SiloIdentity);
-        writer.WriteString(Host);
-        writer.WriteInt32(Port);
+        Primary.Write(writer);
+        SiloEndpoint.WriteOptional(writer, Replica);
     }
 
     public static PartitionLocation Read(ref WireReader reader)
     {
-        var location = new PartitionLocation(reader.ReadInt32(), reader.ReadInt32(), reader.ReadString(), reader.ReadString(), reader.ReadInt32());
-        if (location.PartitionId < 0 || location.Epoch < 0 || location.Port is < 0 or > 65535)
-            throw WireReader.Malformed("partition location out of range");
-        return location;
+        int partition = reader.ReadInt32();
+        int epoch = reader.ReadInt32();
+        if (partition < 0 || epoch < 0) throw WireReader.Malformed("partition location out of range");
+        return new PartitionLocation(partition, epoch, SiloEndpoint.Read(ref reader), SiloEndpoint.ReadOptional(ref reader));
     }
 }
 
-/// <summary>The reply to RegisterShuffle: one location per partition.</summary>
+/// <summary>The reply to RegisterShuffle and Revive: one location per partition asked about.</summary>
 public sealed record ShuffleLocations(IReadOnlyList<PartitionLocation> Locations) : IWireMessage<ShuffleLocations>
 {
     public void Write(WireWriter writer)

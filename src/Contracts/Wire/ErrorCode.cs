@@ -27,4 +27,5 @@ public enum ErrorCode : ushort
     ConnectionLost = 21,
     StorageFailure = 22,
     Internal = 23,
+    ReplicationFailed = 24,
 }

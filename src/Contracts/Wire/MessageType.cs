@@ -19,10 +19,14 @@ public enum MessageType : ushort
     MapperEnd = 14,
     GetReducerFileGroup = 15,
     UnregisterShuffle = 16,
+    Revive = 17,
 
     // Data path; served by the silo hosting the PartitionGrain.
     PushData = 20,
     FetchChunk = 21,
+
+    /// <summary>A primary forwarding pushed batches to its replica; same body as PushData.</summary>
+    ReplicateData = 22,
 
     // Silo to silo.
     ReservePartitions = 30,
@@ -34,7 +38,7 @@ public enum MessageType : ushort
 public static class MessageTypes
 {
     /// <summary>True for requests that a ShuffleGrain answers, so a gateway forwards them to the grain's silo.</summary>
-    public static bool IsShuffleGrainRequest(MessageType type) => type is >= MessageType.RegisterApplication and <= MessageType.UnregisterShuffle;
+    public static bool IsShuffleGrainRequest(MessageType type) => type is >= MessageType.RegisterApplication and <= MessageType.Revive;
 
     public static bool IsKnown(MessageType type) => Enum.IsDefined(type);
 }

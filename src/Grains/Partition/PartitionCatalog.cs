@@ -31,6 +31,9 @@ public sealed class PartitionCatalog : IDisposable
 
     public int TotalSlots => Disks.Sum(d => d.Healthy ? d.TotalSlots : 0);
 
+    /// <summary>A primary whose file reaches this size asks its pushers to split to a new epoch.</summary>
+    public long SplitThresholdBytes => _options.SplitThresholdBytes;
+
     public int FreeSlots => Disks.Sum(d => d.FreeSlots);
 
     public int Count => _grains.Count;
@@ -44,7 +47,7 @@ public sealed class PartitionCatalog : IDisposable
     /// Idempotent for epochs already active. All or nothing: if slots run out, the epochs this call
     /// created are released and NoSlots is thrown.
     /// </summary>
-    public void Reserve(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions)
+    public void Reserve(string appId, int shuffleId, IReadOnlyList<PartitionReservation> partitions)
     {
         IdValidator.ValidateAppId(appId);
         IdValidator.ValidateShuffleId(shuffleId);
@@ -56,7 +59,14 @@ public sealed class PartitionCatalog : IDisposable
             foreach (var p in partitions)
             {
                 var key = new PartitionKey(appId, shuffleId, p.PartitionId, p.Epoch);
-                if (_grains.ContainsKey(key)) continue;
+                if (_grains.TryGetValue(key, out var existing))
+                {
+                    // A placement round that failed elsewhere may reserve the same epoch again with
+                    // another role or peer; an activation that has no data yet simply takes them.
+                    if ((existing.Role != p.Role || existing.Peer != p.Peer) && existing.PushedBatches == 0)
+                        _grains[key] = new PartitionGrain(key, p.Role, p.Peer, existing.Disk, existing.File, _time);
+                    continue;
+                }
                 var disk = Disks.Where(d => d.Healthy).MaxBy(d => d.FreeSlots);
                 if (disk is null || !disk.TryReserveSlot())
                 {
@@ -64,7 +74,7 @@ public sealed class PartitionCatalog : IDisposable
                     throw new GridException(ErrorCode.NoSlots, $"No free slot on this silo for {key} ({FreeSlots} free).");
                 }
                 var file = new PartitionFileWriter(disk.PartitionPath(key), disk.Flusher, Budget, _options.FlushBufferBytes, _options.ChunkBytes);
-                var activation = new PartitionGrain(key, disk, file, _time);
+                var activation = new PartitionGrain(key, p.Role, p.Peer, disk, file, _time);
                 _grains[key] = activation;
                 created.Add(activation);
             }

@@ -12,12 +12,18 @@ namespace Orleans.Shuffle.Grains.Partition;
 /// Appends are turn-based (one at a time, under the file writer's lock), as Orleans runs a
 /// non-reentrant grain.
 /// </summary>
-public sealed class PartitionGrain(PartitionKey key, StorageDirectory disk, PartitionFileWriter file, TimeProvider time)
+public sealed class PartitionGrain(PartitionKey key, PartitionRole role, SiloEndpoint? peer, StorageDirectory disk, PartitionFileWriter file, TimeProvider time)
 {
     private long _pushedBatches;
     private long _pushedBytes;
 
     public PartitionKey Key { get; } = key;
+
+    /// <summary>Primary grains take pushes from clients and forward them to the replica; replicas take forwarded batches only.</summary>
+    public PartitionRole Role { get; } = role;
+
+    /// <summary>The other copy's silo: the replica for a primary, the primary for a replica; null when unreplicated.</summary>
+    public SiloEndpoint? Peer { get; } = peer;
 
     public StorageDirectory Disk { get; } = disk;
 
@@ -40,7 +46,20 @@ public sealed class PartitionGrain(PartitionKey key, StorageDirectory disk, Part
             throw new GridException(ErrorCode.MalformedFrame, $"Push to {Key} holds a batch with an invalid header.");
         if (header.TotalLength != batch.Length)
             throw new GridException(ErrorCode.MalformedFrame, $"Push to {Key}: batch length {batch.Length} does not match its header ({header.TotalLength}).");
-        File.Append(batch, header);
+        try
+        {
+            File.Append(batch, header);
+        }
+        catch (GridException e) when (e.Code == ErrorCode.StorageFailure)
+        {
+            Disk.MarkFailed();
+            throw;
+        }
+        catch (GridException e) when (e.Code == ErrorCode.PartitionCommitted)
+        {
+            // Commit happens only when every map has ended: a late push comes from a losing attempt.
+            throw new GridException(ErrorCode.MapEnded, $"Partition {Key} is committed: every map has ended, so this attempt's output is not needed.");
+        }
         Interlocked.Increment(ref _pushedBatches);
         Interlocked.Add(ref _pushedBytes, header.PayloadLength);
     }

@@ -35,4 +35,54 @@ public sealed class SlotAwarePlacementDirector
         }
         return result;
     }
+
+    /// <summary>
+    /// Places primaries as <see cref="Place"/> does, then a replica for each on another silo: the one
+    /// with the most free slots left, preferring a fault zone other than the primary's when silos
+    /// declare zones. With a single silo there is no replica (the shuffle runs unreplicated).
+    /// </summary>
+    public IReadOnlyList<(SiloInfo Primary, SiloInfo? Replica)> PlaceWithReplicas(int partitionCount, IReadOnlyList<SiloInfo> silos, int replicas, int tieBreakSeed = 0)
+    {
+        var candidates = silos.Where(s => s.FreeSlots > 0).OrderBy(s => s.Identity, StringComparer.Ordinal).ToList();
+        bool replicate = replicas > 1 && candidates.Count > 1;
+        long needed = (long)partitionCount * (replicate ? 2 : 1);
+        long totalFree = candidates.Sum(s => (long)s.FreeSlots);
+        if (needed > totalFree)
+            throw new GridException(ErrorCode.NoSlots, $"Need {needed} partition slots but the {silos.Count} active silos have {totalFree} free.");
+
+        var primaries = Place(partitionCount, candidates, tieBreakSeed);
+        var result = new (SiloInfo, SiloInfo?)[partitionCount];
+        if (!replicate)
+        {
+            for (int p = 0; p < partitionCount; p++) result[p] = (primaries[p], null);
+            return result;
+        }
+
+        var free = candidates.ToDictionary(s => s.Identity, s => s.FreeSlots);
+        foreach (var primary in primaries) free[primary.Identity]--;
+        bool zoned = candidates.Select(s => s.FaultZone).Distinct().Count() > 1;
+        for (int p = 0; p < partitionCount; p++)
+        {
+            var primary = primaries[p];
+            SiloInfo? best = null;
+            int bestScore = int.MinValue;
+            for (int i = 0; i < candidates.Count; i++)
+            {
+                // Rotate the scan start so equal silos take turns.
+                var silo = candidates[(int)((uint)(i + p + tieBreakSeed) % (uint)candidates.Count)];
+                if (silo.Identity == primary.Identity || free[silo.Identity] <= 0) continue;
+                bool otherZone = zoned && silo.FaultZone != primary.FaultZone;
+                int score = free[silo.Identity] + (otherZone ? 1 << 24 : 0);
+                if (score > bestScore)
+                {
+                    best = silo;
+                    bestScore = score;
+                }
+            }
+            if (best is null) throw new GridException(ErrorCode.NoSlots, $"No silo other than {primary.Name} has a free slot for a replica.");
+            free[best.Identity]--;
+            result[p] = (primary, best);
+        }
+        return result;
+    }
 }

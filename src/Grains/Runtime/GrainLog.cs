@@ -23,6 +23,9 @@ internal static partial class GrainLog
     [LoggerMessage(1006, LogLevel.Warning, "Deleting {AppId}/{ShuffleId} on silo {Silo} failed")]
     public static partial void DestroyFailed(ILogger logger, Exception error, string appId, int shuffleId, string silo);
 
+    [LoggerMessage(1008, LogLevel.Information, "Revived {Count} partitions of {AppId}/{ShuffleId} to new epochs (excluding silos: {Excluded})")]
+    public static partial void Revived(ILogger logger, string appId, int shuffleId, int count, string excluded);
+
     [LoggerMessage(1007, LogLevel.Information, "Application {AppId} unregistered ({Reason})")]
     public static partial void ApplicationUnregistered(ILogger logger, string appId, string reason);
 }

@@ -15,7 +15,7 @@ public interface ISiloDirectory
     /// <summary>Active silos with fresh slot counts, for placement.</summary>
     Task<IReadOnlyList<SiloInfo>> GetActiveSilosWithLoadAsync(CancellationToken cancellationToken);
 
-    Task ReservePartitionsAsync(SiloInfo silo, PartitionRefs partitions, CancellationToken cancellationToken);
+    Task ReservePartitionsAsync(SiloInfo silo, ReservePartitions partitions, CancellationToken cancellationToken);
 
     Task<CommitReply> CommitPartitionsAsync(SiloInfo silo, PartitionRefs partitions, CancellationToken cancellationToken);
 

@@ -1,45 +1,62 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Orleans.Shuffle.Grains.Placement;
 using Orleans.Shuffle.Grains.Runtime;
 using Orleans.Shuffle.Ids;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Persistence;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Shuffle;
 
 /// <summary>
 /// The lifecycle manager of one application, like Celeborn's LifecycleManager but as a virtual
-/// actor on a storage silo (hash-placed by app id) instead of inside the driver. It registers
-/// shuffles lazily, places their partitions by slots, records which attempt of each map ended
-/// first, commits every partition when all maps have ended, answers reducers, and deletes data on
-/// unregister or when the application's heartbeat lapses. Calls run one at a time (a turn).
+/// actor on a storage silo instead of inside the driver. It registers shuffles lazily, places each
+/// partition epoch (a primary and a replica) by slots, revives partitions whose pushes failed to a
+/// new epoch, records which attempt of each map ended first, commits every copy when all maps have
+/// ended, answers reducers, and deletes data on unregister or when the heartbeat lapses.
+/// Its state is written to grain storage on every change (etag-checked), so when its silo dies the
+/// grain re-activates on another silo with everything it knew. Calls run one at a time (a turn).
 /// </summary>
 public sealed class ShuffleGrain
 {
+    public const string GrainType = "shuffle";
     private const int PlacementRounds = 3;
     private const int CommitAttempts = 3;
 
+    private static readonly JsonSerializerOptions Json = new();
+
     private readonly SemaphoreSlim _turn = new(1, 1);
-    private readonly Dictionary<int, ShuffleState> _shuffles = [];
+    private readonly Dictionary<int, Task<ReducerFileGroup>> _commits = [];
     private readonly ISiloDirectory _silos;
     private readonly SlotAwarePlacementDirector _placement;
+    private readonly IGrainStorage _storage;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private ShuffleGrainState _state = new();
+    private string? _etag;
     private long _lastActivityTicks;
 
-    public ShuffleGrain(string appId, ISiloDirectory silos, SlotAwarePlacementDirector placement, TimeProvider time, ILogger logger)
+    public ShuffleGrain(string appId, ISiloDirectory silos, SlotAwarePlacementDirector placement, IGrainStorage storage, TimeProvider time, ILogger logger)
     {
         IdValidator.ValidateAppId(appId);
         AppId = appId;
         _silos = silos;
         _placement = placement;
+        _storage = storage;
         _time = time;
         _logger = logger;
         Touch();
     }
 
     public string AppId { get; }
+
+    /// <summary>The application registered (its state exists in storage).</summary>
+    public bool IsRegistered => _etag is not null;
+
+    /// <summary>Another activation wrote this grain's state: this one is stale and must be dropped.</summary>
+    public bool IsDefunct { get; private set; }
 
     /// <summary>When the driver last heartbeat or any client called this grain.</summary>
     public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
@@ -48,220 +65,346 @@ public sealed class ShuffleGrain
 
     public void Touch() => Interlocked.Exchange(ref _lastActivityTicks, _time.GetUtcNow().UtcTicks);
 
-    public async Task<IReadOnlyList<PartitionLocation>> RegisterShuffleAsync(int shuffleId, int numMaps, int numPartitions, CancellationToken cancellationToken)
+    /// <summary>
+    /// OnActivateAsync: loads the state. A shuffle whose maps all ended but whose commit outcome was
+    /// never recorded (the previous activation died committing) is committed again; commit is idempotent.
+    /// </summary>
+    public async Task ActivateAsync()
+    {
+        var stored = await _storage.ReadStateAsync(GrainType, AppId).ConfigureAwait(false);
+        if (stored is null) return;
+        _state = JsonSerializer.Deserialize<ShuffleGrainState>(stored.Data, Json) ?? new ShuffleGrainState();
+        _etag = stored.ETag;
+        foreach (var record in _state.Shuffles.Values)
+        {
+            if (record.AllMapsEnded && record.Committed is null && record.CommitError is null) _commits[record.ShuffleId] = CommitAsync(record);
+        }
+    }
+
+    public async Task RegisterApplicationAsync(CancellationToken cancellationToken)
+    {
+        using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
+        if (!IsRegistered) await WriteStateAsync().ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<PartitionLocation>> RegisterShuffleAsync(int shuffleId, int numMaps, int numPartitions, int replicas, CancellationToken cancellationToken)
     {
         IdValidator.ValidateShuffleId(shuffleId);
         IdValidator.ValidateShape(numMaps, numPartitions);
+        if (replicas is < 1 or > ReducerFileGroup.MaxCopies)
+            throw new GridException(ErrorCode.InvalidArgument, $"Replicas must be 1 or {ReducerFileGroup.MaxCopies}, not {replicas}.");
         using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
-        if (_shuffles.TryGetValue(shuffleId, out var existing))
+        if (_state.Shuffles.TryGetValue(shuffleId, out var existing))
         {
             if (existing.NumMaps != numMaps || existing.NumPartitions != numPartitions)
             {
                 throw new GridException(ErrorCode.ShuffleMismatch,
                     $"Shuffle {AppId}/{shuffleId} is registered with {existing.NumMaps} maps and {existing.NumPartitions} partitions, not {numMaps} and {numPartitions}.");
             }
-            return existing.Locations;
+            return existing.CurrentLocations();
         }
 
-        var (locations, silos) = await PlaceOrReleaseAsync(shuffleId, numPartitions, cancellationToken).ConfigureAwait(false);
-        _shuffles[shuffleId] = new ShuffleState(shuffleId, numMaps, numPartitions, locations, silos);
-        GrainLog.ShuffleRegistered(_logger, AppId, shuffleId, numMaps, numPartitions, silos.Count);
-        return locations;
+        var epochs = Enumerable.Range(0, numPartitions).Select(p => new PartitionRef(p, 0)).ToList();
+        var names = new Dictionary<string, string>();
+        var locations = await PlaceOrReleaseAsync(shuffleId, epochs, replicas, [], names, cancellationToken).ConfigureAwait(false);
+        var record = new ShuffleRecord
+        {
+            SiloNames = names,
+            ShuffleId = shuffleId,
+            NumMaps = numMaps,
+            NumPartitions = numPartitions,
+            Replicas = replicas,
+            Locations = [.. locations],
+            WinningAttempts = Enumerable.Repeat(-1, numMaps).ToArray(),
+        };
+        _state.Shuffles[shuffleId] = record;
+        await WriteStateAsync().ConfigureAwait(false);
+        GrainLog.ShuffleRegistered(_logger, AppId, shuffleId, numMaps, numPartitions, record.Silos().Count());
+        return record.CurrentLocations();
     }
 
-    /// <summary>Places the shuffle; if that fails, frees what was reserved so far, since no shuffle record will own it.</summary>
-    private async Task<(PartitionLocation[] Locations, List<SiloInfo> Silos)> PlaceOrReleaseAsync(int shuffleId, int numPartitions, CancellationToken cancellationToken)
+    /// <summary>
+    /// Gives partitions whose pushes failed (or that split) a new epoch on other silos. A partition
+    /// already revived past the failed epoch gets its current location, so concurrent writers that
+    /// saw the same failure share one new epoch.
+    /// </summary>
+    public async Task<IReadOnlyList<PartitionLocation>> ReviveAsync(int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken)
+    {
+        using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
+        var record = Get(shuffleId);
+        if (record.AllMapsEnded)
+            throw new GridException(ErrorCode.MapEnded, $"Shuffle {AppId}/{shuffleId} has ended: every map ended, nothing more is pushed.");
+        var wanted = partitions.Select(p => p.PartitionId).Distinct().ToList();
+        foreach (int partition in wanted)
+        {
+            if (partition < 0 || partition >= record.NumPartitions)
+                throw new GridException(ErrorCode.InvalidId, $"Partition {partition} does not exist in {AppId}/{shuffleId}.");
+        }
+
+        var failedEpoch = partitions.GroupBy(p => p.PartitionId).ToDictionary(g => g.Key, g => g.Max(p => p.Epoch));
+        var toPlace = wanted.Select(record.Current).Where(current => current.Epoch <= failedEpoch[current.PartitionId])
+            .Select(current => new PartitionRef(current.PartitionId, current.Epoch + 1)).ToList();
+        if (toPlace.Count > 0)
+        {
+            var placed = await PlaceOrReleaseAsync(shuffleId, toPlace, record.Replicas, excludedSilos, record.SiloNames, cancellationToken).ConfigureAwait(false);
+            record.Locations.AddRange(placed);
+            await WriteStateAsync().ConfigureAwait(false);
+            GrainLog.Revived(_logger, AppId, shuffleId, toPlace.Count, string.Join(",", excludedSilos));
+        }
+        return wanted.Select(record.Current).ToList();
+    }
+
+    /// <summary>Places the epochs; if that fails, frees what was reserved so far, since no record will own it.</summary>
+    private async Task<List<PartitionLocation>> PlaceOrReleaseAsync(
+        int shuffleId, IReadOnlyList<PartitionRef> epochs, int replicas, IReadOnlyList<string> excludedSilos, Dictionary<string, string> names,
+        CancellationToken cancellationToken)
     {
         var reserved = new Dictionary<string, SiloInfo>();
         try
         {
-            return await PlaceAsync(shuffleId, numPartitions, reserved, cancellationToken).ConfigureAwait(false);
+            var placed = await PlaceAsync(shuffleId, epochs, replicas, excludedSilos, reserved, cancellationToken).ConfigureAwait(false);
+            foreach (var silo in reserved.Values) names[silo.Identity] = silo.Name;
+            return placed;
         }
         catch (GridException)
         {
-            await DestroyOnAsync(reserved.Values, shuffleId, cancellationToken).ConfigureAwait(false);
+            await DestroyOnAsync(reserved.Values.Select(s => new SiloEndpoint(s.Identity, s.Host, s.Port)), shuffleId, cancellationToken).ConfigureAwait(false);
             throw;
         }
     }
 
     /// <summary>
-    /// Places every partition (epoch 0) and reserves it on its silo. A silo that refuses or cannot be
-    /// reached is left out and its partitions are placed again on the others.
+    /// Places each epoch's primary and replica and reserves them on their silos. A silo that refuses
+    /// or cannot be reached is left out and the epochs that touched it are placed again.
     /// </summary>
-    private async Task<(PartitionLocation[] Locations, List<SiloInfo> Silos)> PlaceAsync(
-        int shuffleId, int numPartitions, Dictionary<string, SiloInfo> used, CancellationToken cancellationToken)
+    private async Task<List<PartitionLocation>> PlaceAsync(
+        int shuffleId, IReadOnlyList<PartitionRef> epochs, int replicas, IReadOnlyList<string> excludedSilos,
+        Dictionary<string, SiloInfo> reserved, CancellationToken cancellationToken)
     {
-        var locations = new PartitionLocation[numPartitions];
-        var pending = Enumerable.Range(0, numPartitions).ToList();
-        var excluded = new HashSet<string>();
+        var placed = new List<PartitionLocation>();
+        var pending = epochs.ToList();
+        var excluded = new HashSet<string>(excludedSilos);
         for (int round = 0; pending.Count > 0; round++)
         {
             var active = (await _silos.GetActiveSilosWithLoadAsync(cancellationToken).ConfigureAwait(false))
                 .Where(s => !excluded.Contains(s.Identity)).ToList();
             if (round >= PlacementRounds || active.Count == 0)
                 throw new GridException(ErrorCode.NoSlots, $"Could not place {pending.Count} partitions of {AppId}/{shuffleId}: no silo accepted them.");
-            var chosen = _placement.Place(pending.Count, active, (int)HashOf(shuffleId));
-            var groups = pending.Select((partition, i) => (partition, silo: chosen[i])).GroupBy(x => x.silo.Identity).ToList();
-            var outcomes = await Task.WhenAll(groups.Select(async group =>
+            var chosen = _placement.PlaceWithReplicas(pending.Count, active, replicas, (int)HashOf(shuffleId, round));
+            var candidates = pending.Select((epoch, i) => new PartitionLocation(
+                epoch.PartitionId, epoch.Epoch, Endpoint(chosen[i].Primary), chosen[i].Replica is { } r ? Endpoint(r) : null)).ToList();
+
+            var bySilo = new Dictionary<string, (SiloInfo Silo, List<PartitionReservation> Reservations)>();
+            foreach (var (location, i) in candidates.Select((l, i) => (l, i)))
             {
-                var silo = group.First().silo;
-                var refs = new PartitionRefs(AppId, shuffleId, group.Select(x => new PartitionRef(x.partition, 0)).ToList());
+                Add(chosen[i].Primary, new PartitionReservation(location.PartitionId, location.Epoch, PartitionRole.Primary, location.Replica));
+                if (chosen[i].Replica is { } replica)
+                    Add(replica, new PartitionReservation(location.PartitionId, location.Epoch, PartitionRole.Replica, location.Primary));
+            }
+
+            var failed = new HashSet<string>();
+            await Task.WhenAll(bySilo.Values.Select(async entry =>
+            {
                 try
                 {
-                    await _silos.ReservePartitionsAsync(silo, refs, cancellationToken).ConfigureAwait(false);
-                    return (group, silo, error: (Exception?)null);
+                    await _silos.ReservePartitionsAsync(entry.Silo, new ReservePartitions(AppId, shuffleId, entry.Reservations), cancellationToken).ConfigureAwait(false);
+                    lock (reserved) reserved[entry.Silo.Identity] = entry.Silo;
                 }
                 catch (GridException e) when (e.Code is ErrorCode.NoSlots or ErrorCode.SiloUnavailable or ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.ShuttingDown)
                 {
-                    GrainLog.ReserveFailed(_logger, e, AppId, shuffleId, refs.Partitions.Count, silo.Name);
-                    return (group, silo, error: e);
+                    GrainLog.ReserveFailed(_logger, e, AppId, shuffleId, entry.Reservations.Count, entry.Silo.Name);
+                    lock (failed) failed.Add(entry.Silo.Identity);
                 }
             })).ConfigureAwait(false);
 
             pending = [];
-            foreach (var (group, silo, error) in outcomes)
+            foreach (var location in candidates)
             {
-                if (error is not null)
-                {
-                    excluded.Add(silo.Identity);
-                    pending.AddRange(group.Select(x => x.partition));
-                    continue;
-                }
-                used[silo.Identity] = silo;
-                foreach (var (partition, _) in group) locations[partition] = new PartitionLocation(partition, 0, silo.Identity, silo.Host, silo.Port);
+                if (location.Copies.Any(c => failed.Contains(c.Identity))) pending.Add(new PartitionRef(location.PartitionId, location.Epoch));
+                else placed.Add(location);
+            }
+            excluded.UnionWith(failed);
+
+            void Add(SiloInfo silo, PartitionReservation reservation)
+            {
+                if (!bySilo.TryGetValue(silo.Identity, out var entry)) bySilo[silo.Identity] = entry = (silo, []);
+                entry.Reservations.Add(reservation);
             }
         }
-        return (locations, used.Values.ToList());
+        return placed;
     }
 
     public async Task<MapperEndReply> MapperEndAsync(int shuffleId, int mapId, int attemptId, CancellationToken cancellationToken)
     {
         IdValidator.ValidateMapAttempt(mapId, attemptId);
         using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
-        var state = Get(shuffleId);
-        if (mapId >= state.NumMaps)
-            throw new GridException(ErrorCode.InvalidId, $"Map {mapId} does not exist in {AppId}/{shuffleId} ({state.NumMaps} maps).");
+        var record = Get(shuffleId);
+        if (mapId >= record.NumMaps)
+            throw new GridException(ErrorCode.InvalidId, $"Map {mapId} does not exist in {AppId}/{shuffleId} ({record.NumMaps} maps).");
 
-        int winner = state.WinningAttempts[mapId];
+        int winner = record.WinningAttempts[mapId];
         if (winner < 0)
         {
-            state.WinningAttempts[mapId] = winner = attemptId;
-            state.EndedMaps++;
-            if (state.AllMapsEnded) state.Commit = CommitAsync(state);
+            record.WinningAttempts[mapId] = winner = attemptId;
+            record.EndedMaps++;
+            await WriteStateAsync().ConfigureAwait(false);
+            if (record.AllMapsEnded) _commits[shuffleId] = CommitAsync(record);
         }
-        return new MapperEndReply(winner == attemptId, winner, state.AllMapsEnded);
+        return new MapperEndReply(winner == attemptId, winner, record.AllMapsEnded);
     }
 
     public async Task<ReducerFileGroup> GetReducerFileGroupAsync(int shuffleId, CancellationToken cancellationToken)
     {
-        Task<ReducerFileGroup>? commit;
+        Task<ReducerFileGroup> commit;
         using (await EnterAsync(cancellationToken).ConfigureAwait(false))
         {
-            var state = Get(shuffleId);
-            commit = state.Commit ?? throw new GridException(ErrorCode.NotCommitted,
-                $"Shuffle {AppId}/{shuffleId} is not committed: {state.EndedMaps} of {state.NumMaps} maps have ended.");
+            var record = Get(shuffleId);
+            if (record.Committed is { } committed) return committed;
+            if (record.CommitError is { } error) throw new GridException(ErrorCode.DataLost, error);
+            if (!record.AllMapsEnded)
+                throw new GridException(ErrorCode.NotCommitted, $"Shuffle {AppId}/{shuffleId} is not committed: {record.EndedMaps} of {record.NumMaps} maps have ended.");
+            if (!_commits.TryGetValue(shuffleId, out commit!)) _commits[shuffleId] = commit = CommitAsync(record);
         }
         // Await outside the turn: the commit runs on its own and other calls go on meanwhile.
         return await commit.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Commits every partition epoch on its silo; fails with DataLost naming partitions that no copy committed.</summary>
-    private async Task<ReducerFileGroup> CommitAsync(ShuffleState state)
+    /// <summary>
+    /// Commits every copy of every partition epoch on its silo. An epoch is committed when at least
+    /// one copy is; an epoch with none is lost, and the commit fails with DataLost naming them.
+    /// </summary>
+    private async Task<ReducerFileGroup> CommitAsync(ShuffleRecord record)
     {
         long started = Stopwatch.GetTimestamp();
-        var results = await Task.WhenAll(state.Locations.GroupBy(l => l.SiloIdentity).Select(async group =>
+        var copies = record.Locations.SelectMany(l => l.Copies.Select(c => (Location: l, Silo: c))).ToList();
+        var results = await Task.WhenAll(copies.GroupBy(c => c.Silo.Identity).Select(async group =>
         {
-            var refs = new PartitionRefs(AppId, state.ShuffleId, group.Select(l => new PartitionRef(l.PartitionId, l.Epoch)).ToList());
-            Exception? last = null;
-            for (int attempt = 0; attempt < CommitAttempts; attempt++)
-            {
-                try
-                {
-                    return (group, reply: await _silos.CommitPartitionsAsync(state.Silos[group.Key], refs, CancellationToken.None).ConfigureAwait(false), error: (Exception?)null);
-                }
-                catch (GridException e) when (e.Code is ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.SiloUnavailable)
-                {
-                    last = e;
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), _time).ConfigureAwait(false);
-                }
-                catch (GridException e)
-                {
-                    last = e;
-                    break;
-                }
-            }
-            return (group, reply: (CommitReply?)null, error: last);
+            var silo = group.First().Silo;
+            var refs = new PartitionRefs(AppId, record.ShuffleId, group.Select(c => new PartitionRef(c.Location.PartitionId, c.Location.Epoch)).ToList());
+            var (reply, error) = await CommitOnAsync(silo, refs).ConfigureAwait(false);
+            return (Silo: silo, Reply: reply, Error: error);
         })).ConfigureAwait(false);
 
-        var committed = new List<CommittedLocation>(state.Locations.Count);
-        var lost = new List<string>();
-        foreach (var (group, reply, error) in results)
+        var files = new Dictionary<(int, int, string), CommittedFile>();
+        foreach (var (silo, reply, _) in results)
         {
-            if (reply is null)
+            foreach (var p in reply?.Partitions ?? []) files[(p.PartitionId, p.Epoch, silo.Identity)] = p.File;
+        }
+        var committed = new List<CommittedLocation>(record.Locations.Count);
+        var lost = new List<string>();
+        foreach (var location in record.Locations.OrderBy(l => l.PartitionId).ThenBy(l => l.Epoch))
+        {
+            var ok = location.Copies
+                .Where(c => files.ContainsKey((location.PartitionId, location.Epoch, c.Identity)))
+                .Select(c => new CommittedCopy(c, files[(location.PartitionId, location.Epoch, c.Identity)])).ToList();
+            if (ok.Count > 0)
             {
-                lost.AddRange(group.Select(l => $"{l.PartitionId}-{l.Epoch} on {state.Silos[group.Key].Name} ({error?.Message})"));
+                committed.Add(new CommittedLocation(location, ok));
                 continue;
             }
-            var files = reply.Partitions.ToDictionary(p => (p.PartitionId, p.Epoch));
-            foreach (var location in group) committed.Add(new CommittedLocation(location, files[(location.PartitionId, location.Epoch)].File));
+            string where = string.Join(" and ", location.Copies.Select(record.NameOf));
+            string why = string.Join("; ", location.Copies.Select(c => results.FirstOrDefault(r => r.Silo.Identity == c.Identity).Error?.Message ?? "not committed"));
+            lost.Add($"{location.PartitionId}-{location.Epoch} on {where} ({why})");
         }
-        if (lost.Count > 0)
+
+        using (await EnterAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            string names = string.Join(", ", lost);
-            GrainLog.CommitLostData(_logger, AppId, state.ShuffleId, names);
-            throw new GridException(ErrorCode.DataLost, $"Shuffle data lost for {AppId}/{state.ShuffleId}: partitions {names}. Rerun the map stage.");
+            if (lost.Count > 0)
+            {
+                string names = string.Join(", ", lost);
+                GrainLog.CommitLostData(_logger, AppId, record.ShuffleId, names);
+                record.CommitError = $"Shuffle data lost for {AppId}/{record.ShuffleId}: no copy of partitions {names} committed. Rerun the map stage.";
+                await WriteStateAsync().ConfigureAwait(false);
+                throw new GridException(ErrorCode.DataLost, record.CommitError);
+            }
+            record.Committed = new ReducerFileGroup(record.NumMaps, record.NumPartitions, (int[])record.WinningAttempts.Clone(), committed);
+            await WriteStateAsync().ConfigureAwait(false);
         }
-        committed.Sort((a, b) => (a.Location.PartitionId, a.Location.Epoch).CompareTo((b.Location.PartitionId, b.Location.Epoch)));
-        GrainLog.ShuffleCommitted(_logger, AppId, state.ShuffleId, committed.Sum(c => c.File.Bytes), committed.Sum(c => (long)c.File.BatchCount),
+        GrainLog.ShuffleCommitted(_logger, AppId, record.ShuffleId, committed.Sum(c => c.Copies[0].File.Bytes), committed.Sum(c => (long)c.Copies[0].File.BatchCount),
             committed.Count, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return new ReducerFileGroup(state.NumMaps, state.NumPartitions, (int[])state.WinningAttempts.Clone(), committed);
+        return record.Committed;
+    }
+
+    /// <summary>Commits on one silo, retrying transient failures; a silo that stays unreachable yields its error.</summary>
+    private async Task<(CommitReply? Reply, Exception? Error)> CommitOnAsync(SiloEndpoint silo, PartitionRefs refs)
+    {
+        Exception? last = null;
+        for (int attempt = 0; attempt < CommitAttempts; attempt++)
+        {
+            try
+            {
+                return (await _silos.CommitPartitionsAsync(Info(silo), refs, CancellationToken.None).ConfigureAwait(false), null);
+            }
+            catch (GridException e) when (e.Code is ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.SiloUnavailable)
+            {
+                last = e;
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), _time).ConfigureAwait(false);
+            }
+            catch (GridException e)
+            {
+                return (null, e);
+            }
+        }
+        return (null, last);
     }
 
     public async Task UnregisterShuffleAsync(int shuffleId, CancellationToken cancellationToken)
     {
-        ShuffleState? state;
+        ShuffleRecord? record;
+        Task? commit;
         using (await EnterAsync(cancellationToken).ConfigureAwait(false))
         {
-            if (!_shuffles.Remove(shuffleId, out state)) return;
+            if (!_state.Shuffles.Remove(shuffleId, out record)) return;
+            _commits.Remove(shuffleId, out var running);
+            commit = running;
+            await WriteStateAsync().ConfigureAwait(false);
         }
-        await DestroyAsync(state, cancellationToken).ConfigureAwait(false);
+        await DestroyAsync(record, commit, cancellationToken).ConfigureAwait(false);
         GrainLog.ShuffleUnregistered(_logger, AppId, shuffleId);
     }
 
-    /// <summary>Deletes every shuffle of the application. The caller deactivates the grain afterwards.</summary>
+    /// <summary>Deletes every shuffle of the application and its state. The caller deactivates the grain afterwards.</summary>
     public async Task UnregisterApplicationAsync(string reason, CancellationToken cancellationToken)
     {
-        List<ShuffleState> states;
+        List<ShuffleRecord> records;
+        List<Task> commits;
         using (await EnterAsync(cancellationToken).ConfigureAwait(false))
         {
-            states = [.. _shuffles.Values];
-            _shuffles.Clear();
+            records = [.. _state.Shuffles.Values];
+            commits = [.. _commits.Values];
+            _state = new ShuffleGrainState();
+            _commits.Clear();
+            if (_etag is not null)
+            {
+                await _storage.ClearStateAsync(GrainType, AppId, _etag).ConfigureAwait(false);
+                _etag = null;
+            }
         }
-        foreach (var state in states) await DestroyAsync(state, cancellationToken).ConfigureAwait(false);
+        foreach (var record in records) await DestroyAsync(record, Task.WhenAll(commits), cancellationToken).ConfigureAwait(false);
         GrainLog.ApplicationUnregistered(_logger, AppId, reason);
     }
 
-    private async Task DestroyAsync(ShuffleState state, CancellationToken cancellationToken)
+    private async Task DestroyAsync(ShuffleRecord record, Task? commit, CancellationToken cancellationToken)
     {
-        if (state.Commit is { } commit)
+        if (commit is not null)
         {
             // Let an in-flight commit finish, so its files are not deleted under it.
             try { await commit.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false); } catch (Exception) { }
         }
-        await DestroyOnAsync(state.Silos.Values, state.ShuffleId, cancellationToken).ConfigureAwait(false);
+        await DestroyOnAsync(record.Silos(), record.ShuffleId, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Deletes a shuffle's partitions on each silo, best effort: a silo that fails logs it and expiry cleans up later.</summary>
-    private Task DestroyOnAsync(IEnumerable<SiloInfo> silos, int shuffleId, CancellationToken cancellationToken) =>
+    private Task DestroyOnAsync(IEnumerable<SiloEndpoint> silos, int shuffleId, CancellationToken cancellationToken) =>
         Task.WhenAll(silos.Select(async silo =>
         {
             try
             {
-                await _silos.DestroyShuffleAsync(silo, AppId, shuffleId, cancellationToken).ConfigureAwait(false);
+                await _silos.DestroyShuffleAsync(Info(silo), AppId, shuffleId, cancellationToken).ConfigureAwait(false);
             }
             catch (GridException e)
             {
-                GrainLog.DestroyFailed(_logger, e, AppId, shuffleId, silo.Name);
+                GrainLog.DestroyFailed(_logger, e, AppId, shuffleId, silo.Identity);
             }
         }));
 
@@ -269,22 +412,45 @@ public sealed class ShuffleGrain
     public async Task<IReadOnlyList<ShuffleSummary>> DescribeAsync(CancellationToken cancellationToken)
     {
         using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
-        return _shuffles.Values.Select(s => new ShuffleSummary(
+        return _state.Shuffles.Values.Select(s => new ShuffleSummary(
             s.ShuffleId, s.NumMaps, s.NumPartitions, s.EndedMaps,
-            s.Commit switch { null => "open", { IsCompletedSuccessfully: true } => "committed", { IsFaulted: true } => "failed", _ => "committing" },
-            s.Silos.Values.Select(x => x.Name).Order().ToList())).ToList();
+            s.Committed is not null ? "committed" : s.CommitError is not null ? "lost" : s.AllMapsEnded ? "committing" : "open",
+            s.Replicas, s.Locations.Count - s.NumPartitions,
+            s.Silos().Select(s.NameOf).Order().ToList())).ToList();
     }
 
-    private ShuffleState Get(int shuffleId) => _shuffles.TryGetValue(shuffleId, out var state)
-        ? state
+    private async Task WriteStateAsync()
+    {
+        try
+        {
+            _etag = await _storage.WriteStateAsync(GrainType, AppId, JsonSerializer.SerializeToUtf8Bytes(_state, Json), _etag).ConfigureAwait(false);
+        }
+        catch (InconsistentStateException e)
+        {
+            IsDefunct = true;
+            throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} moved to another silo ({e.Message}); retry.");
+        }
+    }
+
+    private ShuffleRecord Get(int shuffleId) => _state.Shuffles.TryGetValue(shuffleId, out var record)
+        ? record
         : throw new GridException(ErrorCode.UnknownShuffle, $"Shuffle {AppId}/{shuffleId} is not registered.");
 
-    private static uint HashOf(int shuffleId) => (uint)shuffleId * 2654435761u;
+    private static SiloEndpoint Endpoint(SiloInfo silo) => new(silo.Identity, silo.Host, silo.Port);
+
+    private static SiloInfo Info(SiloEndpoint silo) => new(silo.Identity, silo.Endpoint, silo.Host, silo.Port, 0, Membership.SiloStatus.Active, -1, -1, "");
+
+    private static uint HashOf(int shuffleId, int round) => ((uint)shuffleId * 2654435761u) + (uint)round;
 
     private async Task<Turn> EnterAsync(CancellationToken cancellationToken)
     {
         Touch();
         await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (IsDefunct)
+        {
+            _turn.Release();
+            throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} moved to another silo; retry.");
+        }
         return new Turn(_turn);
     }
 
@@ -295,4 +461,4 @@ public sealed class ShuffleGrain
 }
 
 /// <summary>One shuffle as the state page shows it.</summary>
-public sealed record ShuffleSummary(int ShuffleId, int NumMaps, int NumPartitions, int EndedMaps, string State, IReadOnlyList<string> Silos);
+public sealed record ShuffleSummary(int ShuffleId, int NumMaps, int NumPartitions, int EndedMaps, string State, int Replicas, int Revives, IReadOnlyList<string> Silos);

@@ -97,7 +97,14 @@ public sealed class PartitionFileWriter : IDisposable
             if (!_sealed)
             {
                 _sealed = true;
-                SubmitBufferLocked();
+                try
+                {
+                    SubmitBufferLocked();
+                }
+                catch (GridException)
+                {
+                    // Recorded in _failure; reported below once the queued writes are back.
+                }
                 if (_pendingFlushes == 0) _drained.TrySetResult();
             }
         }
@@ -208,8 +215,17 @@ public sealed class PartitionFileWriter : IDisposable
         }
         if (_handle is null)
         {
-            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-            _handle = File.OpenHandle(Path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read);
+            try
+            {
+                Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+                _handle = File.OpenHandle(Path, FileMode.Create, FileAccess.ReadWrite, FileShare.Read);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // The buffer stays ours and is dropped: this epoch failed, the replica or a new epoch has the data.
+                _failure ??= e;
+                throw new GridException(ErrorCode.StorageFailure, $"Cannot create partition file {System.IO.Path.GetFileName(Path)}: {e.Message}");
+            }
         }
         _pendingFlushes++;
         var work = new FlushWork(this, _buffer, _bufferLength, _bufferFileOffset);

@@ -27,12 +27,14 @@ public sealed class StorageDirectory : IDisposable
 
     public int FreeSlots => Healthy ? Math.Max(0, TotalSlots - UsedSlots) : 0;
 
-    /// <summary>False once a write to this disk failed: it takes no new partitions.</summary>
-    public bool Healthy { get; private set; } = true;
+    /// <summary>False once a write to this disk failed: it takes no new partitions, and the silo advertises fewer slots.</summary>
+    public bool Healthy => !_failed && Flusher.Failures == 0;
+
+    private volatile bool _failed;
 
     public DiskFlusher Flusher { get; }
 
-    public void MarkFailed() => Healthy = false;
+    public void MarkFailed() => _failed = true;
 
     public bool TryReserveSlot()
     {

@@ -35,6 +35,12 @@ public sealed class StorageOptions
     /// </summary>
     public long MaxBufferedBytes { get; set; } = 1024L * 1024 * 1024;
 
+    /// <summary>
+    /// A partition file this large asks pushers to move on to a new epoch (a soft split: the old epoch
+    /// still accepts pushes in flight). Default 1 GiB; small values are for tests.
+    /// </summary>
+    public long SplitThresholdBytes { get; set; } = 1024L * 1024 * 1024;
+
     /// <summary>fsync each partition file on commit. Default false (Celeborn does not either; replicas cover a crash).</summary>
     public bool FsyncOnCommit { get; set; }
 
@@ -47,6 +53,7 @@ public sealed class StorageOptions
         if (ReservedBytesPerDisk < 0) yield return "Storage:ReservedBytesPerDisk must be >= 0.";
         if (FlushBufferBytes is < 4096 or > 64 * 1024 * 1024) yield return "Storage:FlushBufferBytes must be 4 KiB..64 MiB.";
         if (ChunkBytes is < 4096 or > 16 * 1024 * 1024) yield return "Storage:ChunkBytes must be 4 KiB..16 MiB.";
+        if (SplitThresholdBytes < 64 * 1024) yield return "Storage:SplitThresholdBytes must be at least 64 KiB.";
         if (MaxBufferedBytes < 4L * FlushBufferBytes) yield return "Storage:MaxBufferedBytes must hold at least 4 flush buffers.";
     }
 }

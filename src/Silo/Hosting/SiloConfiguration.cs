@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Orleans.Shuffle.GrainDirectory;
+using Orleans.Shuffle.Persistence;
 using Orleans.Shuffle.Grains.Storage;
 using Orleans.Shuffle.Membership;
 
@@ -32,6 +33,8 @@ public sealed record SiloConfiguration(
         ["--disk"] = "Storage:Directories:0",
         ["--slots"] = "Storage:SlotsPerDisk",
         ["--membership-file"] = "Membership:FilePath",
+        ["--membership"] = "Membership:Provider",
+        ["--dynamodb-service"] = "Membership:DynamoDB:Service",
     };
 
     public static SiloConfiguration Load(IConfiguration configuration)
@@ -71,6 +74,7 @@ public sealed record SiloConfiguration(
         string clusterId = string.IsNullOrWhiteSpace(Silo.ClusterId) ? "dev" : Silo.ClusterId;
         if (string.IsNullOrEmpty(Membership.FilePath)) Membership.FilePath = FileMembershipTable.DefaultPath(clusterId);
         if (string.IsNullOrEmpty(Membership.GrainDirectoryPath)) Membership.GrainDirectoryPath = FileGrainDirectory.PathBeside(Membership.FilePath);
+        if (string.IsNullOrEmpty(Membership.GrainStoragePath)) Membership.GrainStoragePath = FileGrainStorage.PathBeside(Membership.FilePath);
         if (string.IsNullOrEmpty(Silo.Name)) Silo.Name = Silo.Port == 0 ? $"silo-{Environment.ProcessId}" : $"silo-{Silo.Port}";
         if (Storage.Directories.Count == 0)
             Storage.Directories.Add(Path.Combine(Path.GetTempPath(), "orleans-shuffle", clusterId, Silo.Name, "disk0"));

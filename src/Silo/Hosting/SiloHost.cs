@@ -14,6 +14,7 @@ using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Grains.Runtime;
 using Orleans.Shuffle.Grains.Shuffle;
 using Orleans.Shuffle.Membership;
+using Orleans.Shuffle.Persistence;
 using Orleans.Shuffle.Silo.Http;
 using Orleans.Shuffle.Silo.Membership;
 using Orleans.Shuffle.Silo.Networking;
@@ -77,8 +78,10 @@ public static class SiloHost
         services.AddSingleton(sp => new PartitionCatalog(config.Storage, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<LocalSilo>();
         services.AddSingleton<ClusterMembership>();
-        services.AddSingleton<IMembershipTable>(new FileMembershipTable(config.Membership.FilePath, config.Silo.ClusterId));
+        services.AddSingleton<IMembershipTable>(_ => config.Membership.CreateTable(config.Silo.ClusterId));
         services.AddSingleton<IGrainDirectory>(new FileGrainDirectory(config.Membership.GrainDirectoryPath));
+        services.AddSingleton<IGrainStorage>(new FileGrainStorage(config.Membership.GrainStoragePath));
+        services.AddSingleton<ReplicaForwarder>();
         // Built by a factory so the container disposes it: a stopping silo closes its outbound connections.
         services.AddSingleton(_ => new SiloConnectionPool(new GridConnectionOptions
         {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Shuffle.Membership;
 using Orleans.Shuffle.Silo.Hosting;
 using Orleans.Shuffle.Silo.Logging;
+using Orleans.Shuffle.Silo.Networking;
 using Orleans.Shuffle.Silo.Runtime;
 
 namespace Orleans.Shuffle.Silo.Membership;
@@ -20,6 +21,7 @@ public sealed class MembershipAgent(
     IMembershipTable table,
     ClusterMembership membership,
     LocalSilo local,
+    SiloConnectionPool connections,
     IOptions<MembershipOptions> options,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
@@ -27,6 +29,7 @@ public sealed class MembershipAgent(
 {
     private const int MaxTableAttempts = 10;
     private readonly MembershipOptions _options = options.Value;
+    private readonly Dictionary<string, int> _missedProbes = [];
     private readonly CancellationTokenSource _stopping = new();
     private MembershipEntry? _self;
     private Task _loops = Task.CompletedTask;
@@ -57,6 +60,7 @@ public sealed class MembershipAgent(
         _loops = Task.WhenAll(
             RunPeriodicAsync(_options.IAmAlivePeriod, WriteIAmAliveAsync),
             RunPeriodicAsync(_options.TableRefreshPeriod, RefreshAsync),
+            RunPeriodicAsync(_options.ProbePeriod, ProbeAsync),
             RunPeriodicAsync(_options.DefunctSiloCleanupPeriod, () => table.CleanupDefunctSiloEntries(time.GetUtcNow() - _options.DefunctSiloExpiration)));
     }
 
@@ -160,14 +164,61 @@ public sealed class MembershipAgent(
 
         var now = time.GetUtcNow();
         var live = data.Members.Where(m => m.Entry.Status is SiloStatus.Active or SiloStatus.Joining or SiloStatus.ShuttingDown).ToList();
-        int fresh = live.Count(m => now - m.Entry.IAmAliveTime <= _options.StaleAfter);
-        int needed = Math.Max(1, Math.Min(_options.NumVotesForDeathDeclaration, (fresh + 1) / 2));
+        int needed = Quorum(data, now);
         foreach (var row in live)
         {
             if (row.Entry.SiloAddress == _self.SiloAddress || now - row.Entry.IAmAliveTime <= _options.StaleAfter) continue;
             await VoteAsync(row, data.Version, needed, now).ConfigureAwait(false);
             return; // one write per round: the next round reads the table afresh
         }
+    }
+
+    /// <summary>
+    /// Pings the silos this one monitors (its successors among the Active silos, by identity). A silo
+    /// that misses enough probes in a row gets this silo's suspicion vote; enough votes declare it Dead.
+    /// </summary>
+    private async Task ProbeAsync()
+    {
+        var active = membership.Active.OrderBy(e => e.SiloAddress.Identity, StringComparer.Ordinal).ToList();
+        int self = active.FindIndex(e => e.SiloAddress == _self!.SiloAddress);
+        if (self < 0) return;
+        var targets = Enumerable.Range(1, Math.Min(_options.NumProbedSilos, active.Count - 1)).Select(i => active[(self + i) % active.Count]).ToList();
+        var missed = await Task.WhenAll(targets.Select(async target => (target, missed: !await PingAsync(target).ConfigureAwait(false)))).ConfigureAwait(false);
+
+        foreach (string gone in _missedProbes.Keys.Except(targets.Select(t => t.SiloAddress.Identity)).ToList()) _missedProbes.Remove(gone);
+        foreach (var (target, miss) in missed)
+        {
+            string id = target.SiloAddress.Identity;
+            _missedProbes[id] = miss ? _missedProbes.GetValueOrDefault(id) + 1 : 0;
+            if (_missedProbes[id] < _options.NumMissedProbesLimit) continue;
+            _missedProbes[id] = 0;
+            var data = await table.ReadAll().ConfigureAwait(false);
+            if (data.Find(target.SiloAddress) is { Entry.Status: not SiloStatus.Dead } row)
+                await VoteAsync(row, data.Version, Quorum(data, time.GetUtcNow()), time.GetUtcNow()).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> PingAsync(MembershipEntry target)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.ProbeTimeout);
+            using var reply = await connections.SendAsync(target.SiloAddress.Host, target.ProxyPort, Shuffle.Wire.MessageType.Ping, default(Shuffle.Messages.Empty), timeout.Token)
+                .ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is Shuffle.Wire.GridException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Votes needed to declare a silo dead: NumVotesForDeathDeclaration, or fewer when few silos are alive (Orleans' rule).</summary>
+    private int Quorum(MembershipTableData data, DateTimeOffset now)
+    {
+        int fresh = data.Members.Count(m => m.Entry.Status is SiloStatus.Active or SiloStatus.Joining or SiloStatus.ShuttingDown
+            && now - m.Entry.IAmAliveTime <= _options.StaleAfter);
+        return Math.Max(1, Math.Min(_options.NumVotesForDeathDeclaration, (fresh + 1) / 2));
     }
 
     private async Task VoteAsync(MembershipRow row, TableVersion version, int needed, DateTimeOffset now)

@@ -24,6 +24,7 @@ public sealed class RequestRouter(
     ClusterMembership membership,
     PartitionCatalog partitions,
     ShuffleGrainLocator locator,
+    ReplicaForwarder replication,
     SiloConnectionPool connections,
     ILogger<RequestRouter> logger)
 {
@@ -46,8 +47,10 @@ public sealed class RequestRouter(
             switch (header.Type)
             {
                 case MessageType.PushData:
-                    Push(frame.Body);
-                    await session.Responder.ReplyAsync(header, default(Empty)).ConfigureAwait(false);
+                case MessageType.ReplicateData:
+                    var outcome = Append(frame.Body, replica: header.Type == MessageType.ReplicateData);
+                    await replication.ForwardAsync(outcome.Forwards).ConfigureAwait(false);
+                    await session.Responder.ReplyAsync(header, outcome.Reply).ConfigureAwait(false);
                     await partitions.Budget.WaitUntilAcceptingAsync(CancellationToken.None).ConfigureAwait(false);
                     return false;
                 case MessageType.FetchChunk:
@@ -65,7 +68,7 @@ public sealed class RequestRouter(
                     await session.Responder.ReplyAsync(header, new SiloStats(local.ToInfo())).ConfigureAwait(false);
                     return false;
                 case MessageType.ReservePartitions:
-                    var reserve = Read<PartitionRefs>(frame.Body);
+                    var reserve = Read<ReservePartitions>(frame.Body);
                     partitions.Reserve(reserve.AppId, reserve.ShuffleId, reserve.Partitions);
                     await session.Responder.ReplyAsync(header, default(Empty)).ConfigureAwait(false);
                     return false;
@@ -130,25 +133,46 @@ public sealed class RequestRouter(
         return false;
     }
 
-    /// <summary>Appends every batch of a merged push to its PartitionGrain. Runs inline: no copy of the body is kept.</summary>
-    private void Push(ReadOnlySequence<byte> body)
+    /// <summary>
+    /// Appends every batch of a push to its PartitionGrain, synchronously, while the body is still in
+    /// the connection's buffer. A primary collects the batches its replicas need and the partitions
+    /// that crossed the split threshold; a replica (ReplicateData) only appends.
+    /// </summary>
+    private (PushReply Reply, IReadOnlyList<ReplicaPush> Forwards) Append(ReadOnlySequence<byte> body, bool replica)
     {
         var reader = new WireReader(body);
         var (appId, shuffleId, count) = PushData.ReadHeader(ref reader);
         IdValidator.ValidateAppId(appId);
         IdValidator.ValidateShuffleId(shuffleId);
-        for (int i = 0; i < count; i++)
+        var expectedRole = replica ? PartitionRole.Replica : PartitionRole.Primary;
+        var forwards = new ReplicaPushBuilder(appId, shuffleId);
+        List<PartitionRef>? splits = null;
+        try
         {
-            int partitionId = reader.ReadInt32();
-            int epoch = reader.ReadInt32();
-            int length = reader.ReadInt32();
-            if (length < 0 || length > reader.Remaining) throw WireReader.Malformed($"batch length {length} in entry {i}");
-            var batch = reader.ReadRaw(length);
-            var grain = partitions.Find(new PartitionKey(appId, shuffleId, partitionId, epoch))
-                ?? throw new GridException(ErrorCode.UnknownPartition, $"Partition {appId}/{shuffleId}/{partitionId}-{epoch} is not active on this silo.");
-            grain.Append(batch);
+            for (int i = 0; i < count; i++)
+            {
+                int partitionId = reader.ReadInt32();
+                int epoch = reader.ReadInt32();
+                int length = reader.ReadInt32();
+                if (length < 0 || length > reader.Remaining) throw WireReader.Malformed($"batch length {length} in entry {i}");
+                var batch = reader.ReadRaw(length);
+                var grain = partitions.Find(new PartitionKey(appId, shuffleId, partitionId, epoch));
+                if (grain is null || grain.Role != expectedRole)
+                    throw new GridException(ErrorCode.UnknownPartition, $"Partition {appId}/{shuffleId}/{partitionId}-{epoch} has no {expectedRole.ToString().ToLowerInvariant()} on this silo.");
+                grain.Append(batch);
+                if (replica) continue;
+                if (grain.Peer is { } peer) forwards.Add(peer, partitionId, epoch, batch);
+                if (grain.File.Length >= partitions.SplitThresholdBytes && !(splits ??= []).Contains(new PartitionRef(partitionId, epoch)))
+                    splits.Add(new PartitionRef(partitionId, epoch));
+            }
+            reader.EnsureEnd();
         }
-        reader.EnsureEnd();
+        catch
+        {
+            forwards.Dispose();
+            throw;
+        }
+        return (splits is null ? PushReply.None : new PushReply(splits), forwards.Build());
     }
 
     private async Task FetchChunkAsync(FrameHeader header, FetchChunk request, GridSession session)
@@ -180,13 +204,12 @@ public sealed class RequestRouter(
         string appId = probe.ReadString();
         IdValidator.ValidateAppId(appId);
         bool forwarded = (header.Flags & FrameFlags.Forwarded) != 0;
-        bool activate = header.Type is MessageType.RegisterApplication or MessageType.RegisterShuffle;
         InBackgroundRaw(session, header, async () =>
         {
-            var route = await locator.ResolveAsync(appId, forwarded, activate).ConfigureAwait(false);
+            var route = await locator.ResolveAsync(appId, forwarded).ConfigureAwait(false);
             return route.Remote is { } host
                 ? await ForwardAsync(host, header.Type, body).ConfigureAwait(false)
-                : await ServeShuffleGrainAsync(route.Local, appId, header.Type, body).ConfigureAwait(false);
+                : await ServeShuffleGrainAsync(route.Local!, appId, header.Type, body).ConfigureAwait(false);
         });
     }
 
@@ -197,48 +220,58 @@ public sealed class RequestRouter(
         return reply.Memory.ToArray();
     }
 
-    /// <summary>Runs a ShuffleGrain request on the local activation (null when the application has no grain).</summary>
-    private async Task<byte[]> ServeShuffleGrainAsync(ShuffleGrain? grain, string appId, MessageType type, byte[] body)
+    /// <summary>Runs a ShuffleGrain request on the local activation.</summary>
+    private async Task<byte[]> ServeShuffleGrainAsync(ShuffleGrain grain, string appId, MessageType type, byte[] body)
     {
         using var output = new PooledBufferWriter();
         var writer = new WireWriter(output);
         var reader = new WireReader(new ReadOnlySequence<byte>(body));
+        ValidateShuffleGrainBody(type, body);
+        if (type != MessageType.RegisterApplication && type != MessageType.RegisterShuffle && !grain.IsRegistered)
+        {
+            // An activation with no stored state: the application never registered, or was deleted.
+            await locator.DeactivateAsync(grain).ConfigureAwait(false);
+            if (type is MessageType.UnregisterApplication or MessageType.UnregisterShuffle) return [];
+            throw new GridException(ErrorCode.UnknownApplication, $"Application {appId} is not registered (or its heartbeat lapsed and its data was deleted).");
+        }
         switch (type)
         {
             case MessageType.RegisterApplication:
                 Read<AppRequest>(ref reader);
-                Required(grain, appId).Touch();
+                await grain.RegisterApplicationAsync(CancellationToken.None).ConfigureAwait(false);
                 break;
             case MessageType.ApplicationHeartbeat:
                 Read<AppRequest>(ref reader);
-                Required(grain, appId).Touch();
+                grain.Touch();
                 break;
             case MessageType.UnregisterApplication:
                 Read<AppRequest>(ref reader);
-                if (grain is not null)
-                {
-                    await grain.UnregisterApplicationAsync("unregistered by the driver", CancellationToken.None).ConfigureAwait(false);
-                    await locator.DeactivateAsync(grain).ConfigureAwait(false);
-                }
+                await grain.UnregisterApplicationAsync("unregistered by the driver", CancellationToken.None).ConfigureAwait(false);
+                await locator.DeactivateAsync(grain).ConfigureAwait(false);
                 break;
             case MessageType.RegisterShuffle:
                 var register = Read<RegisterShuffle>(ref reader);
-                var locations = await Required(grain, appId)
-                    .RegisterShuffleAsync(register.ShuffleId, register.NumMaps, register.NumPartitions, CancellationToken.None).ConfigureAwait(false);
+                var locations = await grain.RegisterShuffleAsync(register.ShuffleId, register.NumMaps, register.NumPartitions, register.Replicas, CancellationToken.None)
+                    .ConfigureAwait(false);
                 new ShuffleLocations(locations).Write(writer);
+                break;
+            case MessageType.Revive:
+                var revive = Read<Revive>(ref reader);
+                var revived = await grain.ReviveAsync(revive.ShuffleId, revive.Partitions, revive.ExcludedSilos, CancellationToken.None).ConfigureAwait(false);
+                new ShuffleLocations(revived).Write(writer);
                 break;
             case MessageType.MapperEnd:
                 var end = Read<MapperEnd>(ref reader);
-                var reply = await Required(grain, appId).MapperEndAsync(end.ShuffleId, end.MapId, end.AttemptId, CancellationToken.None).ConfigureAwait(false);
+                var reply = await grain.MapperEndAsync(end.ShuffleId, end.MapId, end.AttemptId, CancellationToken.None).ConfigureAwait(false);
                 reply.Write(writer);
                 break;
             case MessageType.GetReducerFileGroup:
                 var group = Read<ShuffleRequest>(ref reader);
-                (await Required(grain, appId).GetReducerFileGroupAsync(group.ShuffleId, CancellationToken.None).ConfigureAwait(false)).Write(writer);
+                (await grain.GetReducerFileGroupAsync(group.ShuffleId, CancellationToken.None).ConfigureAwait(false)).Write(writer);
                 break;
             case MessageType.UnregisterShuffle:
                 var shuffle = Read<ShuffleRequest>(ref reader);
-                if (grain is not null) await grain.UnregisterShuffleAsync(shuffle.ShuffleId, CancellationToken.None).ConfigureAwait(false);
+                await grain.UnregisterShuffleAsync(shuffle.ShuffleId, CancellationToken.None).ConfigureAwait(false);
                 break;
             default:
                 throw new GridException(ErrorCode.UnknownMessageType, $"{type} is not a ShuffleGrain request.");
@@ -246,8 +279,21 @@ public sealed class RequestRouter(
         return output.WrittenSpan.ToArray();
     }
 
-    private static ShuffleGrain Required(ShuffleGrain? grain, string appId) => grain ?? throw new GridException(ErrorCode.UnknownApplication,
-        $"Application {appId} is not registered (or its heartbeat lapsed and its data was deleted).");
+
+    /// <summary>A malformed request is refused as such before anything else is said about it.</summary>
+    private static void ValidateShuffleGrainBody(MessageType type, byte[] body)
+    {
+        var sequence = new ReadOnlySequence<byte>(body);
+        _ = type switch
+        {
+            MessageType.RegisterApplication or MessageType.ApplicationHeartbeat or MessageType.UnregisterApplication => (object)Read<AppRequest>(sequence),
+            MessageType.RegisterShuffle => Read<RegisterShuffle>(sequence),
+            MessageType.Revive => Read<Revive>(sequence),
+            MessageType.MapperEnd => Read<MapperEnd>(sequence),
+            MessageType.GetReducerFileGroup or MessageType.UnregisterShuffle => Read<ShuffleRequest>(sequence),
+            _ => throw new GridException(ErrorCode.UnknownMessageType, $"{type} is not a ShuffleGrain request."),
+        };
+    }
 
     private static T Read<T>(ReadOnlySequence<byte> body) where T : IWireMessage<T>
     {

@@ -10,11 +10,12 @@ public sealed class SiloConnectionPool(GridConnectionOptions options) : IAsyncDi
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<GridConnection>>> _connections = new();
 
-    public async Task<GridResponse> SendAsync<T>(string host, int port, MessageType type, T body, CancellationToken cancellationToken, FrameFlags flags = FrameFlags.None)
+    public async Task<GridResponse> SendAsync<T>(
+        string host, int port, MessageType type, T body, CancellationToken cancellationToken, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
         where T : IWireMessage<T>
     {
         var connection = await GetAsync(host, port, cancellationToken).ConfigureAwait(false);
-        return await connection.SendAsync(type, body, cancellationToken, flags).ConfigureAwait(false);
+        return await connection.SendAsync(type, body, cancellationToken, flags, bodySizeHint).ConfigureAwait(false);
     }
 
     private async Task<GridConnection> GetAsync(string host, int port, CancellationToken cancellationToken)

@@ -22,10 +22,13 @@ public sealed class ShuffleGrainLocator(IGrainDirectory directory, ClusterMember
     private readonly ConcurrentDictionary<string, GrainAddress> _cache = new(StringComparer.Ordinal);
 
     /// <param name="forwarded">A gateway sent the request here; it is served here or refused, never forwarded again.</param>
-    /// <param name="activate">The request may create the grain (registrations); others find no grain and say so.</param>
-    public async Task<ShuffleGrainRoute> ResolveAsync(string appId, bool forwarded, bool activate)
+    public async Task<ShuffleGrainRoute> ResolveAsync(string appId, bool forwarded)
     {
-        if (grains.Find(appId) is { } grain) return new(grain, null);
+        if (grains.Find(appId) is { } grain)
+        {
+            if (!grain.IsDefunct) return new(grain, null);
+            await DeactivateAsync(grain).ConfigureAwait(false); // another activation owns the state now
+        }
 
         if (_cache.TryGetValue(appId, out var cached) && !IsSelf(cached) && Live(cached) is { } cachedHost)
             return forwarded ? throw Moved(appId, cachedHost) : new(null, cachedHost);
@@ -37,8 +40,8 @@ public sealed class ShuffleGrainLocator(IGrainDirectory directory, ClusterMember
             return forwarded ? throw Moved(appId, host) : new(null, host);
         }
 
-        // No live registration: the grain does not exist, or died with its silo.
-        if (!activate) return new(null, null);
+        // No live registration: the grain was never activated, or its silo died. Grains are
+        // virtual: it is activated where placement puts it, and loads its state from storage.
         var owner = membership.ShuffleGrainOwner(appId);
         if (!forwarded && owner is not null && !IsSelf(owner.SiloAddress.Identity)) return new(null, owner);
 
@@ -46,7 +49,7 @@ public sealed class ShuffleGrainLocator(IGrainDirectory directory, ClusterMember
         if (IsSelf(winner))
         {
             _cache.TryRemove(appId, out _);
-            return new(grains.GetOrActivate(appId), null);
+            return new(await grains.GetOrActivateAsync(appId).ConfigureAwait(false), null);
         }
         _cache[appId] = winner;
         var winnerHost = Live(winner) ?? throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {appId} is registered on silo {winner.SiloIdentity}, which is not active.");

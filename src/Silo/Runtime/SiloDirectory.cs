@@ -38,7 +38,7 @@ public sealed class SiloDirectory(
         return infos.Where(i => i is not null).Select(i => i!).ToList();
     }
 
-    public Task ReservePartitionsAsync(SiloInfo silo, PartitionRefs refs, CancellationToken cancellationToken)
+    public Task ReservePartitionsAsync(SiloInfo silo, ReservePartitions refs, CancellationToken cancellationToken)
     {
         if (IsSelf(silo.Identity))
         {

@@ -4,6 +4,8 @@ using Orleans.Shuffle.Grains.Runtime;
 using Orleans.Shuffle.Grains.Shuffle;
 using Orleans.Shuffle.Membership;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Persistence;
+using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Tests.Grains;
@@ -54,7 +56,7 @@ internal sealed class FakeSiloDirectory : ISiloDirectory
         }
     }
 
-    public Task ReservePartitionsAsync(SiloInfo silo, PartitionRefs partitions, CancellationToken cancellationToken)
+    public Task ReservePartitionsAsync(SiloInfo silo, ReservePartitions partitions, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -96,17 +98,20 @@ internal sealed class FakeSiloDirectory : ISiloDirectory
     }
 }
 
-public class ShuffleGrainTests
+public sealed class ShuffleGrainTests : IDisposable
 {
-    private static ShuffleGrain Grain(FakeSiloDirectory silos, string app = "app") =>
-        new(app, silos, new SlotAwarePlacementDirector(), TimeProvider.System, NullLogger.Instance);
+    private readonly TempDirectory _state = new();
+
+    /// <summary>A grain on real file grain storage; these tests run unreplicated (replicas 1) so slot counts stay simple.</summary>
+    private ShuffleGrain Grain(FakeSiloDirectory silos, string app = "app") =>
+        new(app, silos, new SlotAwarePlacementDirector(), new FileGrainStorage(_state.Path), TimeProvider.System, NullLogger.Instance);
 
     [Fact]
     public async Task Register_places_and_reserves_every_partition_once()
     {
         var silos = new FakeSiloDirectory(("a", 10), ("b", 10), ("c", 10));
         var grain = Grain(silos);
-        var locations = await grain.RegisterShuffleAsync(0, 4, 12, CancellationToken.None);
+        var locations = await grain.RegisterShuffleAsync(0, 4, 12, 1, CancellationToken.None);
         Assert.Equal(Enumerable.Range(0, 12), locations.Select(l => l.PartitionId));
         Assert.All(locations, l => Assert.Equal(0, l.Epoch));
         Assert.Equal(12, silos.Reserved.Count);
@@ -114,9 +119,9 @@ public class ShuffleGrainTests
         Assert.All(locations, l => Assert.Contains((l.SiloIdentity, "app", 0, l.PartitionId, 0), silos.Reserved));
 
         // Idempotent: the same locations, nothing reserved again.
-        Assert.Equal(locations, await grain.RegisterShuffleAsync(0, 4, 12, CancellationToken.None));
+        Assert.Equal(locations, await grain.RegisterShuffleAsync(0, 4, 12, 1, CancellationToken.None));
         Assert.Equal(12, silos.Reserved.Count);
-        var e = await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(0, 5, 12, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(0, 5, 12, 1, CancellationToken.None));
         Assert.Equal(ErrorCode.ShuffleMismatch, e.Code);
     }
 
@@ -126,7 +131,7 @@ public class ShuffleGrainTests
         var silos = new FakeSiloDirectory(("a", 10), ("b", 10), ("c", 10));
         silos.RefuseReserve.Add("b");
         var grain = Grain(silos);
-        var locations = await grain.RegisterShuffleAsync(0, 1, 12, CancellationToken.None);
+        var locations = await grain.RegisterShuffleAsync(0, 1, 12, 1, CancellationToken.None);
         Assert.DoesNotContain(locations, l => l.SiloIdentity == "b");
         Assert.Equal(12, silos.Reserved.Count);
         Assert.Equal(10, silos.FreeSlots("b"));
@@ -143,7 +148,7 @@ public class ShuffleGrainTests
         var silos = new FakeSiloDirectory(("a", 6), ("b", 6));
         silos.RefuseReserve.Add("b");
         var grain = Grain(silos);
-        var e = await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(0, 1, 10, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(0, 1, 10, 1, CancellationToken.None));
         Assert.Equal(ErrorCode.NoSlots, e.Code);
         Assert.True(silos.Reserved.Count == 0,
             $"{silos.Reserved.Count} partition slots stay reserved on silo a after the registration failed ({silos.FreeSlots("a")} of 6 free)");
@@ -155,7 +160,7 @@ public class ShuffleGrainTests
     {
         var silos = new FakeSiloDirectory(("a", 10), ("b", 10));
         var grain = Grain(silos);
-        var locations = await grain.RegisterShuffleAsync(3, 3, 4, CancellationToken.None);
+        var locations = await grain.RegisterShuffleAsync(3, 3, 4, 1, CancellationToken.None);
 
         var notYet = await Assert.ThrowsAsync<GridException>(() => grain.GetReducerFileGroupAsync(3, CancellationToken.None));
         Assert.Equal(ErrorCode.NotCommitted, notYet.Code);
@@ -172,7 +177,7 @@ public class ShuffleGrainTests
         Assert.Equal(3, group.NumMaps);
         Assert.Equal(4, group.NumPartitions);
         Assert.Equal(locations, group.Locations.Select(l => l.Location));
-        Assert.All(group.Locations, l => Assert.Equal(10 * (l.Location.PartitionId + 1), l.File.Bytes));
+        Assert.All(group.Locations, l => Assert.Equal(10 * (l.Location.PartitionId + 1), l.Copies[0].File.Bytes));
         Assert.Equal(2, silos.Commits.Count); // one commit per silo
         Assert.Equal(4, silos.Commits.Sum(c => c.Partitions));
 
@@ -185,13 +190,13 @@ public class ShuffleGrainTests
     public async Task Bad_map_ids_and_unknown_shuffles_are_refused()
     {
         var grain = Grain(new FakeSiloDirectory(("a", 10)));
-        await grain.RegisterShuffleAsync(0, 2, 2, CancellationToken.None);
+        await grain.RegisterShuffleAsync(0, 2, 2, 1, CancellationToken.None);
         Assert.Equal(ErrorCode.InvalidId, (await Assert.ThrowsAsync<GridException>(() => grain.MapperEndAsync(0, 2, 0, CancellationToken.None))).Code);
         Assert.Equal(ErrorCode.InvalidId, (await Assert.ThrowsAsync<GridException>(() => grain.MapperEndAsync(0, -1, 0, CancellationToken.None))).Code);
         Assert.Equal(ErrorCode.UnknownShuffle, (await Assert.ThrowsAsync<GridException>(() => grain.MapperEndAsync(1, 0, 0, CancellationToken.None))).Code);
         Assert.Equal(ErrorCode.UnknownShuffle, (await Assert.ThrowsAsync<GridException>(() => grain.GetReducerFileGroupAsync(1, CancellationToken.None))).Code);
-        Assert.Equal(ErrorCode.InvalidArgument, (await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(2, 0, 2, CancellationToken.None))).Code);
-        Assert.Equal(ErrorCode.InvalidId, (await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(-1, 1, 2, CancellationToken.None))).Code);
+        Assert.Equal(ErrorCode.InvalidArgument, (await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(2, 0, 2, 1, CancellationToken.None))).Code);
+        Assert.Equal(ErrorCode.InvalidId, (await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffleAsync(-1, 1, 2, 1, CancellationToken.None))).Code);
         Assert.Throws<GridException>(() => Grain(new FakeSiloDirectory(("a", 1)), "../etc"));
     }
 
@@ -200,7 +205,7 @@ public class ShuffleGrainTests
     {
         var silos = new FakeSiloDirectory(("a", 10), ("b", 10));
         var grain = Grain(silos);
-        var locations = await grain.RegisterShuffleAsync(0, 1, 4, CancellationToken.None);
+        var locations = await grain.RegisterShuffleAsync(0, 1, 4, 1, CancellationToken.None);
         silos.FailCommit.Add("b");
         await grain.MapperEndAsync(0, 0, 0, CancellationToken.None);
         var e = await Assert.ThrowsAsync<GridException>(() => grain.GetReducerFileGroupAsync(0, CancellationToken.None));
@@ -213,8 +218,8 @@ public class ShuffleGrainTests
     {
         var silos = new FakeSiloDirectory(("a", 10), ("b", 10), ("c", 10));
         var grain = Grain(silos);
-        await grain.RegisterShuffleAsync(0, 1, 6, CancellationToken.None);
-        await grain.RegisterShuffleAsync(1, 1, 2, CancellationToken.None);
+        await grain.RegisterShuffleAsync(0, 1, 6, 1, CancellationToken.None);
+        await grain.RegisterShuffleAsync(1, 1, 2, 1, CancellationToken.None);
         await grain.MapperEndAsync(0, 0, 0, CancellationToken.None);
         await grain.GetReducerFileGroupAsync(0, CancellationToken.None);
 
@@ -232,7 +237,7 @@ public class ShuffleGrainTests
     public void Expiry_follows_the_last_activity()
     {
         var time = new ManualTime(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-        var grain = new ShuffleGrain("app", new FakeSiloDirectory(("a", 1)), new SlotAwarePlacementDirector(), time, NullLogger.Instance);
+        var grain = new ShuffleGrain("app", new FakeSiloDirectory(("a", 1)), new SlotAwarePlacementDirector(), new FileGrainStorage(_state.Path), time, NullLogger.Instance);
         time.Now += TimeSpan.FromSeconds(299);
         Assert.False(grain.IsExpired(TimeSpan.FromSeconds(300)));
         time.Now += TimeSpan.FromSeconds(2);
@@ -247,5 +252,78 @@ public class ShuffleGrainTests
         public DateTimeOffset Now { get; set; } = start;
 
         public override DateTimeOffset GetUtcNow() => Now;
+    }
+
+    public void Dispose() => _state.Dispose();
+
+    [Fact]
+    public async Task A_new_activation_reloads_the_state_and_the_old_one_becomes_defunct()
+    {
+        var silos = new FakeSiloDirectory(("a", 10), ("b", 10));
+        var first = Grain(silos);
+        await first.RegisterApplicationAsync(CancellationToken.None);
+        var locations = await first.RegisterShuffleAsync(0, 2, 4, 1, CancellationToken.None);
+        await first.MapperEndAsync(0, 0, 3, CancellationToken.None);
+
+        // The first activation's silo "dies": another activates the grain from storage.
+        var second = Grain(silos);
+        await second.ActivateAsync();
+        Assert.True(second.IsRegistered);
+        Assert.Equal(locations, await second.RegisterShuffleAsync(0, 2, 4, 1, CancellationToken.None));
+        Assert.Equal(new MapperEndReply(false, 3, false), await second.MapperEndAsync(0, 0, 4, CancellationToken.None));
+        var ended = await second.MapperEndAsync(0, 1, 0, CancellationToken.None);
+        Assert.True(ended.AllMapsEnded);
+        var group = await second.GetReducerFileGroupAsync(0, CancellationToken.None);
+        Assert.Equal([3, 0], group.WinningAttempts);
+
+        // The stale activation cannot overwrite what the new one wrote: its write fails and it is defunct.
+        var e = await Assert.ThrowsAsync<GridException>(() => first.RegisterShuffleAsync(1, 1, 2, 1, CancellationToken.None));
+        Assert.Equal(ErrorCode.SiloUnavailable, e.Code);
+        Assert.True(first.IsDefunct);
+        var third = Grain(silos);
+        await third.ActivateAsync();
+        Assert.Equal(group.WinningAttempts, (await third.GetReducerFileGroupAsync(0, CancellationToken.None)).WinningAttempts);
+    }
+
+    [Fact]
+    public async Task Replicated_partitions_have_their_copies_on_two_silos_and_commit_survives_one()
+    {
+        var silos = new FakeSiloDirectory(("a", 10), ("b", 10), ("c", 10));
+        var grain = Grain(silos);
+        var locations = await grain.RegisterShuffleAsync(0, 1, 6, 2, CancellationToken.None);
+        Assert.All(locations, l => Assert.NotEqual(l.Primary.Identity, l.Replica!.Identity));
+        Assert.Equal(30 - 12, new[] { "a", "b", "c" }.Sum(silos.FreeSlots));
+
+        silos.FailCommit.Add("b");
+        await grain.MapperEndAsync(0, 0, 0, CancellationToken.None);
+        var group = await grain.GetReducerFileGroupAsync(0, CancellationToken.None);
+        Assert.Equal(6, group.Locations.Count);
+        Assert.All(group.Locations, l => Assert.DoesNotContain(l.Copies, c => c.Silo.Identity == "b"));
+        Assert.Contains(group.Locations, l => l.Copies.Count == 1);
+        Assert.Contains(group.Locations, l => l.Copies.Count == 2);
+    }
+
+    [Fact]
+    public async Task Revive_places_a_new_epoch_away_from_the_failed_silo_once()
+    {
+        var silos = new FakeSiloDirectory(("a", 10), ("b", 10), ("c", 10));
+        var grain = Grain(silos);
+        var locations = await grain.RegisterShuffleAsync(0, 1, 3, 2, CancellationToken.None);
+        var failed = locations[1];
+        var revived = await grain.ReviveAsync(0, [new PartitionRef(1, 0)], [failed.Primary.Identity], CancellationToken.None);
+        var next = Assert.Single(revived);
+        Assert.Equal((1, 1), (next.PartitionId, next.Epoch));
+        Assert.NotEqual(failed.Primary.Identity, next.Primary.Identity);
+        Assert.NotEqual(failed.Primary.Identity, next.Replica!.Identity);
+
+        // A second writer that saw the same failure gets the same new epoch, not another one.
+        Assert.Equal(next, Assert.Single(await grain.ReviveAsync(0, [new PartitionRef(1, 0)], [], CancellationToken.None)));
+        Assert.Equal(4, (await grain.RegisterShuffleAsync(0, 1, 3, 2, CancellationToken.None)).Sum(l => l.Epoch) + 3);
+
+        await grain.MapperEndAsync(0, 0, 0, CancellationToken.None);
+        var group = await grain.GetReducerFileGroupAsync(0, CancellationToken.None);
+        Assert.Equal(new[] { 0, 1 }, group.LocationsOf(1).Select(l => l.Location.Epoch));
+        var late = await Assert.ThrowsAsync<GridException>(() => grain.ReviveAsync(0, [new PartitionRef(2, 0)], [], CancellationToken.None));
+        Assert.Equal(ErrorCode.MapEnded, late.Code);
     }
 }

@@ -35,7 +35,8 @@ public class FailureModelTests
         await using var cluster = await InProcessCluster.StartAsync(3, slotsPerSilo: 8);
         var victim = cluster.Silos[2];
         string app = AppSurviving(cluster, victim, "app-data-lost");
-        var client = await cluster.ConnectClientAsync();
+        // Replicas 1: the only copy of the victim's partitions dies with it.
+        var client = await cluster.ConnectClientAsync(o => o.Replicas = 1);
         await client.RegisterApplicationAsync(app);
         var locations = await client.RegisterShuffleAsync(app, 0, 2, Partitions);
         Assert.Null(victim.Grains.Find(app));

@@ -168,7 +168,7 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
     public async Task An_unknown_message_type_gets_UnknownMessageType_and_the_connection_stays_open()
     {
         await using var raw = await RawGridSocket.ConnectAndHelloAsync(Silo.Host, Silo.Port);
-        foreach (ushort type in new ushort[] { 999, 4, 17, 65535 })
+        foreach (ushort type in new ushort[] { 999, 4, 29, 65535 })
         {
             await raw.SendRawFrameAsync((MessageType)type, [1, 2, 3], requestId: type);
             var (header, error) = await raw.ReceiveErrorAsync();
@@ -210,7 +210,7 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         Assert.Equal(ErrorCode.InvalidId, register.Code);
         var destroy = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.DestroyShuffle, new ShuffleRequest(appId, -1)));
         Assert.Equal(ErrorCode.InvalidId, destroy.Code);
-        var reserve = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.ReservePartitions, new PartitionRefs(appId, 0, [new PartitionRef(0, 0)])));
+        var reserve = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.ReservePartitions, new ReservePartitions(appId, 0, [new PartitionReservation(0, 0, PartitionRole.Primary, null)])));
         Assert.Equal(ErrorCode.InvalidId, reserve.Code);
         var fetch = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.FetchChunk, new FetchChunk(appId, 0, 0, 0, 0, 0, int.MaxValue)));
         Assert.Equal(ErrorCode.InvalidId, fetch.Code);

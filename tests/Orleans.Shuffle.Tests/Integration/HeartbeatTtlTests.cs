@@ -13,13 +13,17 @@ public class HeartbeatTtlTests
             ["--Applications:HeartbeatTtl=00:00:02", "--Applications:ExpiryCheckPeriod=00:00:00.500"]);
 
         // An application that keeps heartbeating, to show expiry picks only the silent one.
-        var living = await cluster.ConnectClientAsync(o => o.HeartbeatInterval = TimeSpan.FromMilliseconds(250));
+        var living = await cluster.ConnectClientAsync(o =>
+        {
+            o.HeartbeatInterval = TimeSpan.FromMilliseconds(250);
+            o.Replicas = 1; // one file and one slot per partition, so the counts below stay plain
+        });
         await living.RegisterApplicationAsync("app-alive");
         await using var heartbeat = living.StartHeartbeat("app-alive");
         await ShuffleData.RunSmallShuffleAsync(living, "app-alive", partitions: 4);
 
         // The silent one: registers, pushes, commits, then its driver goes away without unregistering.
-        var silent = await cluster.ConnectClientAsync();
+        var silent = await cluster.ConnectClientAsync(o => o.Replicas = 1);
         await ShuffleData.RunSmallShuffleAsync(silent, "app-silent", partitions: 6);
         await silent.DisposeAsync();
         Assert.Equal(10, cluster.Silos.Sum(s => s.DataFiles().Count));

@@ -32,12 +32,15 @@ public sealed class PartitionCatalogTests : IDisposable
 
     private static List<PartitionRef> Refs(params int[] partitions) => partitions.Select(p => new PartitionRef(p, 0)).ToList();
 
+    private static List<PartitionReservation> Primaries(params int[] partitions) =>
+        partitions.Select(p => new PartitionReservation(p, 0, PartitionRole.Primary, null)).ToList();
+
     [Fact]
     public void Reserving_takes_slots_spread_over_disks()
     {
         Assert.Equal(8, _catalog.TotalSlots);
         Assert.Equal(8, _catalog.FreeSlots);
-        _catalog.Reserve("app", 0, Refs(0, 1, 2, 3));
+        _catalog.Reserve("app", 0, Primaries(0, 1, 2, 3));
         Assert.Equal(4, _catalog.FreeSlots);
         Assert.Equal(4, _catalog.Count);
         // The disk with the most free slots takes each one: two and two.
@@ -49,10 +52,10 @@ public sealed class PartitionCatalogTests : IDisposable
     [Fact]
     public void Reserve_is_idempotent()
     {
-        _catalog.Reserve("app", 0, Refs(0, 1, 2));
+        _catalog.Reserve("app", 0, Primaries(0, 1, 2));
         var grain = _catalog.Find(new PartitionKey("app", 0, 1, 0));
-        _catalog.Reserve("app", 0, Refs(0, 1, 2));
-        _catalog.Reserve("app", 0, Refs(1));
+        _catalog.Reserve("app", 0, Primaries(0, 1, 2));
+        _catalog.Reserve("app", 0, Primaries(1));
         Assert.Equal(5, _catalog.FreeSlots);
         Assert.Equal(3, _catalog.Count);
         Assert.Same(grain, _catalog.Find(new PartitionKey("app", 0, 1, 0)));
@@ -61,26 +64,26 @@ public sealed class PartitionCatalogTests : IDisposable
     [Fact]
     public void Reserve_is_all_or_nothing()
     {
-        _catalog.Reserve("app", 0, Refs(0, 1, 2, 3, 4));
+        _catalog.Reserve("app", 0, Primaries(0, 1, 2, 3, 4));
         Assert.Equal(3, _catalog.FreeSlots);
         // Two already active (no slot needed) and four new ones, but only three slots are free.
-        var e = Assert.Throws<GridException>(() => _catalog.Reserve("app", 0, Refs(3, 4, 5, 6, 7, 8)));
+        var e = Assert.Throws<GridException>(() => _catalog.Reserve("app", 0, Primaries(3, 4, 5, 6, 7, 8)));
         Assert.Equal(ErrorCode.NoSlots, e.Code);
         Assert.Equal(3, _catalog.FreeSlots);
         Assert.Equal(5, _catalog.Count);
         Assert.All(new[] { 5, 6, 7, 8 }, p => Assert.Null(_catalog.Find(new PartitionKey("app", 0, p, 0))));
         // The ones already there are untouched, and the free slots are still usable.
         Assert.NotNull(_catalog.Find(new PartitionKey("app", 0, 4, 0)));
-        _catalog.Reserve("app", 0, Refs(5, 6, 7));
+        _catalog.Reserve("app", 0, Primaries(5, 6, 7));
         Assert.Equal(0, _catalog.FreeSlots);
     }
 
     [Fact]
     public void Reserve_validates_ids_before_taking_anything()
     {
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => _catalog.Reserve("../etc", 0, Refs(0))).Code);
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => _catalog.Reserve("app", -1, Refs(0))).Code);
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => _catalog.Reserve("app", 0, [new PartitionRef(0, 0), new PartitionRef(-1, 0)])).Code);
+        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => _catalog.Reserve("../etc", 0, Primaries(0))).Code);
+        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => _catalog.Reserve("app", -1, Primaries(0))).Code);
+        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => _catalog.Reserve("app", 0, [new PartitionReservation(0, 0, PartitionRole.Primary, null), new PartitionReservation(-1, 0, PartitionRole.Primary, null)])).Code);
         Assert.Equal(8, _catalog.FreeSlots);
         Assert.Equal(0, _catalog.Count);
     }
@@ -88,9 +91,9 @@ public sealed class PartitionCatalogTests : IDisposable
     [Fact]
     public async Task Destroy_deletes_files_and_frees_slots()
     {
-        _catalog.Reserve("app", 0, Refs(0, 1, 2));
-        _catalog.Reserve("app", 1, Refs(0, 1));
-        _catalog.Reserve("other", 0, Refs(0));
+        _catalog.Reserve("app", 0, Primaries(0, 1, 2));
+        _catalog.Reserve("app", 1, Primaries(0, 1));
+        _catalog.Reserve("other", 0, Primaries(0));
         Assert.Equal(2, _catalog.FreeSlots);
 
         foreach (var grain in _catalog.All.ToList())
@@ -125,7 +128,7 @@ public sealed class PartitionCatalogTests : IDisposable
     [Fact]
     public async Task Committing_a_partition_that_is_not_here_is_UnknownPartition()
     {
-        _catalog.Reserve("app", 0, Refs(0));
+        _catalog.Reserve("app", 0, Primaries(0));
         var e = await Assert.ThrowsAsync<GridException>(() => _catalog.CommitAsync("app", 0, Refs(0, 1)));
         Assert.Equal(ErrorCode.UnknownPartition, e.Code);
     }
@@ -133,7 +136,7 @@ public sealed class PartitionCatalogTests : IDisposable
     [Fact]
     public void Pushed_batches_are_validated_by_the_grain()
     {
-        _catalog.Reserve("app", 0, Refs(0));
+        _catalog.Reserve("app", 0, Primaries(0));
         var grain = _catalog.Find(new PartitionKey("app", 0, 0, 0))!;
         var batch = TestBatches.Make(0, 0, 0, TestBatches.Payload(10, 1));
         Assert.Equal(ErrorCode.MalformedFrame, Assert.Throws<GridException>(() => grain.Append(new ReadOnlySequence<byte>(batch[..10]))).Code);

@@ -103,8 +103,7 @@ public class FrameCodecTests
     [Fact]
     public void ReducerFileGroup_round_trips()
     {
-        var group = new ReducerFileGroup(3, 2, [0, -1, 5],
-            [new CommittedLocation(MessageSamples.LocationA, MessageSamples.File), new CommittedLocation(MessageSamples.LocationB, CommittedFile.Empty)]);
+        var group = new ReducerFileGroup(3, 2, [0, -1, 5], MessageSamples.CommittedLocations);
         var read = RoundTrip(MessageType.GetReducerFileGroup, group, FrameFlags.Response);
         Assert.Equal(3, read.NumMaps);
         Assert.Equal(2, read.NumPartitions);
@@ -113,7 +112,12 @@ public class FrameCodecTests
         for (int i = 0; i < 2; i++)
         {
             Assert.Equal(group.Locations[i].Location, read.Locations[i].Location);
-            AssertSameFile(group.Locations[i].File, read.Locations[i].File);
+            Assert.Equal(group.Locations[i].Copies.Count, read.Locations[i].Copies.Count);
+            for (int c = 0; c < group.Locations[i].Copies.Count; c++)
+            {
+                Assert.Equal(group.Locations[i].Copies[c].Silo, read.Locations[i].Copies[c].Silo);
+                AssertSameFile(group.Locations[i].Copies[c].File, read.Locations[i].Copies[c].File);
+            }
         }
         Assert.Single(read.LocationsOf(1));
     }

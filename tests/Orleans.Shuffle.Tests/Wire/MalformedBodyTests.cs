@@ -119,7 +119,7 @@ public class MalformedBodyTests
     [InlineData(0, 0, 65536)]
     public void Partition_locations_out_of_range_are_malformed(int partition, int epoch, int port)
     {
-        var body = Body(new ShuffleLocations([new PartitionLocation(partition, epoch, "id", "h", port)]));
+        var body = Body(new ShuffleLocations([new PartitionLocation(partition, epoch, new SiloEndpoint("id", "h", port))]));
         AssertMalformed(() => MessageSamples.ReadWhole<ShuffleLocations>(body));
     }
 

@@ -46,9 +46,16 @@ public static class MessageSamples
 
     public static readonly CommittedFile File = new(300, 5, 0xDEADBEEF, [0, 100, 250, 300]);
 
-    public static readonly PartitionLocation LocationA = new(0, 0, "127.0.0.1-40001-123456", "127.0.0.1", 40001);
+    public static readonly PartitionLocation LocationA = new(0, 0,
+        new SiloEndpoint("127.0.0.1-40001-123456", "127.0.0.1", 40001), new SiloEndpoint("127.0.0.1-40003-123457", "127.0.0.1", 40003));
 
-    public static readonly PartitionLocation LocationB = new(1, 2, "::1-65535-1", "::1", 65535);
+    public static readonly PartitionLocation LocationB = new(1, 2, new SiloEndpoint("::1-65535-1", "::1", 65535));
+
+    public static readonly IReadOnlyList<CommittedLocation> CommittedLocations =
+    [
+        new CommittedLocation(LocationA, [new CommittedCopy(LocationA.Primary, File), new CommittedCopy(LocationA.Replica!, File)]),
+        new CommittedLocation(LocationB, [new CommittedCopy(LocationB.Primary, CommittedFile.Empty)]),
+    ];
 
     public static byte[] BodyOf<T>(T message) where T : IWireMessage<T>
     {
@@ -85,15 +92,19 @@ public static class MessageSamples
         Case("ErrorReply", MessageType.PushData, new ErrorReply(ErrorCode.NoSlots, "no slots left: ñ")),
         Case("AppRequest", MessageType.RegisterApplication, new AppRequest("app-1.2_x")),
         Case("ShuffleRequest", MessageType.DestroyShuffle, new ShuffleRequest("app-1", ShuffleRequest.AllShuffles)),
-        Case("RegisterShuffle", MessageType.RegisterShuffle, new RegisterShuffle("app-1", 7, 100, 2000)),
+        Case("RegisterShuffle", MessageType.RegisterShuffle, new RegisterShuffle("app-1", 7, 100, 2000, 2)),
         Case("ShuffleLocations", MessageType.RegisterShuffle, new ShuffleLocations([LocationA, LocationB])),
         Case("MapperEnd", MessageType.MapperEnd, new MapperEnd("app-1", 3, 17, 2)),
         Case("MapperEndReply", MessageType.MapperEnd, new MapperEndReply(false, 1, true)),
         Case("CommittedFile", MessageType.CommitPartitions, new CommittedFileMessage(File)),
         Case("CommitReply", MessageType.CommitPartitions, new CommitReply([new CommittedPartition(0, 0, File), new CommittedPartition(5, 1, CommittedFile.Empty)])),
-        Case("ReducerFileGroup", MessageType.GetReducerFileGroup, new ReducerFileGroup(3, 2, [0, -1, 2],
-            [new CommittedLocation(LocationA, File), new CommittedLocation(LocationB, CommittedFile.Empty)])),
-        Case("PartitionRefs", MessageType.ReservePartitions, new PartitionRefs("app-1", 1, [new PartitionRef(0, 0), new PartitionRef(9, 3)])),
+        Case("ReducerFileGroup", MessageType.GetReducerFileGroup, new ReducerFileGroup(3, 2, [0, -1, 2], CommittedLocations)),
+        Case("PartitionRefs", MessageType.CommitPartitions, new PartitionRefs("app-1", 1, [new PartitionRef(0, 0), new PartitionRef(9, 3)])),
+        Case("ReservePartitions", MessageType.ReservePartitions, new ReservePartitions("app-1", 1,
+            [new PartitionReservation(0, 0, PartitionRole.Primary, LocationA.Replica), new PartitionReservation(9, 3, PartitionRole.Replica, LocationA.Primary),
+             new PartitionReservation(4, 1, PartitionRole.Primary, null)])),
+        Case("Revive", MessageType.Revive, new Revive("app-1", 2, [new PartitionRef(3, 0), new PartitionRef(7, 4)], ["127.0.0.1-40001-123456"])),
+        Case("PushReply", MessageType.PushData, new PushReply([new PartitionRef(1, 0)])),
         Case("FetchChunk", MessageType.FetchChunk, new FetchChunk("app-1", 1, 2, 0, 4, 0, int.MaxValue)),
         Case("ClusterView", MessageType.GetClusterView, new ClusterView(42, [ActiveSilo, JoiningSilo])),
         Case("SiloStats", MessageType.GetSiloStats, new SiloStats(ActiveSilo)),

@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Measures DynamoDB membership against DynamoDB Local, with silo processes at default settings:
+#   1. the request rate of one silo over RATE_SECONDS (default 60), counted by a small proxy between
+#      the silo and DynamoDB Local (every HTTP request, SDK retries included), by operation;
+#   2. ROUNDS times (default 3): SILOS silo processes (default 3) of a fresh cluster, kill -9 of one
+#      by its pid, then the table polled every 100 ms until that silo's row reads Dead.
+# RATE_SECONDS=0 skips 1. EXTRA_SILO_ARGS is added to every silo's command line, e.g.
+# EXTRA_SILO_ARGS="--Membership:NumMissedProbesLimit=1000000" leaves only IAmAlive staleness to detect the kill.
+# Needs a Release build (dotnet build -c Release Orleans.Shuffle.sln), Java, npm and python3.
+# Talks only to 127.0.0.1 and stops exactly the processes it started.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+rate_seconds="${RATE_SECONDS:-60}"
+silos="${SILOS:-3}"
+rounds="${ROUNDS:-3}"
+read -r -a extra_args <<<"${EXTRA_SILO_ARGS:-}"
+silo_dll="$root/src/Silo/bin/Release/net10.0/Orleans.Shuffle.Silo.dll"
+[ -f "$silo_dll" ] || { echo "build first: dotnet build -c Release Orleans.Shuffle.sln" >&2; exit 1; }
+emulator="$(bash scripts/install-dynamodb-local.sh | tail -n 1)"
+
+work="$(mktemp -d)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  sleep 1
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+cat >"$work/ddb.py" <<'PY'
+import http.client, json, sys, threading, time, urllib.request
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# DynamoDB Local (-sharedDb) checks no signature, only that there is one.
+AUTH = "AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00"
+
+def call(port, op, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=json.dumps(body).encode(), headers={
+        "X-Amz-Target": "DynamoDB_20120810." + op, "Content-Type": "application/x-amz-json-1.0", "Authorization": AUTH})
+    with urllib.request.urlopen(req, timeout=5) as r:
+        return json.loads(r.read())
+
+def wait_up(port):
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            call(port, "ListTables", {}); return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"DynamoDB Local on {port} did not answer")
+
+def proxy(listen, upstream):
+    counts, lock = {}, threading.Lock()
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        def log_message(self, *args): pass
+        def reply(self, status, payload, headers=()):
+            self.send_response(status)
+            for k, v in headers: self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload))); self.end_headers(); self.wfile.write(payload)
+        def do_GET(self):
+            with lock:
+                snapshot = dict(counts)
+                if self.path == "/__reset": counts.clear()
+            self.reply(200, json.dumps(snapshot).encode(), [("Content-Type", "application/json")])
+        def do_POST(self):
+            data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            op = self.headers.get("X-Amz-Target", "?").split(".")[-1]
+            with lock: counts[op] = counts.get(op, 0) + 1
+            conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
+            conn.request("POST", self.path, data, {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")})
+            resp = conn.getresponse(); payload = resp.read(); conn.close()
+            self.reply(resp.status, payload, [(k, v) for k, v in resp.getheaders() if k.lower() not in ("content-length", "connection", "transfer-encoding")])
+    ThreadingHTTPServer(("127.0.0.1", listen), Handler).serve_forever()
+
+def get(port, table, cluster, identity):
+    return call(port, "GetItem", {"TableName": table, "ConsistentRead": True, "Key": {
+        "DeploymentId": {"S": cluster}, "SiloIdentity": {"S": identity}}}).get("Item")
+
+def parse_time(s):
+    return datetime.fromisoformat(s[:26] + "+00:00").timestamp()  # microseconds are enough here
+
+def watch(port, table, cluster, identity, killed_at):
+    killed_at = float(killed_at)
+    row = get(port, table, cluster, identity)
+    alive_age = killed_at - parse_time(row["IAmAliveTime"]["S"])
+    first_vote = None
+    while time.time() - killed_at < 120:
+        row = get(port, table, cluster, identity)
+        if row.get("SuspectingSilos") and first_vote is None: first_vote = time.time() - killed_at
+        if int(row["SiloStatus"]["N"]) == 6:
+            dead = time.time() - killed_at
+            print(f"dead_after_s={dead:.2f} first_vote_after_s={(first_vote if first_vote is not None else dead):.2f} "
+                  f"last_iamalive_age_at_kill_s={alive_age:.2f} votes={row.get('SuspectingSilos', {}).get('S', '')}")
+            return
+        time.sleep(0.1)
+    sys.exit(f"{identity} was not Dead 120 s after the kill")
+
+def counts(proxy_port, reset):
+    with urllib.request.urlopen(f"http://127.0.0.1:{proxy_port}/{'__reset' if reset == 'reset' else '__counts'}", timeout=5) as r:
+        print(r.read().decode())
+
+if __name__ == "__main__":
+    {"wait-up": lambda a: wait_up(int(a[0])), "proxy": lambda a: proxy(int(a[0]), int(a[1])),
+     "watch": lambda a: watch(int(a[0]), a[1], a[2], a[3], a[4]), "counts": lambda a: counts(int(a[0]), a[1])}[sys.argv[1]](sys.argv[2:])
+PY
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+ddb_port="$(free_port)"
+java -Djava.library.path="$emulator/DynamoDBLocal_lib" -jar "$emulator/DynamoDBLocal.jar" \
+  -inMemory -sharedDb -disableTelemetry -port "$ddb_port" >"$work/dynamodb.log" 2>&1 &
+pids+=($!)
+python3 "$work/ddb.py" wait-up "$ddb_port"
+echo "DynamoDB Local on 127.0.0.1:$ddb_port"
+
+last_pid=""
+last_identity=""
+# start_silo NAME CLUSTER SERVICE: starts a silo process and waits for its SILO READY line.
+start_silo() {
+  local name="$1" cluster="$2" service="$3" log="$work/$1-$2.log"
+  echo "+ dotnet $silo_dll --membership dynamodb --dynamodb-service $service --cluster-id $cluster --name $name --port 0 --http-port 0 --disk $work/$cluster/$name --membership-file $work/$cluster/membership.json ${extra_args[*]}"
+  dotnet "$silo_dll" --membership dynamodb --dynamodb-service "$service" --cluster-id "$cluster" --name "$name" \
+    --port 0 --http-port 0 --disk "$work/$cluster/$name" --membership-file "$work/$cluster/membership.json" "${extra_args[@]}" >"$log" 2>&1 &
+  last_pid=$!
+  pids+=("$last_pid")
+  for _ in $(seq 1 600); do
+    if grep -q "SILO READY" "$log"; then
+      last_identity="$(sed -n 's/.*SILO READY .*identity=\([^ ]*\).*/\1/p' "$log" | head -n 1)"
+      return 0
+    fi
+    kill -0 "$last_pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+    sleep 0.1
+  done
+  cat "$log" >&2
+  return 1
+}
+
+if [ "$rate_seconds" -gt 0 ]; then
+echo "== 1. requests of one silo over ${rate_seconds} s (defaults: IAmAlive every 5 s, table read every 2 s)"
+proxy_port="$(free_port)"
+python3 "$work/ddb.py" proxy "$proxy_port" "$ddb_port" &
+pids+=($!)
+sleep 0.5
+start_silo s1 "rate-$$" "http://127.0.0.1:$proxy_port"
+rate_pid="$last_pid"
+echo "start-up requests: $(python3 "$work/ddb.py" counts "$proxy_port" reset)"
+sleep "$rate_seconds"
+counts="$(python3 "$work/ddb.py" counts "$proxy_port" read)"
+echo "steady-state requests in ${rate_seconds} s: $counts"
+python3 - "$counts" "$rate_seconds" <<'PY'
+import json, sys
+c, s = json.loads(sys.argv[1]), float(sys.argv[2])
+reads = sum(v for k, v in c.items() if k in ("GetItem", "Query", "Scan", "DescribeTable", "BatchGetItem", "TransactGetItems"))
+writes = sum(c.values()) - reads
+print(f"rate: reads={reads / s:.2f}/s writes={writes / s:.2f}/s total={(reads + writes) / s:.2f}/s")
+PY
+kill -TERM "$rate_pid"; wait "$rate_pid" 2>/dev/null || true
+fi
+
+echo "== 2. kill -9 of one of $silos silos -> its row Dead (defaults: probes every 1 s, 3 missed -> vote; IAmAlive stale after 3 x 5 s)"
+for round in $(seq 1 "$rounds"); do
+  cluster="kill-$$-$round"
+  round_pids=()
+  for i in $(seq 1 "$silos"); do
+    start_silo "s$i" "$cluster" "http://127.0.0.1:$ddb_port"
+    round_pids+=("$last_pid")
+  done
+  sleep 3  # every silo has read the table with all of them Active
+  victim_pid="$last_pid"
+  victim="$last_identity"
+  echo "+ kill -9 $victim_pid   # s$silos, $victim"
+  kill -9 "$victim_pid"
+  killed_at="$(date +%s.%N)"
+  wait "$victim_pid" 2>/dev/null || true
+  echo "round $round: $(python3 "$work/ddb.py" watch "$ddb_port" OrleansShuffleSilos "$cluster" "$victim" "$killed_at")"
+  for p in "${round_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${round_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+done

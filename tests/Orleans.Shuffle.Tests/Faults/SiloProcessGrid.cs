@@ -1,0 +1,180 @@
+using System.Diagnostics;
+using System.Text;
+using Orleans.Shuffle.Tests.Infrastructure;
+
+namespace Orleans.Shuffle.Tests.Faults;
+
+/// <summary>What a silo process announced on its "SILO READY name=.. identity=.. grid=host:port http=host:port" line.</summary>
+public sealed record SiloReadyLine(string Name, string Grid, string Http)
+{
+    public static SiloReadyLine? TryParse(string line)
+    {
+        const string Prefix = "SILO READY ";
+        if (!line.StartsWith(Prefix, StringComparison.Ordinal)) return null;
+        var fields = line[Prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            .Select(t => t.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+        return fields.TryGetValue("name", out string? name) && fields.TryGetValue("grid", out string? grid)
+            ? new SiloReadyLine(name, grid, fields.GetValueOrDefault("http", ""))
+            : null;
+    }
+}
+
+/// <summary>
+/// Silo processes a test starts itself (rather than letting the job tool start them), so the test
+/// controls their disks: one cluster id, one membership file, loopback, ports chosen by the OS.
+/// Disposing kills exactly these processes, through their own Process objects.
+/// </summary>
+public sealed class SiloProcessGrid : IDisposable
+{
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly List<(ChildProcess Process, SiloReadyLine Ready)> _silos = [];
+
+    private SiloProcessGrid(string clusterId) => ClusterId = clusterId;
+
+    public string ClusterId { get; }
+
+    public IReadOnlyList<SiloReadyLine> Silos => _silos.Select(s => s.Ready).ToList();
+
+    /// <summary>Grid endpoints, for the job's --grid.</summary>
+    public string Gateways => string.Join(',', _silos.Select(s => s.Ready.Grid));
+
+    /// <param name="disks">One storage directory per silo.</param>
+    /// <param name="membershipFile">The shared membership table.</param>
+    /// <param name="extraArgs">Appended to every silo's command line.</param>
+    public static async Task<SiloProcessGrid> StartAsync(IReadOnlyList<string> disks, string membershipFile, IEnumerable<string> extraArgs)
+    {
+        Assert.True(File.Exists(RepoPaths.SiloDll), $"{RepoPaths.SiloDll} is not built");
+        var grid = new SiloProcessGrid("fault-" + Guid.NewGuid().ToString("N")[..8]);
+        var started = new List<(ChildProcess Process, string Name)>();
+        try
+        {
+            for (int i = 0; i < disks.Count; i++)
+            {
+                string name = $"s{i + 1}";
+                started.Add((ChildProcess.Start(RepoPaths.DotnetExecutable(),
+                [
+                    RepoPaths.SiloDll,
+                    "--cluster-id", grid.ClusterId,
+                    "--name", name,
+                    "--port", "0",
+                    "--http-port", "0",
+                    "--disk", disks[i],
+                    "--membership-file", membershipFile,
+                    .. extraArgs,
+                ]), name));
+            }
+            // Started together, awaited one by one: the total wait is still about one start-up.
+            foreach (var (process, name) in started)
+            {
+                grid._silos.Add((process, await WaitForReadyAsync(process, name)));
+            }
+            return grid;
+        }
+        catch
+        {
+            foreach (var (process, _) in started) process.Dispose();
+            throw;
+        }
+    }
+
+    public string Output(int index, int lines = 40) => _silos[index].Process.Tail(lines);
+
+    public void Dispose()
+    {
+        foreach (var (process, _) in _silos) process.Dispose();
+    }
+
+    private static async Task<SiloReadyLine> WaitForReadyAsync(ChildProcess process, string name)
+    {
+        var clock = Stopwatch.StartNew();
+        // Bounded by ReadyTimeout.
+        while (clock.Elapsed < ReadyTimeout)
+        {
+            foreach (string line in process.Output)
+            {
+                if (SiloReadyLine.TryParse(line) is { } ready) return ready;
+            }
+            await Task.Delay(50);
+        }
+        throw new Xunit.Sdk.XunitException($"silo {name} printed no SILO READY line within {ReadyTimeout.TotalSeconds:0} s:{Environment.NewLine}{process.Tail()}");
+    }
+}
+
+/// <summary>
+/// A tmpfs of a fixed size mounted on a directory of the test (Linux, root): a disk the test can
+/// fill up while a silo writes to it. Dispose unmounts it (lazily if something still holds it).
+/// </summary>
+public sealed class TmpfsMount : IDisposable
+{
+    private TmpfsMount(string directory) => Directory = directory;
+
+    public string Directory { get; }
+
+    public static TmpfsMount Mount(string directory, int sizeMiB)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        var (exit, output) = Run("mount", "-t", "tmpfs", "-o", $"size={sizeMiB}m", "tmpfs", directory);
+        Assert.True(exit == 0,
+            $"could not mount a tmpfs on {directory} (this test needs Linux and root, to make a disk fail under a running silo): {output}");
+        return new TmpfsMount(directory);
+    }
+
+    /// <summary>Fills the file system to the last byte with a filler file, so every later write gets ENOSPC; returns the bytes written.</summary>
+    public long FillUp()
+    {
+        long written = 0;
+        var zeros = new byte[1 << 20];
+        // Unbuffered: each Write is one write(2), so ENOSPC surfaces here and not at some later flush.
+        using var filler = new FileStream(Path.Combine(Directory, "filler.bin"), FileMode.Create, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+        int chunk = zeros.Length;
+        // Bounded: the file system is finite, and the chunk halves down to one byte before giving up.
+        while (chunk > 0)
+        {
+            try
+            {
+                filler.Write(zeros, 0, chunk);
+                written += chunk;
+            }
+            catch (IOException)
+            {
+                chunk /= 2;
+            }
+        }
+        return written;
+    }
+
+    public long UsedBytes()
+    {
+        var drive = new DriveInfo(Directory);
+        return drive.TotalSize - drive.TotalFreeSpace;
+    }
+
+    public void Dispose()
+    {
+        if (Run("umount", Directory).Exit != 0) Run("umount", "-l", Directory);
+    }
+
+    private static (int Exit, string Output) Run(string file, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in arguments) info.ArgumentList.Add(argument);
+        try
+        {
+            using var process = Process.Start(info)!;
+            var output = new StringBuilder();
+            output.Append(process.StandardOutput.ReadToEnd());
+            output.Append(process.StandardError.ReadToEnd());
+            if (!process.WaitForExit(30_000))
+            {
+                process.Kill();
+                return (-1, $"{file} did not finish in 30 s");
+            }
+            return (process.ExitCode, output.ToString().Trim());
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return (-1, $"{file}: {e.Message}");
+        }
+    }
+}
