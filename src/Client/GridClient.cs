@@ -35,7 +35,7 @@ public sealed class GridClient : IAsyncDisposable
         _options = options;
         _pool = new ConnectionPool(options.ToConnectionOptions());
         _views = new ClusterViewProvider(_pool, options.ParseGateways());
-        _router = new ShuffleGrainRouter(_pool, _views);
+        _router = new ShuffleGrainRouter(_pool, _views, options.ShuffleGrainFailoverTimeout);
         _transport = new GridClientTransport(this, _pool, _router);
     }
 

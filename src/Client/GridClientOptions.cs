@@ -85,6 +85,13 @@ public sealed class GridClientOptions
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a control request (register, revive, MapperEnd, file group, ...) keeps trying while the
+    /// silo of the application's ShuffleGrain is unreachable or leaving: until membership declares the
+    /// silo dead and the grain moves to another silo. Zero still makes a few quick tries.
+    /// </summary>
+    public TimeSpan ShuffleGrainFailoverTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
     {
@@ -112,6 +119,9 @@ public sealed class GridClientOptions
         RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
         RequirePositive(RequestTimeout, nameof(RequestTimeout));
         RequirePositive(HeartbeatInterval, nameof(HeartbeatInterval));
+        if (ShuffleGrainFailoverTimeout < TimeSpan.Zero || ShuffleGrainFailoverTimeout > MaxTimeout)
+            throw new ArgumentException(
+                $"GridClientOptions.ShuffleGrainFailoverTimeout must be between 0 and {MaxTimeout}, but is {ShuffleGrainFailoverTimeout}.", nameof(ShuffleGrainFailoverTimeout));
         if (CommitWaitTimeout < TimeSpan.Zero || CommitWaitTimeout > MaxTimeout)
             throw new ArgumentException($"GridClientOptions.CommitWaitTimeout must be between 0 and {MaxTimeout}, but is {CommitWaitTimeout}.", nameof(CommitWaitTimeout));
     }
@@ -133,6 +143,7 @@ public sealed class GridClientOptions
         RequestTimeout = RequestTimeout,
         CommitWaitTimeout = CommitWaitTimeout,
         HeartbeatInterval = HeartbeatInterval,
+        ShuffleGrainFailoverTimeout = ShuffleGrainFailoverTimeout,
     };
 
     /// <summary>The gateways, parsed. Call after <see cref="Validate"/>.</summary>

@@ -5,7 +5,7 @@ namespace Orleans.Shuffle.Client;
 /// <summary>Which errors are worth another try, and how long to wait before it.</summary>
 internal static class RetryPolicy
 {
-    /// <summary>Attempts of a control request (the first one included) before its error is returned.</summary>
+    /// <summary>Tries of a control request (the first one included) at least, even past the ShuffleGrain failover timeout.</summary>
     public const int ControlAttempts = 4;
 
     /// <summary>Retries of one chunk fetch: fetches are idempotent, so a lost connection or a corrupt reply is simply asked again.</summary>

@@ -58,6 +58,15 @@ public sealed partial class DynamoDBClusteringOptions
     /// <summary>How long start-up waits for a new table to become ACTIVE. Default 2 min.</summary>
     public TimeSpan TableReadyTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// The grain storage table (ShuffleGrain state) of a silo whose membership is DynamoDB, in the same
+    /// <see cref="Service"/> with the same credentials (section "Membership:DynamoDB:GrainStorage").
+    /// </summary>
+    public DynamoDBGrainStorageOptions GrainStorage { get; set; } = new();
+
+    /// <summary>The grain directory table of such a silo (section "Membership:DynamoDB:GrainDirectory").</summary>
+    public DynamoDBGrainDirectoryOptions GrainDirectory { get; set; } = new();
+
     /// <summary>True when <see cref="Service"/> is an http(s) URL rather than a region name.</summary>
     public bool IsUrl => TryGetUrl(Service, out _);
 
@@ -92,6 +101,11 @@ public sealed partial class DynamoDBClusteringOptions
         if (RequestTimeout <= TimeSpan.Zero) yield return $"{section}:RequestTimeout must be positive.";
         if (MaxErrorRetry < 0) yield return $"{section}:MaxErrorRetry must be >= 0.";
         if (TableReadyTimeout <= TimeSpan.Zero) yield return $"{section}:TableReadyTimeout must be positive.";
+        foreach (string failure in (GrainStorage ?? new()).Validate($"{section}:GrainStorage")) yield return failure;
+        foreach (string failure in (GrainDirectory ?? new()).Validate($"{section}:GrainDirectory")) yield return failure;
+        var names = new[] { TableName, GrainStorage?.TableName, GrainDirectory?.TableName };
+        if (names.Distinct(StringComparer.Ordinal).Count() < names.Length)
+            yield return $"{section}:TableName, {section}:GrainStorage:TableName and {section}:GrainDirectory:TableName must name three different tables.";
     }
 
     /// <summary>A client for <see cref="Service"/>: a URL becomes ServiceURL (signed for us-east-1), a name a region endpoint.</summary>

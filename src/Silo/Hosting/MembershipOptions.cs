@@ -1,5 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.Shuffle.GrainDirectory;
 using Orleans.Shuffle.Membership;
 using Orleans.Shuffle.Membership.DynamoDB;
+using Orleans.Shuffle.Persistence;
 
 namespace Orleans.Shuffle.Silo.Hosting;
 
@@ -19,7 +23,11 @@ public sealed class MembershipOptions
     /// </summary>
     public string Provider { get; set; } = FileProvider;
 
-    /// <summary>Settings of the DynamoDB provider (section "Membership:DynamoDB"); Service is required with it (--dynamodb-service).</summary>
+    /// <summary>
+    /// Settings of the DynamoDB provider (section "Membership:DynamoDB"); Service is required with it (--dynamodb-service).
+    /// With it the grain directory and the grain storage are DynamoDB tables too, in the same Service
+    /// (sections "Membership:DynamoDB:GrainDirectory" and "Membership:DynamoDB:GrainStorage").
+    /// </summary>
     public DynamoDBClusteringOptions DynamoDB { get; set; } = new();
 
     public bool UsesDynamoDB => string.Equals(Provider, DynamoDBProvider, StringComparison.OrdinalIgnoreCase);
@@ -27,10 +35,10 @@ public sealed class MembershipOptions
     /// <summary>Path of the embedded table. Default {temp}/orleans-shuffle/{clusterId}/membership.json.</summary>
     public string FilePath { get; set; } = "";
 
-    /// <summary>Path of the embedded grain directory. Default: grain-directory.json beside the membership file.</summary>
+    /// <summary>Path of the embedded grain directory (the File provider's). Default: grain-directory.json beside the membership file.</summary>
     public string GrainDirectoryPath { get; set; } = "";
 
-    /// <summary>Directory of the embedded grain storage (ShuffleGrain state). Default: grain-state beside the membership file.</summary>
+    /// <summary>Directory of the embedded grain storage (ShuffleGrain state; the File provider's). Default: grain-state beside the membership file.</summary>
     public string GrainStoragePath { get; set; } = "";
 
     /// <summary>How often a silo writes its IAmAlive column. Default 5 s (Orleans: 30 s; the file table is cheap).</summary>
@@ -74,6 +82,32 @@ public sealed class MembershipOptions
         ? new DynamoDBMembershipTable(DynamoDB, clusterId)
         : new FileMembershipTable(FilePath, clusterId);
 
+    /// <summary>The grain directory that goes with <see cref="Provider"/>: the DynamoDB table, or the embedded file.</summary>
+    public IGrainDirectory CreateGrainDirectory(string clusterId) => UsesDynamoDB
+        ? new DynamoDBGrainDirectory(DynamoDB, clusterId)
+        : new FileGrainDirectory(GrainDirectoryPath);
+
+    /// <summary>The grain storage that goes with <see cref="Provider"/>: the DynamoDB table, or the embedded files.</summary>
+    public IGrainStorage CreateGrainStorage(string clusterId) => UsesDynamoDB
+        ? new DynamoDBGrainStorage(DynamoDB, clusterId)
+        : new FileGrainStorage(GrainStoragePath);
+
+    /// <summary>
+    /// Registers the grain directory and grain storage of <see cref="Provider"/>, and, for DynamoDB, a
+    /// start-up step that creates or checks their tables: registered before the silo's endpoints and
+    /// membership, it fails the start (InvalidOperationException, exit code 3) with a message saying
+    /// what to fix before the silo joins.
+    /// </summary>
+    public void AddGrainDirectoryAndStorage(IServiceCollection services, string clusterId)
+    {
+        services.AddSingleton(_ => CreateGrainDirectory(clusterId));
+        services.AddSingleton(_ => CreateGrainStorage(clusterId));
+        if (UsesDynamoDB)
+        {
+            services.AddHostedService(sp => new GrainTablesStartup(sp.GetRequiredService<IGrainDirectory>(), sp.GetRequiredService<IGrainStorage>()));
+        }
+    }
+
     public IEnumerable<string> Validate()
     {
         if (UsesDynamoDB)
@@ -99,4 +133,17 @@ public sealed class MembershipOptions
         if (ProbePeriod <= TimeSpan.Zero || ProbeTimeout <= TimeSpan.Zero) yield return "Membership:ProbePeriod and ProbeTimeout must be positive.";
         if (NumMissedProbesLimit < 1 || NumProbedSilos < 1) yield return "Membership:NumMissedProbesLimit and NumProbedSilos must be >= 1.";
     }
+}
+
+/// <summary>Creates or checks the DynamoDB grain directory and grain storage tables when the silo starts.</summary>
+internal sealed class GrainTablesStartup(IGrainDirectory directory, IGrainStorage storage) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // One after the other, so a failure names one table.
+        if (directory is DynamoDBGrainDirectory dynamoDirectory) await dynamoDirectory.InitializeAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (storage is DynamoDBGrainStorage dynamoStorage) await dynamoStorage.InitializeAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

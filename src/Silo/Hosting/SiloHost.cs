@@ -79,8 +79,8 @@ public static class SiloHost
         services.AddSingleton<LocalSilo>();
         services.AddSingleton<ClusterMembership>();
         services.AddSingleton<IMembershipTable>(_ => config.Membership.CreateTable(config.Silo.ClusterId));
-        services.AddSingleton<IGrainDirectory>(new FileGrainDirectory(config.Membership.GrainDirectoryPath));
-        services.AddSingleton<IGrainStorage>(new FileGrainStorage(config.Membership.GrainStoragePath));
+        // The grain directory and grain storage go with the membership provider (files, or DynamoDB tables created at start-up).
+        config.Membership.AddGrainDirectoryAndStorage(services, config.Silo.ClusterId);
         services.AddSingleton<ReplicaForwarder>();
         // Built by a factory so the container disposes it: a stopping silo closes its outbound connections.
         services.AddSingleton(_ => new SiloConnectionPool(new GridConnectionOptions

@@ -325,6 +325,24 @@ public class ShuffleWriterReviveTests
         Assert.Empty(transport.Revives);
     }
 
+    [Fact]
+    public async Task Writing_a_record_that_fits_its_partition_buffer_allocates_nothing()
+    {
+        var transport = new FakePushTransport();
+        var options = Options(o => o.PushBufferBytes = 64 * 1024);
+        var locations = Enumerable.Range(0, 100).Select(p => At(p, 0, p % 2 == 0 ? SiloA : SiloB)).ToArray();
+        await using var writer = Writer(transport, options, locations);
+        var record = new byte[40];
+        // Every partition has its buffer already: from here on no record seals one.
+        for (int p = 0; p < 100; p++) Assert.True(writer.TryWrite(p, record));
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++) Assert.True(writer.TryWrite(i % 100, record));
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        await writer.CloseAsync();
+        Assert.Equal(10_100, transport.StoredEntries.Sum(e => e.Payload.Length / 44));
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(3)]

@@ -69,6 +69,7 @@ public sealed class SiloProcessGrid : IDisposable
             {
                 grid._silos.Add((process, await WaitForReadyAsync(process, name)));
             }
+            await grid.WaitForConvergenceAsync();
             return grid;
         }
         catch
@@ -83,6 +84,39 @@ public sealed class SiloProcessGrid : IDisposable
     public void Dispose()
     {
         foreach (var (process, _) in _silos) process.Dispose();
+    }
+
+    /// <summary>
+    /// Waits until every silo's /state lists all silos as Active. READY means a silo has joined, not
+    /// that the others have read its row yet; a shuffle registered before would be placed on fewer silos.
+    /// </summary>
+    private async Task WaitForConvergenceAsync()
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var clock = Stopwatch.StartNew();
+        string views = "";
+        // Bounded by ReadyTimeout.
+        while (clock.Elapsed < ReadyTimeout)
+        {
+            var seen = new List<int>();
+            foreach (var (_, ready) in _silos)
+            {
+                try
+                {
+                    using var state = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://{ready.Http}/state"));
+                    seen.Add(state.RootElement.GetProperty("membership").GetProperty("silos").EnumerateArray()
+                        .Count(s => s.GetProperty("status").GetString() == "Active"));
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException)
+                {
+                    seen.Add(-1);
+                }
+            }
+            if (seen.All(active => active == _silos.Count)) return;
+            views = string.Join(", ", seen);
+            await Task.Delay(100);
+        }
+        throw new Xunit.Sdk.XunitException($"the silos did not all see {_silos.Count} active silos within {ReadyTimeout.TotalSeconds:0} s (they saw {views}).");
     }
 
     private static async Task<SiloReadyLine> WaitForReadyAsync(ChildProcess process, string name)

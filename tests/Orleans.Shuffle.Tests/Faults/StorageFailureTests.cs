@@ -17,7 +17,7 @@ public class StorageFailureTests(ITestOutputHelper output)
     private const int TmpfsMiB = 96;
 
     /// <summary>Data on silo 1's disk that shows the map stage is pushing to it.</summary>
-    private const long StartedWritingBytes = 1L << 20;
+    private const long StartedWritingBytes = 512L << 10;
 
     [Theory]
     [InlineData(1)]
@@ -65,7 +65,7 @@ public class StorageFailureTests(ITestOutputHelper output)
         }
 
         int? exit = await job.WaitForExitAsync(FaultJob.Timeout - clock.Elapsed);
-        string disk = await DiskStateAsync(grid.Silos[0]);
+        var (disk, diskFailures) = await DiskStateAsync(grid.Silos[0]);
         output.WriteLine($"run {run}: filled silo 1's disk ({usedBeforeFill} bytes used) with {filled} bytes; its disk now: {disk}");
         string describe = $"run {run}: exit {exit?.ToString() ?? "none (killed after the timeout)"}; silo 1's disk had {usedBeforeFill} bytes " +
             $"used when the test wrote {filled} filler bytes{(mapStageOverAtFill ? " (after the map stage had finished)" : "")}." + Environment.NewLine +
@@ -77,24 +77,27 @@ public class StorageFailureTests(ITestOutputHelper output)
         Assert.True(filled > 0, "the disk was never filled: silo 1 got no data during the job. " + describe);
         Assert.False(mapStageOverAtFill, "the disk filled up only after the map stage: the fault came too late to test anything. " + describe);
         Assert.True(exit == 0, "the job did not verify. " + describe);
+        // The fault was real: the silo's writes to the full disk failed.
+        Assert.True(diskFailures > 0, "silo 1 counted no failed disk write. " + describe);
         using var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(report));
         Assert.True(json.RootElement.GetProperty("verified").GetBoolean(), describe);
         Assert.Equal(json.RootElement.GetProperty("partitions").GetInt32(), json.RootElement.GetProperty("partitionsVerified").GetInt32());
         output.WriteLine($"run {run}: verified; revives {json.RootElement.GetProperty("revives")}, failovers {json.RootElement.GetProperty("failovers")}");
     }
 
-    /// <summary>The disks[] of a silo's /state, as JSON text, for the test's messages.</summary>
-    private static async Task<string> DiskStateAsync(SiloReadyLine silo)
+    /// <summary>The disks[] of a silo's /state as JSON text, for the test's messages, and the failed writes they count.</summary>
+    private static async Task<(string Text, long Failures)> DiskStateAsync(SiloReadyLine silo)
     {
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             using var state = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://{silo.Http}/state"));
-            return state.RootElement.GetProperty("disks").ToString();
+            var disks = state.RootElement.GetProperty("disks");
+            return (disks.ToString(), disks.EnumerateArray().Sum(d => d.GetProperty("failures").GetInt64()));
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
         {
-            return $"(no /state: {e.Message})";
+            return ($"(no /state: {e.Message})", 0);
         }
     }
 }

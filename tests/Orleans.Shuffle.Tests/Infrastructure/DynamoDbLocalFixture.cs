@@ -82,8 +82,11 @@ public sealed class DynamoDbLocalFixture : IAsyncLifetime
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
+            // It writes dynamodb-local-metadata.json into its working directory.
             WorkingDirectory = _workingDirectory.Path,
         };
+        // Telemetry off twice: -disableTelemetry alone still makes it look up an AWS (Cognito) host at start.
+        info.Environment["DDB_LOCAL_TELEMETRY"] = "0";
         foreach (string argument in new[]
         {
             "-Xmx512m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
