@@ -15,6 +15,11 @@ internal sealed class GridSession(string connectionId, string? remote, Connectio
 
     public bool Handshaken { get; set; }
 
+    /// <summary>Pushes of this connection waiting for their replicas; bounded so a slow replica slows this pusher down.</summary>
+    public SemaphoreSlim ReplicationSlots { get; } = new(MaxReplicationsInFlight, MaxReplicationsInFlight);
+
+    public const int MaxReplicationsInFlight = 32;
+
     public string PeerName { get; set; } = "";
 
     public string? CloseReason { get; set; }

@@ -48,9 +48,18 @@ public sealed class RequestRouter(
             {
                 case MessageType.PushData:
                 case MessageType.ReplicateData:
-                    var outcome = Append(frame.Body, replica: header.Type == MessageType.ReplicateData);
-                    await replication.ForwardAsync(outcome.Forwards).ConfigureAwait(false);
-                    await session.Responder.ReplyAsync(header, outcome.Reply).ConfigureAwait(false);
+                    var (reply, forwards) = Append(frame.Body, replica: header.Type == MessageType.ReplicateData);
+                    if (forwards.Count == 0)
+                    {
+                        await session.Responder.ReplyAsync(header, reply).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // The batches are buffered here; the ack waits for the replicas, but the next
+                        // push on this connection need not: replication is pipelined, with a bound.
+                        await session.ReplicationSlots.WaitAsync().ConfigureAwait(false);
+                        session.RunInBackground(() => ReplicateThenReplyAsync(session, header, reply, forwards));
+                    }
                     await partitions.Budget.WaitUntilAcceptingAsync(CancellationToken.None).ConfigureAwait(false);
                     return false;
                 case MessageType.FetchChunk:
@@ -173,6 +182,23 @@ public sealed class RequestRouter(
             throw;
         }
         return (splits is null ? PushReply.None : new PushReply(splits), forwards.Build());
+    }
+
+    private async Task ReplicateThenReplyAsync(GridSession session, FrameHeader header, PushReply reply, IReadOnlyList<ReplicaPush> forwards)
+    {
+        try
+        {
+            await replication.ForwardAsync(forwards).ConfigureAwait(false);
+            await session.Responder.ReplyAsync(header, reply).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await ReplyFailureAsync(session, header, e).ConfigureAwait(false);
+        }
+        finally
+        {
+            session.ReplicationSlots.Release();
+        }
     }
 
     private async Task FetchChunkAsync(FrameHeader header, FetchChunk request, GridSession session)
