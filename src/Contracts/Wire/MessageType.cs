@@ -33,6 +33,9 @@ public enum MessageType : ushort
     CommitPartitions = 31,
     DestroyShuffle = 32,
     GetSiloStats = 33,
+
+    /// <summary>"The membership table changed": the receiver re-reads it now instead of at its next period (Orleans' gossip).</summary>
+    MembershipGossip = 34,
 }
 
 public static class MessageTypes

@@ -41,10 +41,16 @@ public sealed class MembershipOptions
     /// <summary>Directory of the embedded grain storage (ShuffleGrain state; the File provider's). Default: grain-state beside the membership file.</summary>
     public string GrainStoragePath { get; set; } = "";
 
-    /// <summary>How often a silo writes its IAmAlive column. Default 5 s (Orleans: 30 s; the file table is cheap).</summary>
+    /// <summary>IAmAlive period with the DynamoDB provider unless set: Orleans' 30 s.</summary>
+    public static readonly TimeSpan DynamoDBIAmAlivePeriod = TimeSpan.FromSeconds(30);
+
+    /// <summary>Table refresh period with the DynamoDB provider unless set: Orleans' 60 s.</summary>
+    public static readonly TimeSpan DynamoDBTableRefreshPeriod = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often a silo writes its IAmAlive column. Default 5 s with the file table, 30 s with DynamoDB (Orleans' value).</summary>
     public TimeSpan IAmAlivePeriod { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How often a silo re-reads the table. Default 2 s (Orleans: 60 s, with gossip in between).</summary>
+    /// <summary>How often a silo re-reads the table; gossip from peers that wrote it triggers a read at once. Default 2 s with the file table, 60 s with DynamoDB (Orleans' value).</summary>
     public TimeSpan TableRefreshPeriod { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>IAmAlive writes a silo may miss before others suspect it. Default 3, as in Orleans.</summary>

@@ -60,6 +60,13 @@ public sealed record SiloConfiguration(
             Bind<StorageOptions>(StorageOptions.SectionName),
             Bind<ApplicationOptions>(ApplicationOptions.SectionName));
         config.FillDefaults();
+        if (config.Membership.UsesDynamoDB)
+        {
+            // Every read of a DynamoDB table is billed: unless told otherwise, use Orleans' periods
+            // there (gossip still spreads changes at once).
+            if (configuration["Membership:IAmAlivePeriod"] is null) config.Membership.IAmAlivePeriod = MembershipOptions.DynamoDBIAmAlivePeriod;
+            if (configuration["Membership:TableRefreshPeriod"] is null) config.Membership.TableRefreshPeriod = MembershipOptions.DynamoDBTableRefreshPeriod;
+        }
         failures.AddRange(config.Silo.Validate());
         failures.AddRange(config.Network.Validate());
         failures.AddRange(config.Membership.Validate());

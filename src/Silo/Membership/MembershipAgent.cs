@@ -30,6 +30,7 @@ public sealed class MembershipAgent(
     private const int MaxTableAttempts = 10;
     private readonly MembershipOptions _options = options.Value;
     private readonly Dictionary<string, int> _missedProbes = [];
+    private readonly SemaphoreSlim _refreshNow = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
     private MembershipEntry? _self;
     private Task _loops = Task.CompletedTask;
@@ -59,7 +60,7 @@ public sealed class MembershipAgent(
         }
         _loops = Task.WhenAll(
             RunPeriodicAsync(_options.IAmAlivePeriod, WriteIAmAliveAsync),
-            RunPeriodicAsync(_options.TableRefreshPeriod, RefreshAsync),
+            RunRefreshLoopAsync(),
             RunPeriodicAsync(_options.ProbePeriod, ProbeAsync),
             RunPeriodicAsync(_options.DefunctSiloCleanupPeriod, () => table.CleanupDefunctSiloEntries(time.GetUtcNow() - _options.DefunctSiloExpiration)));
     }
@@ -136,6 +137,8 @@ public sealed class MembershipAgent(
             if (await table.UpdateRow(updated, row.Etag, data.Version.Next()).ConfigureAwait(false))
             {
                 _self = updated;
+                membership.Update(await table.ReadAll().ConfigureAwait(false));
+                Gossip();
                 return;
             }
         }
@@ -231,8 +234,62 @@ public sealed class MembershipAgent(
         bool dead = suspect.SuspectTimes.Count >= needed;
         if (dead) suspect.Status = SiloStatus.Dead;
         if (!await table.UpdateRow(suspect, row.Etag, version.Next()).ConfigureAwait(false)) return;
+        membership.Update(await table.ReadAll().ConfigureAwait(false));
+        Gossip();
         if (dead) SiloLog.DeclaredDead(logger, suspect.SiloAddress.ToString(), suspect.IAmAliveTime);
         else SiloLog.VotedSuspect(logger, suspect.SiloAddress.ToString(), suspect.SuspectTimes.Count, needed);
+    }
+
+    /// <summary>Asks the refresh loop to read the table now: a peer gossiped that it changed.</summary>
+    public void RequestRefresh()
+    {
+        if (_refreshNow.CurrentCount == 0) _refreshNow.Release();
+    }
+
+    /// <summary>Reads the table every TableRefreshPeriod, or at once when gossip says it changed.</summary>
+    private async Task RunRefreshLoopAsync()
+    {
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                await _refreshNow.WaitAsync(_options.TableRefreshPeriod, _stopping.Token).ConfigureAwait(false);
+                try
+                {
+                    await RefreshAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    SiloLog.TableFailure(logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Tells the other live silos that this one wrote the table, so they read it now (best effort).</summary>
+    private void Gossip()
+    {
+        var peers = membership.Snapshot.Members.Select(m => m.Entry)
+            .Where(e => e.Status is SiloStatus.Active or SiloStatus.Joining && e.SiloAddress != _self?.SiloAddress).ToList();
+        foreach (var peer in peers)
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(_options.ProbeTimeout);
+                    using var reply = await connections.SendAsync(peer.SiloAddress.Host, peer.ProxyPort, Shuffle.Wire.MessageType.MembershipGossip,
+                        default(Shuffle.Messages.Empty), timeout.Token).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is Shuffle.Wire.GridException or OperationCanceledException)
+                {
+                    // A peer that misses gossip reads the table at its next period anyway.
+                }
+            });
+        }
     }
 
     private async Task RunPeriodicAsync(TimeSpan period, Func<Task> action)

@@ -25,6 +25,7 @@ public sealed class RequestRouter(
     PartitionCatalog partitions,
     ShuffleGrainLocator locator,
     ReplicaForwarder replication,
+    MembershipAgent membershipAgent,
     SiloConnectionPool connections,
     ILogger<RequestRouter> logger)
 {
@@ -72,6 +73,10 @@ public sealed class RequestRouter(
                     throw new GridException(ErrorCode.InvalidArgument, "Hello was already received on this connection.");
                 case MessageType.GetClusterView:
                     await session.Responder.ReplyAsync(header, ClusterView()).ConfigureAwait(false);
+                    return false;
+                case MessageType.MembershipGossip:
+                    membershipAgent.RequestRefresh();
+                    await session.Responder.ReplyAsync(header, default(Empty)).ConfigureAwait(false);
                     return false;
                 case MessageType.GetSiloStats:
                     await session.Responder.ReplyAsync(header, new SiloStats(local.ToInfo())).ConfigureAwait(false);
