@@ -20,6 +20,20 @@ internal static class JobCommand
     private static readonly Option<double> Skew = new("--skew") { Description = "Fraction of records sent to partition 0 (0 to 1).", DefaultValueFactory = _ => 0.0 };
     private static readonly Option<string?> Report = new("--report") { Description = "Write a JSON report to this file." };
     private static readonly Option<string?> Grid = new("--grid") { Description = "Use a running grid at host:port[,host:port...] instead of starting one." };
+    private static readonly Option<string?> MembershipOption = new("--membership")
+    {
+        Description = "Membership table of the grid: file (the local grid's embedded table; workers are handed gateways) or dynamodb " +
+            "(the silos use a DynamoDB table, and the driver and workers read the Active silos from it).",
+    };
+    private static readonly Option<string?> DynamoDBService = new("--dynamodb-service")
+    {
+        Description = "With --membership dynamodb: an AWS region (us-east-1) or the URL of a DynamoDB endpoint (http://localhost:8000 for DynamoDB Local).",
+    };
+    private static readonly Option<string?> DynamoDBTable = new("--dynamodb-table") { Description = "With --membership dynamodb: the membership table [default: OrleansShuffleSilos]." };
+    private static readonly Option<string?> ClusterId = new("--cluster-id")
+    {
+        Description = "With --membership dynamodb: run on the running grid of this cluster id, found in the table, instead of starting a local grid.",
+    };
     private static readonly Option<string?> WorkDir = new("--work-dir") { Description = "Directory for silo disks, membership file and logs [default: a new temp directory]." };
     private static readonly Option<bool> KeepWorkDir = new("--keep-work-dir") { Description = "Keep the default temp work directory even when the job succeeds." };
     private static readonly Option<string?> AppId = new("--app-id") { Description = "Application id [default: job-<random>]." };
@@ -51,7 +65,8 @@ internal static class JobCommand
         {
             Options =
             {
-                Silos, Maps, Reduces, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid, WorkDir,
+                Silos, Maps, Reduces, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
+                MembershipOption, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
                 KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, KillMapper, KillMapperTask, SiloArg,
             },
         };
@@ -141,6 +156,13 @@ internal static class JobCommand
         }
         Require(killSilo is null || silos >= 2, "--kill-silo needs at least 2 silos (--silos): one must survive.");
 
+        var (dynamoDB, clusterId) = BindMembership(parse, grid is not null);
+        if (clusterId is not null)
+        {
+            Require(killSilo is null, "--kill-silo kills a silo process of the local grid the job starts; it cannot be used with --cluster-id.");
+            Require(siloArguments.Length == 0, "--silo-arg is for the silos of the local grid the job starts; it cannot be used with --cluster-id.");
+        }
+
         return new JobOptions
         {
             Silos = silos,
@@ -153,6 +175,8 @@ internal static class JobCommand
             Skew = skew,
             ReportPath = parse.GetValue(Report),
             Grid = grid,
+            DynamoDB = dynamoDB,
+            ClusterId = clusterId,
             WorkDirectory = parse.GetValue(WorkDir),
             KeepWorkDirectory = parse.GetValue(KeepWorkDir),
             AppId = appId,
@@ -165,6 +189,31 @@ internal static class JobCommand
             KillMapper = killMapper,
             KillMapperTask = killMapperTask,
         };
+    }
+
+    /// <summary>--membership, --dynamodb-service, --dynamodb-table and --cluster-id, checked together.</summary>
+    private static (DynamoDBSettings? DynamoDB, string? ClusterId) BindMembership(ParseResult parse, bool hasGrid)
+    {
+        string membership = parse.GetValue(MembershipOption) ?? "file";
+        string? service = parse.GetValue(DynamoDBService);
+        string? table = parse.GetValue(DynamoDBTable);
+        string? clusterId = parse.GetValue(ClusterId);
+        if (membership.Equals("file", StringComparison.OrdinalIgnoreCase))
+        {
+            Require(service is null && table is null && clusterId is null,
+                "--dynamodb-service, --dynamodb-table and --cluster-id go with --membership dynamodb.");
+            return (null, null);
+        }
+        Require(membership.Equals("dynamodb", StringComparison.OrdinalIgnoreCase), $"--membership '{membership}' is not known: use file or dynamodb.");
+        Require(!hasGrid,
+            "--grid names the gateways of a running grid, which needs no membership table; with --membership dynamodb, " +
+            "give --cluster-id to run on a running grid found in the table, or neither to start a local grid on DynamoDB.");
+        Require(service is not null,
+            "--membership dynamodb needs --dynamodb-service: an AWS region such as us-east-1, or the URL of a DynamoDB endpoint such as http://localhost:8000.");
+        var settings = new DynamoDBSettings(service!, table);
+        if (settings.Validate().FirstOrDefault() is { } problem) throw new JobOptionsException(problem);
+        Require(clusterId is null || clusterId.Trim().Length > 0, "--cluster-id is empty.");
+        return (settings, clusterId);
     }
 
     /// <summary>--records decides the count when given; otherwise --data (default 256 MiB) divided by the record size.</summary>

@@ -111,33 +111,61 @@ internal sealed class JobDriver
             {
                 _console.Info("stopping the local grid");
                 await _grid.DisposeAsync().ConfigureAwait(false);
+                await ForgetLocalClusterAsync(_grid).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Deletes a DynamoDB local grid's rows from the membership table when the job verified (and the
+    /// work directory is not kept): its cluster id was this run's own. A failed run keeps them to look at.
+    /// </summary>
+    private async Task ForgetLocalClusterAsync(LocalGrid grid)
+    {
+        if (grid.DynamoDB is null) return;
+        if (!_report.Verified || _options.KeepWorkDirectory)
+        {
+            _console.Info($"the rows of cluster {grid.ClusterId} stay in the {grid.DynamoDB}");
+            return;
+        }
+        try
+        {
+            await grid.DeleteMembershipRowsAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            _warnings.Add($"could not delete the rows of cluster {grid.ClusterId} from the {grid.DynamoDB}: {e.Message}");
         }
     }
 
     private async Task RunOnGridAsync(CancellationToken ct)
     {
-        IReadOnlyList<string> gateways;
+        GridAccess access;
         var gridClock = Stopwatch.StartNew();
-        if (_options.Grid is null)
+        if (_options.StartsLocalGrid)
         {
-            _console.Info($"starting {_options.Silos} silos (work dir {_workDirectory})");
-            _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, _options.SiloArguments, ct).ConfigureAwait(false);
-            gateways = _grid.Gateways;
+            string membership = _options.DynamoDB is null ? "" : $" on the {_options.DynamoDB}";
+            _console.Info($"starting {_options.Silos} silos{membership} (work dir {_workDirectory})");
+            _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, _options.SiloArguments, _options.DynamoDB, ct)
+                .ConfigureAwait(false);
+            _report.ClusterId = _grid.ClusterId;
+            // With DynamoDB the driver and the workers find the silos in the table, as an engine's would.
+            access = _options.DynamoDB is null ? GridAccess.ByGateways(_grid.Gateways) : GridAccess.ByDynamoDB(_options.DynamoDB, _grid.ClusterId);
             if (_options.KillSilo is not null) _siloKiller = new SiloKiller(_grid, _options.AppId, _console.Info);
+        }
+        else if (_options.Grid is not null)
+        {
+            access = GridAccess.ByGateways(_options.Grid);
         }
         else
         {
-            gateways = _options.Grid;
+            access = GridAccess.ByDynamoDB(_options.DynamoDB!, _options.ClusterId!);
         }
 
-        var clientOptions = new GridClientOptions
-        {
-            Gateways = [.. gateways],
-            ClientName = $"{_options.AppId}-driver",
-            Replicas = _options.Replicas,
-        };
-        await using var client = await GridClient.ConnectAsync(clientOptions, ct).ConfigureAwait(false);
+        await using var connected = await access.ConnectAsync($"{_options.AppId}-driver", _options.Replicas, ct).ConfigureAwait(false);
+        var client = connected.Client;
+        if (_options.DynamoDB is not null)
+            _console.Info($"gateways from the {_options.DynamoDB}, cluster {access.ClusterId}: {string.Join(", ", client.ListedGateways)}");
         var view = await WaitForActiveSilosAsync(client, _grid is null ? 1 : _options.Silos, ct).ConfigureAwait(false);
         _report.Silos = view.Active.Count();
         if (_grid is not null) _report.GridStartSeconds = Math.Round(gridClock.Elapsed.TotalSeconds, 3);
@@ -163,7 +191,7 @@ internal sealed class JobDriver
                 if (locations.Count < _options.Partitions)
                     _warnings.Add($"RegisterShuffle returned {locations.Count} locations for {_options.Partitions} partitions.");
 
-                await RunStagesAsync(client, gateways, ct).ConfigureAwait(false);
+                await RunStagesAsync(client, access, ct).ConfigureAwait(false);
             }
         }
         finally
@@ -173,7 +201,7 @@ internal sealed class JobDriver
         _report.Seconds = Math.Round(jobClock.Elapsed.TotalSeconds, 3);
     }
 
-    private async Task RunStagesAsync(GridClient client, IReadOnlyList<string> gateways, CancellationToken ct)
+    private async Task RunStagesAsync(GridClient client, GridAccess gateways, CancellationToken ct)
     {
         var mapPlan = new StagePlan("map", _options.Maps, _options.TotalBytes);
         var reducePlan = new StagePlan("reduce", _options.Reduces, _options.TotalBytes);
@@ -226,7 +254,7 @@ internal sealed class JobDriver
     /// attempt, as an engine reruns a lost task; any other failure of a map fails the job, so a rerun
     /// is never hidden.
     /// </summary>
-    private async Task<MapTaskResult[]> RunMapStageAsync(IReadOnlyList<string> gateways, IStageProgress progress, StageGate? gate, CancellationToken ct)
+    private async Task<MapTaskResult[]> RunMapStageAsync(GridAccess gateways, IStageProgress progress, StageGate? gate, CancellationToken ct)
     {
         var results = new MapTaskResult[_options.Maps];
         await RunWorkersAsync(_options.Maps, async (mapId, token) =>
@@ -297,7 +325,7 @@ internal sealed class JobDriver
     }
 
     private async Task<ReduceTaskResult[]> RunReduceStageAsync(
-        IReadOnlyList<string> gateways, IStageProgress progress, long[] expectedBytes, StageGate? gate, CancellationToken ct)
+        GridAccess gateways, IStageProgress progress, long[] expectedBytes, StageGate? gate, CancellationToken ct)
     {
         var results = new ReduceTaskResult[_options.Reduces];
         await RunWorkersAsync(_options.Reduces, async (reducerId, token) =>

@@ -24,8 +24,24 @@ internal sealed record JobOptions
 
     public string? ReportPath { get; init; }
 
-    /// <summary>Gateways of an already running grid; null to start a local one.</summary>
+    /// <summary>Gateways of an already running grid (--grid); null to start a local one or to join <see cref="ClusterId"/>.</summary>
     public IReadOnlyList<string>? Grid { get; init; }
+
+    /// <summary>
+    /// The DynamoDB membership table (--membership dynamodb): the local grid's silos use it, and the
+    /// driver and workers read the Active silos from it instead of being handed gateways. Null: the
+    /// embedded file table, and gateways on the command line (as before).
+    /// </summary>
+    public DynamoDBSettings? DynamoDB { get; init; }
+
+    /// <summary>With <see cref="DynamoDB"/>: join the running grid of this cluster id (--cluster-id) instead of starting one.</summary>
+    public string? ClusterId { get; init; }
+
+    /// <summary>True when the job starts its own local grid (neither --grid nor --cluster-id).</summary>
+    public bool StartsLocalGrid => Grid is null && ClusterId is null;
+
+    /// <summary>"file" or "dynamodb", for the report.</summary>
+    public string Membership => DynamoDB is null ? "file" : "dynamodb";
 
     /// <summary>Where silo disks, the membership file and logs go; null for a new temp directory.</summary>
     public string? WorkDirectory { get; init; }

@@ -70,6 +70,12 @@ public sealed class JobReport
     /// <summary>"local" for a grid this run started, otherwise the --grid endpoints.</summary>
     [JsonPropertyName("grid")] public string Grid { get; set; } = "";
 
+    /// <summary>Membership table of the grid: "file" or "dynamodb" (--membership).</summary>
+    [JsonPropertyName("membership")] public string Membership { get; set; } = "file";
+
+    /// <summary>Cluster id of the local grid the job started, or the --cluster-id it joined; null with --grid.</summary>
+    [JsonPropertyName("clusterId")] public string? ClusterId { get; set; }
+
     [JsonPropertyName("gridStartSeconds")] public double GridStartSeconds { get; set; }
 
     [JsonPropertyName("concurrency")] public int Concurrency { get; set; }
@@ -123,13 +129,15 @@ public sealed class JobReport
         Records = options.Records,
         Mappers = options.Maps,
         Reducers = options.Reduces,
-        Silos = options.Grid is null ? options.Silos : 0,
+        Silos = options.StartsLocalGrid ? options.Silos : 0,
         Partitions = options.Partitions,
         Skew = options.Skew,
         RecordSize = options.RecordSize,
         Seed = options.Seed,
         AppId = options.AppId,
-        Grid = options.Grid is null ? "local" : GridEndpoints.Format(options.Grid),
+        Grid = options.StartsLocalGrid ? "local" : options.Grid is not null ? GridEndpoints.Format(options.Grid) : $"cluster {options.ClusterId}",
+        Membership = options.Membership,
+        ClusterId = options.ClusterId,
         Concurrency = options.Concurrency,
         Replicas = options.Replicas,
         KillSilo = options.KillSilo?.ToString(),
@@ -162,7 +170,8 @@ public sealed class JobReport
         {
             ("result", Verified ? "VERIFIED" : Error is null ? "VERIFICATION FAILED" : Error == CancelledError ? "CANCELLED" : "FAILED"),
             ("app", AppId),
-            ("grid", (Grid == "local" ? $"{Silos} local silo" : $"{Silos} silo") + (Silos == 1 ? "" : "s") + (Grid == "local" ? "" : $" at {Grid}")),
+            ("grid", (Grid == "local" ? $"{Silos} local silo" : $"{Silos} silo") + (Silos == 1 ? "" : "s") + (Grid == "local" ? "" : $" at {Grid}")
+                + (Membership == "file" ? "" : $", {Membership} membership")),
             ("data", string.Create(c, $"{Records:N0} records x {RecordSize} B = {SizeParser.Format(Bytes)} ({Bytes:N0} bytes)")),
             ("tasks", string.Create(c, $"{Mappers} maps, {Reducers} reduces, {Partitions} partitions, {Concurrency} workers at once")),
         };

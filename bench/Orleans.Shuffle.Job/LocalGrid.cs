@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Orleans.Shuffle.Membership.DynamoDB;
 
 namespace Orleans.Shuffle.Job;
 
@@ -163,8 +164,9 @@ internal sealed class LocalSilo
 }
 
 /// <summary>
-/// A grid of silo processes on this machine, sharing one embedded (file) membership table in the
-/// work directory. Silos pick free ports themselves (port 0) and announce them with a READY line,
+/// A grid of silo processes on this machine, of a cluster id unique to it, sharing one embedded
+/// (file) membership table in the work directory, or a DynamoDB membership table (and the grain
+/// tables beside it). Silos pick free ports themselves (port 0) and announce them with a READY line,
 /// so several grids can run side by side. Disposing stops exactly the processes it started.
 /// </summary>
 internal sealed class LocalGrid : IAsyncDisposable
@@ -173,16 +175,20 @@ internal sealed class LocalGrid : IAsyncDisposable
 
     private readonly IReadOnlyList<string> _siloArguments;
 
-    private LocalGrid(string clusterId, string workDirectory, string siloDll, IReadOnlyList<string> siloArguments)
+    private LocalGrid(string clusterId, string workDirectory, string siloDll, IReadOnlyList<string> siloArguments, DynamoDBSettings? dynamoDB)
     {
         ClusterId = clusterId;
         WorkDirectory = workDirectory;
         SiloDll = siloDll;
         _siloArguments = siloArguments;
+        DynamoDB = dynamoDB;
         MembershipFile = Path.Combine(workDirectory, "membership.json");
     }
 
     public string ClusterId { get; }
+
+    /// <summary>The DynamoDB membership table of the silos; null for the embedded file.</summary>
+    public DynamoDBSettings? DynamoDB { get; }
 
     public string WorkDirectory { get; }
 
@@ -197,13 +203,14 @@ internal sealed class LocalGrid : IAsyncDisposable
         _silos.Where(s => s.Ready.IsCompletedSuccessfully).Select(s => s.Ready.Result.GridEndpoint).ToList();
 
     /// <param name="siloArguments">Appended to every silo's command line (--silo-arg), e.g. "--Storage:ChunkBytes=1048576".</param>
+    /// <param name="dynamoDB">The DynamoDB membership table for the silos (--membership dynamodb); null for the embedded file.</param>
     public static async Task<LocalGrid> StartAsync(
-        int siloCount, string workDirectory, TimeSpan readyTimeout, IReadOnlyList<string> siloArguments, CancellationToken ct)
+        int siloCount, string workDirectory, TimeSpan readyTimeout, IReadOnlyList<string> siloArguments, DynamoDBSettings? dynamoDB, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(siloCount, 1);
         string siloDll = SiloLocator.Locate();
         string clusterId = "job-grid-" + Guid.NewGuid().ToString("N")[..8];
-        var grid = new LocalGrid(clusterId, Path.GetFullPath(workDirectory), siloDll, siloArguments);
+        var grid = new LocalGrid(clusterId, Path.GetFullPath(workDirectory), siloDll, siloArguments, dynamoDB);
         try
         {
             Directory.CreateDirectory(Path.Combine(grid.WorkDirectory, "logs"));
@@ -233,6 +240,18 @@ internal sealed class LocalGrid : IAsyncDisposable
         await Task.WhenAll(_silos.Select(s => s.StopAsync())).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Deletes the rows of this grid's cluster id from the DynamoDB membership table, once its silos
+    /// are stopped: the cluster id is this run's own, and no silo is left to clean them up later.
+    /// Nothing to do for the embedded file (it lives in the work directory).
+    /// </summary>
+    public async Task DeleteMembershipRowsAsync()
+    {
+        if (DynamoDB is null) return;
+        using var table = new DynamoDBMembershipTable(DynamoDB.ToOptions(), ClusterId);
+        await table.DeleteMembershipTableEntries(ClusterId).ConfigureAwait(false);
+    }
+
     private void StartSilo(string name)
     {
         string siloDirectory = Path.Combine(WorkDirectory, name);
@@ -245,7 +264,9 @@ internal sealed class LocalGrid : IAsyncDisposable
             "--port", "0",
             "--http-port", "0",
             "--disk", disk,
+            // Also with DynamoDB: the file is then unused, but nothing of the silo's lands outside the work directory.
             "--membership-file", MembershipFile,
+            .. DynamoDB?.SiloArguments() ?? [],
             .. _siloArguments,
         ];
         var process = ChildProcesses.Start(DotnetHost.StartInfo(SiloDll, arguments, siloDirectory));

@@ -23,13 +23,8 @@ internal static class MapTask
         var progress = new ProgressTicker();
         var pause = s.Pause.ToPausePoint();
 
-        var options = new GridClientOptions
-        {
-            Gateways = [.. s.Gateways],
-            ClientName = $"{s.AppId}-map-{s.MapId}-{s.AttemptId}",
-            Replicas = s.Replicas,
-        };
-        await using var client = await GridClient.ConnectAsync(options, ct).ConfigureAwait(false);
+        await using var connected = await s.Grid.ConnectAsync($"{s.AppId}-map-{s.MapId}-{s.AttemptId}", s.Replicas, ct).ConfigureAwait(false);
+        var client = connected.Client;
         await using var writer = await client.CreateWriterAsync(
             s.AppId, s.ShuffleId, s.NumMaps, s.NumPartitions, s.MapId, s.AttemptId, ct).ConfigureAwait(false);
 

@@ -19,13 +19,8 @@ internal static class ReduceTask
         var stopwatch = Stopwatch.StartNew();
         var progress = new ProgressTicker();
         var pause = s.Pause.ToPausePoint();
-        var options = new GridClientOptions
-        {
-            Gateways = [.. s.Gateways],
-            ClientName = $"{s.AppId}-reduce-{s.ReducerId}",
-            Replicas = s.Replicas,
-        };
-        await using var client = await GridClient.ConnectAsync(options, ct).ConfigureAwait(false);
+        await using var connected = await s.Grid.ConnectAsync($"{s.AppId}-reduce-{s.ReducerId}", s.Replicas, ct).ConfigureAwait(false);
+        var client = connected.Client;
 
         var partitions = new List<PartitionTally>(s.Partitions.Count);
         long records = 0, bytes = 0, batchesRead = 0, duplicates = 0, losing = 0, bytesFetched = 0, failovers = 0;

@@ -5,7 +5,7 @@ namespace Orleans.Shuffle.Job;
 
 /// <summary>Everything one map task needs; the driver turns it into arguments and the worker parses it back.</summary>
 internal sealed record MapTaskSettings(
-    IReadOnlyList<string> Gateways,
+    GridAccess Grid,
     string AppId,
     int ShuffleId,
     int NumMaps,
@@ -34,7 +34,7 @@ internal sealed record WorkerPauseSettings(long? AtBytes, string? ResumeFile, Ti
 
 /// <summary>Everything one reduce task needs.</summary>
 internal sealed record ReduceTaskSettings(
-    IReadOnlyList<string> Gateways,
+    GridAccess Grid,
     string AppId,
     int ShuffleId,
     int ReducerId,
@@ -55,7 +55,11 @@ internal static class WorkerCommands
     public const string MapTaskName = "map-task";
     public const string ReduceTaskName = "reduce-task";
 
-    private static readonly Option<string> Grid = new("--grid") { Description = "Gateways, host:port[,host:port...].", Required = true };
+    private static readonly Option<string?> Grid = new("--grid") { Description = "Gateways, host:port[,host:port...] (or --membership dynamodb)." };
+    private static readonly Option<string?> Membership = new("--membership") { Description = "dynamodb: find the gateways in the membership table instead of --grid." };
+    private static readonly Option<string?> DynamoDBService = new("--dynamodb-service") { Description = "With --membership dynamodb: an AWS region or a DynamoDB endpoint URL." };
+    private static readonly Option<string?> DynamoDBTable = new("--dynamodb-table") { Description = "With --membership dynamodb: the membership table [default: OrleansShuffleSilos]." };
+    private static readonly Option<string?> ClusterId = new("--cluster-id") { Description = "With --membership dynamodb: the grid's cluster id." };
     private static readonly Option<string> AppId = new("--app-id") { Required = true };
     private static readonly Option<int> ShuffleId = new("--shuffle-id") { DefaultValueFactory = _ => 0 };
     private static readonly Option<int?> ParentPid = new("--parent-pid") { Description = "Exit when this process is gone." };
@@ -83,7 +87,7 @@ internal static class WorkerCommands
             Hidden = true,
             Options =
             {
-                Grid, AppId, ShuffleId, ParentPid, Replicas, PauseAtBytes, ResumeFile, MaxPauseSeconds,
+                Grid, Membership, DynamoDBService, DynamoDBTable, ClusterId, AppId, ShuffleId, ParentPid, Replicas, PauseAtBytes, ResumeFile, MaxPauseSeconds,
                 NumMaps, NumPartitions, MapId, AttemptId, Records, RecordSize, Seed, Skew,
             },
         };
@@ -96,7 +100,11 @@ internal static class WorkerCommands
         var command = new Command(ReduceTaskName, "Worker: read and checksum some partitions.")
         {
             Hidden = true,
-            Options = { Grid, AppId, ShuffleId, ParentPid, Replicas, PauseAtBytes, ResumeFile, MaxPauseSeconds, ReducerId, Partitions },
+            Options =
+            {
+                Grid, Membership, DynamoDBService, DynamoDBTable, ClusterId, AppId, ShuffleId, ParentPid, Replicas, PauseAtBytes, ResumeFile, MaxPauseSeconds,
+                ReducerId, Partitions,
+            },
         };
         command.SetAction((parse, ct) => ReduceTask.RunAsync(BindReduceTask(parse), ct));
         return command;
@@ -107,7 +115,7 @@ internal static class WorkerCommands
         var args = new List<string>
         {
             MapTaskName,
-            Grid.Name, GridEndpoints.Format(s.Gateways),
+            .. GridArguments(s.Grid),
             AppId.Name, s.AppId,
             ShuffleId.Name, Invariant(s.ShuffleId),
             NumMaps.Name, Invariant(s.NumMaps),
@@ -131,7 +139,7 @@ internal static class WorkerCommands
         var args = new List<string>
         {
             ReduceTaskName,
-            Grid.Name, GridEndpoints.Format(s.Gateways),
+            .. GridArguments(s.Grid),
             AppId.Name, s.AppId,
             ShuffleId.Name, Invariant(s.ShuffleId),
             ReducerId.Name, Invariant(s.ReducerId),
@@ -143,6 +151,32 @@ internal static class WorkerCommands
         return args;
     }
 
+    /// <summary>--grid with the gateways, or the membership table and cluster id to read them from.</summary>
+    private static IEnumerable<string> GridArguments(GridAccess grid)
+    {
+        if (grid.DynamoDB is not { } dynamo) return [Grid.Name, GridEndpoints.Format(grid.Gateways)];
+        var args = new List<string> { Membership.Name, "dynamodb", DynamoDBService.Name, dynamo.Service, ClusterId.Name, grid.ClusterId! };
+        if (dynamo.TableName is not null) args.AddRange([DynamoDBTable.Name, dynamo.TableName]);
+        return args;
+    }
+
+    private static GridAccess BindGrid(ParseResult parse)
+    {
+        string? membership = parse.GetValue(Membership);
+        if (membership is null || membership.Equals("file", StringComparison.OrdinalIgnoreCase))
+        {
+            return GridAccess.ByGateways(GridEndpoints.Parse(parse.GetValue(Grid)
+                ?? throw new FormatException($"A worker needs {Grid.Name} host:port[,host:port...] or {Membership.Name} dynamodb.")));
+        }
+        if (!membership.Equals("dynamodb", StringComparison.OrdinalIgnoreCase))
+            throw new FormatException($"{Membership.Name} '{membership}' is not known: use file or dynamodb.");
+        var dynamo = new DynamoDBSettings(
+            parse.GetValue(DynamoDBService) ?? throw new FormatException($"{Membership.Name} dynamodb needs {DynamoDBService.Name}."),
+            parse.GetValue(DynamoDBTable));
+        if (dynamo.Validate().FirstOrDefault() is { } problem) throw new FormatException(problem);
+        return GridAccess.ByDynamoDB(dynamo, parse.GetValue(ClusterId) ?? throw new FormatException($"{Membership.Name} dynamodb needs {ClusterId.Name}."));
+    }
+
     private static void AddPause(List<string> args, WorkerPauseSettings pause)
     {
         if (pause.AtBytes is not long at) return;
@@ -151,7 +185,7 @@ internal static class WorkerCommands
     }
 
     private static MapTaskSettings BindMapTask(ParseResult parse) => new(
-        GridEndpoints.Parse(parse.GetRequiredValue(Grid)),
+        BindGrid(parse),
         parse.GetRequiredValue(AppId),
         parse.GetValue(ShuffleId),
         parse.GetValue(NumMaps),
@@ -169,7 +203,7 @@ internal static class WorkerCommands
     };
 
     private static ReduceTaskSettings BindReduceTask(ParseResult parse) => new(
-        GridEndpoints.Parse(parse.GetRequiredValue(Grid)),
+        BindGrid(parse),
         parse.GetRequiredValue(AppId),
         parse.GetValue(ShuffleId),
         parse.GetValue(ReducerId),

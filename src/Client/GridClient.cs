@@ -28,13 +28,14 @@ public sealed class GridClient : IAsyncDisposable
     // Cancels shared work (cache loads, heartbeats) when the client is disposed. Never disposed
     // itself: linked heartbeat tokens may still unregister from it after disposal.
     private readonly CancellationTokenSource _lifetime = new();
+    private Task _gatewayListLoop = Task.CompletedTask;
     private int _disposed;
 
     private GridClient(GridClientOptions options)
     {
         _options = options;
         _pool = new ConnectionPool(options.ToConnectionOptions());
-        _views = new ClusterViewProvider(_pool, options.ParseGateways());
+        _views = new ClusterViewProvider(_pool, options.ParseGateways(), options.GatewayListProvider, _lifetime.Token);
         _router = new ShuffleGrainRouter(_pool, _views, options.ShuffleGrainFailoverTimeout);
         _transport = new GridClientTransport(this, _pool, _router);
     }
@@ -42,7 +43,14 @@ public sealed class GridClient : IAsyncDisposable
     /// <summary>The cluster as last seen: from connecting, an explicit refresh, or a refresh after a failed request.</summary>
     public ClusterView ClusterView => _views.Current;
 
-    /// <summary>Validates and copies <paramref name="options"/>, connects to the first reachable gateway and reads the cluster view.</summary>
+    /// <summary>The gateways the GatewayListProvider listed last (empty without one): "host:port" of the Active silos.</summary>
+    public IReadOnlyList<string> ListedGateways => _views.ListedGateways.Select(g => g.ToString()).ToList();
+
+    /// <summary>
+    /// Validates and copies <paramref name="options"/>, asks the GatewayListProvider (if any) for the
+    /// gateways, connects to the first reachable gateway and reads the cluster view. With a provider, the
+    /// client then reads its list and the cluster view again every provider RefreshPeriod until disposed.
+    /// </summary>
     public static async Task<GridClient> ConnectAsync(GridClientOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -51,6 +59,11 @@ public sealed class GridClient : IAsyncDisposable
         try
         {
             await client._views.RefreshAsync(ct).ConfigureAwait(false);
+            if (client._options.GatewayListProvider is { } provider)
+            {
+                var lifetime = client._lifetime.Token;
+                client._gatewayListLoop = Task.Run(() => client.RefreshGatewaysPeriodicallyAsync(provider.RefreshPeriod, lifetime), CancellationToken.None);
+            }
             return client;
         }
         catch
@@ -207,7 +220,38 @@ public sealed class GridClient : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _lifetime.Cancel();
+        // The loop ends on the cancellation (it catches its own failures); nothing of it runs after the pool is gone.
+        await _gatewayListLoop.ConfigureAwait(false);
         await _pool.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Every <paramref name="period"/>: the provider's list of Active silos, then the cluster view, so a
+    /// long-lived client knows silos that joined and forgets those that left before a request fails.
+    /// Failures are kept quiet: the previous list and view stay, and requests refresh on their own failures.
+    /// </summary>
+    private async Task RefreshGatewaysPeriodicallyAsync(TimeSpan period, CancellationToken stop)
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(period);
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                try
+                {
+                    await _views.RefreshGatewayListAsync(stop).ConfigureAwait(false);
+                    await _views.RefreshAsync(stop).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
+                {
+                    // Keep the last list and view; the next tick or a failing request tries again.
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Disposed.
+        }
     }
 
     internal void ForgetLocations(ShuffleKey key) => _locations.Remove(key);

@@ -1,4 +1,5 @@
 using System.Text;
+using Orleans.Shuffle.Membership;
 using Orleans.Shuffle.Transport;
 using Orleans.Shuffle.Wire;
 
@@ -32,8 +33,21 @@ public sealed class GridClientOptions
     /// <summary>Upper bound on every timeout and interval: timers take at most about 24 days, and nothing here needs more than one.</summary>
     internal static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
 
-    /// <summary>"host:port" of silos' grid ports. The client connects to the first reachable one.</summary>
+    /// <summary>
+    /// "host:port" of silos' grid ports. The client connects to the first reachable one. May be empty
+    /// when <see cref="GatewayListProvider"/> is set; when both are given, these are tried after the
+    /// provider's list.
+    /// </summary>
     public List<string> Gateways { get; set; } = [];
+
+    /// <summary>
+    /// Where the client finds gateways instead of (or besides) <see cref="Gateways"/>: e.g. a
+    /// <see cref="MembershipTableGatewayListProvider"/> over the cluster's membership table, which
+    /// lists the Active silos. Asked when connecting, every <see cref="IGatewayListProvider.RefreshPeriod"/>
+    /// (when the cluster view is refreshed too), and whenever no known gateway answers. Optional. The
+    /// client does not dispose it.
+    /// </summary>
+    public IGatewayListProvider? GatewayListProvider { get; set; }
 
     /// <summary>Name sent in every Hello, shown in silo logs.</summary>
     public string ClientName { get; set; } = "client";
@@ -95,9 +109,19 @@ public sealed class GridClientOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
     {
-        if (Gateways is null || Gateways.Count == 0)
-            throw new ArgumentException("GridClientOptions.Gateways is empty: give at least one silo grid endpoint as \"host:port\".", nameof(Gateways));
-        foreach (string gateway in Gateways)
+        if ((Gateways is null || Gateways.Count == 0) && GatewayListProvider is null)
+        {
+            throw new ArgumentException(
+                "GridClientOptions.Gateways is empty and there is no GatewayListProvider: give at least one silo grid endpoint as \"host:port\", " +
+                "or a provider that reads them from the membership table.", nameof(Gateways));
+        }
+        if (GatewayListProvider is { } provider && (provider.RefreshPeriod <= TimeSpan.Zero || provider.RefreshPeriod > MaxTimeout))
+        {
+            throw new ArgumentException(
+                $"GridClientOptions.GatewayListProvider.RefreshPeriod must be greater than 0 and at most {MaxTimeout}, but is {provider.RefreshPeriod}.",
+                nameof(GatewayListProvider));
+        }
+        foreach (string gateway in Gateways ?? [])
         {
             if (!GatewayEndpoint.TryParse(gateway, out _, out string? error))
                 throw new ArgumentException($"GridClientOptions.Gateways: {error}.", nameof(Gateways));
@@ -129,7 +153,8 @@ public sealed class GridClientOptions
     /// <summary>A copy, so changes the caller makes after connecting do not reach a running client.</summary>
     internal GridClientOptions Clone() => new()
     {
-        Gateways = [.. Gateways],
+        Gateways = [.. Gateways ?? []],
+        GatewayListProvider = GatewayListProvider,
         ClientName = ClientName,
         PushBufferBytes = PushBufferBytes,
         MergedPushBytes = MergedPushBytes,
@@ -148,7 +173,7 @@ public sealed class GridClientOptions
 
     /// <summary>The gateways, parsed. Call after <see cref="Validate"/>.</summary>
     internal IReadOnlyList<GatewayEndpoint> ParseGateways() =>
-        Gateways.Select(g => GatewayEndpoint.TryParse(g, out var endpoint, out string? error)
+        (Gateways ?? []).Select(g => GatewayEndpoint.TryParse(g, out var endpoint, out string? error)
             ? endpoint
             : throw new ArgumentException($"GridClientOptions.Gateways: {error}.", nameof(Gateways))).ToArray();
 
