@@ -15,9 +15,9 @@ public interface ISiloDirectory
     /// <summary>Active silos with fresh slot counts, for placement.</summary>
     Task<IReadOnlyList<SiloInfo>> GetActiveSilosWithLoadAsync(CancellationToken cancellationToken);
 
-    Task ReservePartitionsAsync(SiloInfo silo, ReservePartitions partitions, CancellationToken cancellationToken);
+    Task ReservePartitionsAsync(SiloEndpoint silo, ReservePartitions partitions, CancellationToken cancellationToken);
 
-    Task<CommitReply> CommitPartitionsAsync(SiloInfo silo, PartitionRefs partitions, CancellationToken cancellationToken);
+    Task<CommitReply> CommitPartitionsAsync(SiloEndpoint silo, PartitionRefs partitions, CancellationToken cancellationToken);
 
-    Task DestroyShuffleAsync(SiloInfo silo, string appId, int shuffleId, CancellationToken cancellationToken);
+    Task DestroyShuffleAsync(SiloEndpoint silo, string appId, int shuffleId, CancellationToken cancellationToken);
 }

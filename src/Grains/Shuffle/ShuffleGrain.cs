@@ -168,7 +168,7 @@ public sealed class ShuffleGrain
         }
         catch (GridException)
         {
-            await DestroyOnAsync(reserved.Values.Select(s => new SiloEndpoint(s.Identity, s.Host, s.Port)), shuffleId, cancellationToken).ConfigureAwait(false);
+            await DestroyOnAsync(reserved.Values.Select(Endpoint), shuffleId, cancellationToken).ConfigureAwait(false);
             throw;
         }
     }
@@ -207,7 +207,7 @@ public sealed class ShuffleGrain
             {
                 try
                 {
-                    await _silos.ReservePartitionsAsync(entry.Silo, new ReservePartitions(AppId, shuffleId, entry.Reservations), cancellationToken).ConfigureAwait(false);
+                    await _silos.ReservePartitionsAsync(Endpoint(entry.Silo), new ReservePartitions(AppId, shuffleId, entry.Reservations), cancellationToken).ConfigureAwait(false);
                     lock (reserved) reserved[entry.Silo.Identity] = entry.Silo;
                 }
                 catch (GridException e) when (e.Code is ErrorCode.NoSlots or ErrorCode.SiloUnavailable or ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.ShuttingDown)
@@ -333,7 +333,7 @@ public sealed class ShuffleGrain
         {
             try
             {
-                return (await _silos.CommitPartitionsAsync(Info(silo), refs, CancellationToken.None).ConfigureAwait(false), null);
+                return (await _silos.CommitPartitionsAsync(silo, refs, CancellationToken.None).ConfigureAwait(false), null);
             }
             catch (GridException e) when (e.Code is ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.SiloUnavailable)
             {
@@ -400,7 +400,7 @@ public sealed class ShuffleGrain
         {
             try
             {
-                await _silos.DestroyShuffleAsync(Info(silo), AppId, shuffleId, cancellationToken).ConfigureAwait(false);
+                await _silos.DestroyShuffleAsync(silo, AppId, shuffleId, cancellationToken).ConfigureAwait(false);
             }
             catch (GridException e)
             {
@@ -437,8 +437,6 @@ public sealed class ShuffleGrain
         : throw new GridException(ErrorCode.UnknownShuffle, $"Shuffle {AppId}/{shuffleId} is not registered.");
 
     private static SiloEndpoint Endpoint(SiloInfo silo) => new(silo.Identity, silo.Host, silo.Port);
-
-    private static SiloInfo Info(SiloEndpoint silo) => new(silo.Identity, silo.Endpoint, silo.Host, silo.Port, 0, Membership.SiloStatus.Active, -1, -1, "");
 
     private static uint HashOf(int shuffleId, int round) => ((uint)shuffleId * 2654435761u) + (uint)round;
 

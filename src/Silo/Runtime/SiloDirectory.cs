@@ -38,7 +38,7 @@ public sealed class SiloDirectory(
         return infos.Where(i => i is not null).Select(i => i!).ToList();
     }
 
-    public Task ReservePartitionsAsync(SiloInfo silo, ReservePartitions refs, CancellationToken cancellationToken)
+    public Task ReservePartitionsAsync(SiloEndpoint silo, ReservePartitions refs, CancellationToken cancellationToken)
     {
         if (IsSelf(silo.Identity))
         {
@@ -48,14 +48,14 @@ public sealed class SiloDirectory(
         return SendAsync(silo, MessageType.ReservePartitions, refs, cancellationToken);
     }
 
-    public async Task<CommitReply> CommitPartitionsAsync(SiloInfo silo, PartitionRefs refs, CancellationToken cancellationToken)
+    public async Task<CommitReply> CommitPartitionsAsync(SiloEndpoint silo, PartitionRefs refs, CancellationToken cancellationToken)
     {
         if (IsSelf(silo.Identity)) return await partitions.CommitAsync(refs.AppId, refs.ShuffleId, refs.Partitions).ConfigureAwait(false);
         using var reply = await connections.SendAsync(silo.Host, silo.Port, MessageType.CommitPartitions, refs, cancellationToken).ConfigureAwait(false);
         return reply.Read<CommitReply>();
     }
 
-    public async Task DestroyShuffleAsync(SiloInfo silo, string appId, int shuffleId, CancellationToken cancellationToken)
+    public async Task DestroyShuffleAsync(SiloEndpoint silo, string appId, int shuffleId, CancellationToken cancellationToken)
     {
         if (IsSelf(silo.Identity))
         {
@@ -65,7 +65,7 @@ public sealed class SiloDirectory(
         await SendAsync(silo, MessageType.DestroyShuffle, new ShuffleRequest(appId, shuffleId), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task SendAsync<T>(SiloInfo silo, MessageType type, T body, CancellationToken cancellationToken) where T : IWireMessage<T>
+    private async Task SendAsync<T>(SiloEndpoint silo, MessageType type, T body, CancellationToken cancellationToken) where T : IWireMessage<T>
     {
         using var reply = await connections.SendAsync(silo.Host, silo.Port, type, body, cancellationToken).ConfigureAwait(false);
     }

@@ -56,7 +56,7 @@ internal sealed class FakeSiloDirectory : ISiloDirectory
         }
     }
 
-    public Task ReservePartitionsAsync(SiloInfo silo, ReservePartitions partitions, CancellationToken cancellationToken)
+    public Task ReservePartitionsAsync(SiloEndpoint silo, ReservePartitions partitions, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -69,7 +69,7 @@ internal sealed class FakeSiloDirectory : ISiloDirectory
         return Task.CompletedTask;
     }
 
-    public Task<CommitReply> CommitPartitionsAsync(SiloInfo silo, PartitionRefs partitions, CancellationToken cancellationToken)
+    public Task<CommitReply> CommitPartitionsAsync(SiloEndpoint silo, PartitionRefs partitions, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -86,7 +86,7 @@ internal sealed class FakeSiloDirectory : ISiloDirectory
         }
     }
 
-    public Task DestroyShuffleAsync(SiloInfo silo, string appId, int shuffleId, CancellationToken cancellationToken)
+    public Task DestroyShuffleAsync(SiloEndpoint silo, string appId, int shuffleId, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
