@@ -1,9 +1,6 @@
 using System.Globalization;
-using System.Net.Http;
-using System.Net.Sockets;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
-using Amazon.Runtime;
 
 namespace Orleans.Shuffle.Membership.DynamoDB;
 
@@ -84,41 +81,26 @@ public sealed class DynamoDBMembershipTable : IMembershipTable, IDisposable
     /// <summary>Requests this table has sent (each SDK call once, whatever the SDK retried).</summary>
     public DynamoDBRequestCounts Requests { get; } = new();
 
+    /// <summary>The table as <see cref="DynamoDBTableSetup"/> describes, creates and checks it; its rows have no TTL.</summary>
+    private DynamoDBTableSpec Spec => new(
+        TableName, DeploymentIdAttribute, SiloIdentityAttribute, "membership", "Membership:DynamoDB", TimeToLiveAttribute: null,
+        "GetItem, PutItem, UpdateItem, DeleteItem, Query, BatchWriteItem and TransactWriteItems");
+
+    /// <summary>
+    /// Creates the table when it is missing and waits until it is ACTIVE (<see cref="DynamoDBTableSetup"/>), then,
+    /// if <paramref name="tryInitTableVersion"/>, the version row. Failures are InvalidOperationExceptions that say what to fix.
+    /// </summary>
     public async Task InitializeMembershipTable(bool tryInitTableVersion)
     {
-        string stage = "describing the table";
+        await DynamoDBTableSetup.EnsureAsync(_client, _options, Spec, Requests).ConfigureAwait(false);
+        if (!tryInitTableVersion) return;
         try
         {
-            var table = await TryDescribeTableAsync().ConfigureAwait(false);
-            if (table is null)
-            {
-                if (!_options.CreateIfNotExists)
-                {
-                    throw new InvalidOperationException(
-                        $"The DynamoDB membership table '{TableName}' does not exist at {_options.Where} and CreateIfNotExists is false. " +
-                        "Create it (hash key DeploymentId, range key SiloIdentity, both strings), allow the silo to create it, " +
-                        "or check the table name and the region (Membership:DynamoDB:TableName, Membership:DynamoDB:Service).");
-                }
-                stage = "creating the table";
-                await CreateTableAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                CheckKeySchema(table);
-            }
-
-            stage = "waiting for the table to become ACTIVE";
-            await WaitUntilActiveAsync(table).ConfigureAwait(false);
-
-            if (tryInitTableVersion)
-            {
-                stage = "creating the version row";
-                await CreateVersionRowAsync().ConfigureAwait(false);
-            }
+            await CreateVersionRowAsync().ConfigureAwait(false);
         }
-        catch (Exception e) when (IsAwsOrNetworkFailure(e))
+        catch (Exception e) when (DynamoDBTableSetup.IsAwsOrNetworkFailure(e))
         {
-            throw new InvalidOperationException(Explain(e, stage), e);
+            throw new InvalidOperationException(DynamoDBTableSetup.Explain(e, "creating the version row", _options, Spec), e);
         }
     }
 
@@ -141,7 +123,7 @@ public sealed class DynamoDBMembershipTable : IMembershipTable, IDisposable
             {
                 if (attempt == MaxBatchAttempts)
                     throw new InvalidOperationException($"DynamoDB left rows of cluster '{clusterId}' in '{TableName}' undeleted after {MaxBatchAttempts} rounds (throttled).");
-                if (attempt > 0) await Task.Delay(Backoff(attempt)).ConfigureAwait(false);
+                if (attempt > 0) await Task.Delay(DynamoDBTableSetup.Backoff(attempt)).ConfigureAwait(false);
                 Requests.Count("BatchWriteItem", write: true);
                 var response = await _client.BatchWriteItemAsync(new BatchWriteItemRequest { RequestItems = pending }).ConfigureAwait(false);
                 pending = response.UnprocessedItems?.Where(p => p.Value is { Count: > 0 }).ToDictionary() ?? [];
@@ -267,92 +249,7 @@ public sealed class DynamoDBMembershipTable : IMembershipTable, IDisposable
         if (_ownsClient) _client.Dispose();
     }
 
-    // ---- Table set-up ----
-
-    private async Task<TableDescription?> TryDescribeTableAsync()
-    {
-        try
-        {
-            Requests.Count("DescribeTable", write: false);
-            var response = await _client.DescribeTableAsync(new DescribeTableRequest { TableName = TableName }).ConfigureAwait(false);
-            return response.Table;
-        }
-        catch (ResourceNotFoundException)
-        {
-            return null;
-        }
-    }
-
-    private async Task CreateTableAsync()
-    {
-        var request = new CreateTableRequest
-        {
-            TableName = TableName,
-            AttributeDefinitions =
-            [
-                new AttributeDefinition { AttributeName = DeploymentIdAttribute, AttributeType = ScalarAttributeType.S },
-                new AttributeDefinition { AttributeName = SiloIdentityAttribute, AttributeType = ScalarAttributeType.S },
-            ],
-            KeySchema =
-            [
-                new KeySchemaElement { AttributeName = DeploymentIdAttribute, KeyType = KeyType.HASH },
-                new KeySchemaElement { AttributeName = SiloIdentityAttribute, KeyType = KeyType.RANGE },
-            ],
-        };
-        if (_options.UseProvisionedThroughput)
-        {
-            request.BillingMode = BillingMode.PROVISIONED;
-            request.ProvisionedThroughput = new ProvisionedThroughput
-            {
-                ReadCapacityUnits = _options.ReadCapacityUnits,
-                WriteCapacityUnits = _options.WriteCapacityUnits,
-            };
-        }
-        else
-        {
-            request.BillingMode = BillingMode.PAY_PER_REQUEST;
-        }
-
-        try
-        {
-            Requests.Count("CreateTable", write: true);
-            await _client.CreateTableAsync(request).ConfigureAwait(false);
-        }
-        catch (ResourceInUseException)
-        {
-            // Another silo created it first: wait for ACTIVE like it does.
-        }
-    }
-
-    private void CheckKeySchema(TableDescription table)
-    {
-        var keys = table.KeySchema ?? [];
-        bool hash = keys.Any(k => k.AttributeName == DeploymentIdAttribute && k.KeyType == KeyType.HASH);
-        bool range = keys.Any(k => k.AttributeName == SiloIdentityAttribute && k.KeyType == KeyType.RANGE);
-        if (hash && range && keys.Count == 2) return;
-        string actual = string.Join(", ", keys.Select(k => $"{k.AttributeName} ({k.KeyType})"));
-        throw new InvalidOperationException(
-            $"The DynamoDB table '{TableName}' at {_options.Where} has the key schema [{actual}], not the membership table's " +
-            "[DeploymentId (HASH), SiloIdentity (RANGE)]: it belongs to something else. Choose another Membership:DynamoDB:TableName.");
-    }
-
-    private async Task WaitUntilActiveAsync(TableDescription? described)
-    {
-        var deadline = DateTime.UtcNow + _options.TableReadyTimeout;
-        var table = described;
-        for (int poll = 0; ; poll++)
-        {
-            if (table?.TableStatus == TableStatus.ACTIVE) return;
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException(
-                    $"The DynamoDB table '{TableName}' at {_options.Where} is {table?.TableStatus?.Value ?? "missing"}, not ACTIVE, after {_options.TableReadyTimeout.TotalSeconds:0} s " +
-                    "(Membership:DynamoDB:TableReadyTimeout).");
-            }
-            if (poll > 0 || table is not null) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * (1 << Math.Min(poll, 5))))).ConfigureAwait(false);
-            table = await TryDescribeTableAsync().ConfigureAwait(false);
-        }
-    }
+    // ---- Table set-up (the table itself: DynamoDBTableSetup) ----
 
     private async Task CreateVersionRowAsync()
     {
@@ -490,7 +387,7 @@ public sealed class DynamoDBMembershipTable : IMembershipTable, IDisposable
                 // Another transaction held one of the items and probably changed it: retry, and the
                 // conditions decide. Past the bound, count it as lost; the caller reads again.
                 if (attempt == MaxConflictAttempts) return false;
-                await Task.Delay(Backoff(attempt)).ConfigureAwait(false);
+                await Task.Delay(DynamoDBTableSetup.Backoff(attempt)).ConfigureAwait(false);
             }
         }
     }
@@ -617,60 +514,6 @@ public sealed class DynamoDBMembershipTable : IMembershipTable, IDisposable
 
     private static bool TryParseEtag(string etag, out long value) =>
         long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out value);
-
-    private static TimeSpan Backoff(int attempt) =>
-        TimeSpan.FromMilliseconds(Random.Shared.Next(10, 20 * (1 << Math.Min(attempt, 6))));
-
-    // ---- Start-up errors ----
-
-    private static bool IsAwsOrNetworkFailure(Exception e) =>
-        e is AmazonServiceException or AmazonClientException or HttpRequestException or SocketException or IOException or TimeoutException or TaskCanceledException;
-
-    /// <summary>What went wrong at start-up and what to fix, in one message.</summary>
-    private string Explain(Exception e, string stage)
-    {
-        string where = _options.Where;
-        string table = TableName;
-        string detail = $"{e.GetType().Name}: {e.Message}";
-        if (e is AmazonServiceException service)
-        {
-            string code = service.ErrorCode ?? "";
-            if (code is "AccessDeniedException" || service.StatusCode == System.Net.HttpStatusCode.Forbidden && code is not ("UnrecognizedClientException" or "InvalidSignatureException"))
-            {
-                string create = stage == "creating the table"
-                    ? $" The table is missing and these credentials may not create it: create '{table}' (hash key DeploymentId, range key SiloIdentity, both strings) or grant dynamodb:CreateTable."
-                    : "";
-                return $"DynamoDB at {where} denied access while {stage} (table '{table}').{create} The silo needs dynamodb:DescribeTable, CreateTable (unless the table exists), " +
-                       $"GetItem, PutItem, UpdateItem, DeleteItem, Query, BatchWriteItem and TransactWriteItems on it. ({detail})";
-            }
-            if (code is "UnrecognizedClientException" or "InvalidSignatureException" or "MissingAuthenticationToken" or "ExpiredTokenException" or "InvalidClientTokenId")
-            {
-                return $"DynamoDB at {where} rejected the credentials while {stage}: check Membership:DynamoDB:AccessKey/SecretKey or the default AWS credential chain, " +
-                       $"and that Membership:DynamoDB:Service names the region the keys belong to. ({detail})";
-            }
-            if (service.StatusCode != 0 && code.Length > 0)
-            {
-                return $"DynamoDB at {where} refused a request while {stage} (table '{table}'): {code}. ({detail})";
-            }
-        }
-        if (e is AmazonClientException && e.Message.Contains("credentials", StringComparison.OrdinalIgnoreCase))
-        {
-            return $"No AWS credentials for DynamoDB at {where}: set Membership:DynamoDB:AccessKey and SecretKey, or provide credentials to the default AWS chain " +
-                   $"(environment variables, profile, container or instance role). ({detail})";
-        }
-        return $"Could not reach DynamoDB at {where} while {stage} (table '{table}'). Check Membership:DynamoDB:Service " +
-               $"(an AWS region name such as us-east-1, or the URL of a DynamoDB endpoint such as http://localhost:8000) and that the endpoint is reachable. ({detail}{InnerDetail(e)})";
-    }
-
-    private static string InnerDetail(Exception e)
-    {
-        var inner = e.InnerException;
-        for (int depth = 0; inner is not null && depth < 3; depth++, inner = inner.InnerException)
-        {
-            if (inner is HttpRequestException or SocketException or IOException) return $"; {inner.GetType().Name}: {inner.Message}";
-        }
-        return "";
-    }
 
     private sealed record StoredRow(MembershipEntry Entry, long ETag, long MembershipVersion);
 }

@@ -7,7 +7,7 @@ using Amazon.Runtime;
 namespace Orleans.Shuffle.Membership.DynamoDB;
 
 /// <summary>What a provider needs of its table: name, string hash and range keys, what it is for and where it is configured.</summary>
-/// <param name="Purpose">For messages: "grain storage", "grain directory".</param>
+/// <param name="Purpose">For messages: "membership", "grain storage", "grain directory".</param>
 /// <param name="Section">The configuration section of the table's own settings, e.g. "Membership:DynamoDB:GrainStorage".</param>
 /// <param name="TimeToLiveAttribute">The numeric attribute DynamoDB's TTL reads (epoch seconds), or null for none.</param>
 /// <param name="Operations">The DynamoDB actions the provider uses, for the access-denied message.</param>
@@ -15,9 +15,9 @@ internal sealed record DynamoDBTableSpec(
     string TableName, string HashKey, string RangeKey, string Purpose, string Section, string? TimeToLiveAttribute, string Operations);
 
 /// <summary>
-/// Start-up of the grain storage and grain directory tables: describe, create when missing (on-demand
-/// unless provisioned throughput is configured), check the key schema, wait until ACTIVE, turn TTL on.
-/// Failures become one InvalidOperationException that says what to fix, as the membership table's do.
+/// Start-up of the membership, grain storage and grain directory tables: describe, create when missing
+/// (on-demand unless provisioned throughput is configured), check the key schema, wait until ACTIVE, turn
+/// TTL on where the table has it. Failures become one InvalidOperationException that says what to fix.
 /// </summary>
 internal static class DynamoDBTableSetup
 {
@@ -188,7 +188,7 @@ internal static class DynamoDBTableSetup
 
     private static string KeyText(DynamoDBTableSpec spec) => $"hash key {spec.HashKey}, range key {spec.RangeKey}, both strings";
 
-    /// <summary>What went wrong at start-up and what to fix, in one message; the wording follows the membership table's.</summary>
+    /// <summary>What went wrong at start-up (while <paramref name="stage"/>) and what to fix, in one message.</summary>
     internal static string Explain(Exception e, string stage, DynamoDBClusteringOptions options, DynamoDBTableSpec spec)
     {
         string where = options.Where;

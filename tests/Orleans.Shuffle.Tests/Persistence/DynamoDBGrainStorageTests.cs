@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Orleans.Shuffle.Membership.DynamoDB;
@@ -16,25 +14,18 @@ namespace Orleans.Shuffle.Tests.Persistence;
 [Collection(DynamoDbLocalCollection.Name)]
 public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : GrainStorageTestsBase
 {
-    private readonly string _tableName = DynamoDbLocalFixture.UniqueTableName("grain-state");
-    private readonly string _clusterId = "ddb-" + Guid.NewGuid().ToString("N")[..8];
-    private readonly List<IDisposable> _opened = [];
-    private readonly AmazonDynamoDBClient _raw = dynamo.CreateClient();
+    private readonly DynamoDbProviderTables _tables = new(dynamo, "grain-state");
 
     private DynamoDBClusteringOptions Options(Action<DynamoDBGrainStorageOptions>? configure = null)
     {
-        var options = dynamo.Options(DynamoDbLocalFixture.UniqueTableName("unused-silos"));
-        options.GrainStorage.TableName = _tableName;
+        var options = _tables.Options();
+        options.GrainStorage.TableName = _tables.TableName;
         configure?.Invoke(options.GrainStorage);
         return options;
     }
 
-    private DynamoDBGrainStorage Open(Action<DynamoDBGrainStorageOptions>? configure = null, string? clusterId = null, TimeProvider? time = null)
-    {
-        var storage = new DynamoDBGrainStorage(Options(configure), clusterId ?? _clusterId, time);
-        lock (_opened) _opened.Add(storage);
-        return storage;
-    }
+    private DynamoDBGrainStorage Open(Action<DynamoDBGrainStorageOptions>? configure = null, string? clusterId = null, TimeProvider? time = null) =>
+        _tables.Track(new DynamoDBGrainStorage(Options(configure), clusterId ?? _tables.ClusterId, time));
 
     protected override async Task<IGrainStorage> CreateStorageAsync()
     {
@@ -45,23 +36,9 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
 
     protected override IGrainStorage OpenSameStorage() => Open();
 
-    public override async Task DisposeAsync()
-    {
-        try
-        {
-            await _raw.DeleteTableAsync(new DeleteTableRequest { TableName = _tableName });
-        }
-        catch (ResourceNotFoundException)
-        {
-        }
-        lock (_opened)
-        {
-            foreach (var opened in _opened) opened.Dispose();
-        }
-        _raw.Dispose();
-    }
+    public override Task DisposeAsync() => _tables.DisposeAsync();
 
-    private string Reference => $"{_clusterId}_{GrainId}";
+    private string Reference => $"{_tables.ClusterId}_{GrainId}";
 
     /// <summary>Every item of this test's grain, by range key.</summary>
     private async Task<Dictionary<string, Dictionary<string, AttributeValue>>> RawItemsAsync(string? reference = null)
@@ -70,9 +47,9 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
         Dictionary<string, AttributeValue>? start = null;
         do
         {
-            var response = await _raw.QueryAsync(new QueryRequest
+            var response = await _tables.Raw.QueryAsync(new QueryRequest
             {
-                TableName = _tableName,
+                TableName = _tables.TableName,
                 ConsistentRead = true,
                 KeyConditionExpression = "GrainReference = :r",
                 ExpressionAttributeValues = new() { [":r"] = new() { S = reference ?? Reference } },
@@ -191,10 +168,10 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
     [Fact]
     public async Task The_table_is_created_on_demand_with_TTL_on()
     {
-        var table = (await _raw.DescribeTableAsync(new DescribeTableRequest { TableName = _tableName })).Table;
+        var table = (await _tables.Raw.DescribeTableAsync(new DescribeTableRequest { TableName = _tables.TableName })).Table;
         Assert.Equal(BillingMode.PAY_PER_REQUEST, table.BillingModeSummary?.BillingMode ?? BillingMode.PAY_PER_REQUEST);
         Assert.Equal(["GrainReference", "GrainType"], table.KeySchema.OrderBy(k => k.KeyType.Value).Select(k => k.AttributeName));
-        var ttl = (await _raw.DescribeTimeToLiveAsync(new DescribeTimeToLiveRequest { TableName = _tableName })).TimeToLiveDescription;
+        var ttl = (await _tables.Raw.DescribeTimeToLiveAsync(new DescribeTimeToLiveRequest { TableName = _tables.TableName })).TimeToLiveDescription;
         Assert.Contains(ttl.TimeToLiveStatus.Value, new[] { "ENABLED", "ENABLING" });
         Assert.Equal("ExpiresAt", ttl.AttributeName);
     }
@@ -216,9 +193,9 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
         var storage = Open(o => o.TimeToLive = TimeSpan.FromHours(1), time: time);
         await storage.WriteStateAsync(GrainType, GrainId, State(LargeSize, 1), null);
         string chunk = (await RawItemsAsync()).Keys.Where(IsChunk).Order().Skip(2).First();
-        await _raw.DeleteItemAsync(new DeleteItemRequest
+        await _tables.Raw.DeleteItemAsync(new DeleteItemRequest
         {
-            TableName = _tableName,
+            TableName = _tables.TableName,
             Key = new() { ["GrainReference"] = new() { S = Reference }, ["GrainType"] = new() { S = chunk } },
         });
 
@@ -238,7 +215,7 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
         var bytes = item["GrainState"].B!.ToArray();
         bytes[17] ^= 0xFF;
         item["GrainState"] = new AttributeValue { B = new MemoryStream(bytes) };
-        await _raw.PutItemAsync(new PutItemRequest { TableName = _tableName, Item = item });
+        await _tables.Raw.PutItemAsync(new PutItemRequest { TableName = _tables.TableName, Item = item });
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => Storage.ReadStateAsync(GrainType, GrainId));
         Assert.Contains("hash", e.Message);
     }
@@ -255,12 +232,12 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
     [Fact]
     public async Task Clusters_sharing_the_table_are_kept_apart()
     {
-        var other = Open(clusterId: _clusterId + "-b");
+        var other = Open(clusterId: _tables.ClusterId + "-b");
         await Storage.WriteStateAsync(GrainType, GrainId, State(10, 1), null);
         Assert.Null(await other.ReadStateAsync(GrainType, GrainId));
         await other.WriteStateAsync(GrainType, GrainId, State(20, 2), null);
         Assert.Equal(State(10, 1), (await Storage.ReadStateAsync(GrainType, GrainId))!.Data);
-        Assert.Single(await RawItemsAsync($"{_clusterId}-b_{GrainId}"));
+        Assert.Single(await RawItemsAsync($"{_tables.ClusterId}-b_{GrainId}"));
     }
 
     [Fact]
@@ -268,7 +245,7 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
     {
         var options = Options(o => o.TableName = DynamoDbLocalFixture.UniqueTableName("missing"));
         options.CreateIfNotExists = false;
-        using var storage = new DynamoDBGrainStorage(options, _clusterId);
+        using var storage = new DynamoDBGrainStorage(options, _tables.ClusterId);
         var e = await Assert.ThrowsAsync<InvalidOperationException>(storage.InitializeAsync);
         Assert.Contains("grain storage table", e.Message);
         Assert.Contains("does not exist", e.Message);
@@ -280,35 +257,17 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
     [Fact]
     public async Task A_table_of_another_schema_is_a_clear_start_up_error()
     {
-        string foreign = DynamoDbLocalFixture.UniqueTableName("foreign");
-        using (var membership = new DynamoDBMembershipTable(dynamo.Options(foreign), _clusterId))
-            await membership.InitializeMembershipTable(tryInitTableVersion: false);
-        try
-        {
-            using var storage = new DynamoDBGrainStorage(Options(o => o.TableName = foreign), _clusterId);
-            var e = await Assert.ThrowsAsync<InvalidOperationException>(storage.InitializeAsync);
-            Assert.Contains("[DeploymentId (HASH), SiloIdentity (RANGE)]", e.Message);
-            Assert.Contains("[GrainReference (HASH), GrainType (RANGE)]", e.Message);
-        }
-        finally
-        {
-            await _raw.DeleteTableAsync(new DeleteTableRequest { TableName = foreign });
-        }
+        var e = await _tables.InitializeOnForeignTableAsync(
+            foreign => new DynamoDBGrainStorage(Options(o => o.TableName = foreign), _tables.ClusterId), storage => storage.InitializeAsync());
+        Assert.Contains("[DeploymentId (HASH), SiloIdentity (RANGE)]", e.Message);
+        Assert.Contains("[GrainReference (HASH), GrainType (RANGE)]", e.Message);
     }
 
     [Fact]
     public async Task An_unreachable_DynamoDB_is_a_clear_start_up_error()
     {
-        string url;
-        using (var listener = new TcpListener(IPAddress.Loopback, 0))
-        {
-            listener.Start();
-            url = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}";
-        }
-        var options = new DynamoDBClusteringOptions { Service = url, MaxErrorRetry = 0, RequestTimeout = TimeSpan.FromSeconds(2) };
-        using var storage = new DynamoDBGrainStorage(options, _clusterId);
-        var e = await Assert.ThrowsAsync<InvalidOperationException>(storage.InitializeAsync);
-        Assert.StartsWith($"Could not reach DynamoDB at {url}", e.Message);
+        var e = await DynamoDbProviderTables.InitializeUnreachableAsync(
+            options => new DynamoDBGrainStorage(options, _tables.ClusterId), storage => storage.InitializeAsync());
         Assert.Contains("Membership:DynamoDB:Service", e.Message);
     }
 
@@ -326,7 +285,7 @@ public sealed class DynamoDBGrainStorageTests(DynamoDbLocalFixture dynamo) : Gra
                 if (Interlocked.Increment(ref batchGets) == 1) etag = await Storage.WriteStateAsync(GrainType, GrainId, next, etag);
             },
         };
-        using var reader = new DynamoDBGrainStorage(client, Options(), _clusterId);
+        using var reader = new DynamoDBGrainStorage(client, Options(), _tables.ClusterId);
         var stored = await reader.ReadStateAsync(GrainType, GrainId);
         Assert.Equal(next, stored!.Data);
         Assert.Equal(etag, stored.ETag);
