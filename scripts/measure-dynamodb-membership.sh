@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Measures DynamoDB membership against DynamoDB Local, with silo processes at default settings:
 #   1. the request rate of one silo over RATE_SECONDS (default 60), counted by a small proxy between
-#      the silo and DynamoDB Local (every HTTP request, SDK retries included), by operation;
+#      the silo and DynamoDB Local (every HTTP request, SDK retries included), by operation and table
+#      (the membership table and, since the silo keeps grain state and its grain directory in
+#      DynamoDB too, the grain tables; TransactWriteItems is counted as "multi");
 #   2. ROUNDS times (default 3): SILOS silo processes (default 3) of a fresh cluster, kill -9 of one
-#      by its pid, then the table polled every 100 ms until that silo's row reads Dead.
-# RATE_SECONDS=0 skips 1. EXTRA_SILO_ARGS is added to every silo's command line, e.g.
-# EXTRA_SILO_ARGS="--Membership:NumMissedProbesLimit=1000000" leaves only IAmAlive staleness to detect the kill.
+#      by its pid, then the table polled every 100 ms until that silo's row reads Dead;
+#   3. the main job with --membership dynamodb (a local grid of 3 silos on DynamoDB Local; the driver
+#      and the workers find the silos in the table) on JOB_DATA (default 256MiB), JOB_RUNS times (default 1).
+# RATE_SECONDS=0, ROUNDS=0 and JOB_RUNS=0 skip a part. EXTRA_SILO_ARGS is added to every silo's command
+# line in 1 and 2, e.g. EXTRA_SILO_ARGS="--Membership:NumMissedProbesLimit=1000000" leaves only IAmAlive
+# staleness to detect the kill.
 # Needs a Release build (dotnet build -c Release Orleans.Shuffle.sln), Java, npm and python3.
 # Talks only to 127.0.0.1 and stops exactly the processes it started.
 set -euo pipefail
@@ -15,6 +20,9 @@ cd "$root"
 rate_seconds="${RATE_SECONDS:-60}"
 silos="${SILOS:-3}"
 rounds="${ROUNDS:-3}"
+job_data="${JOB_DATA:-256MiB}"
+job_runs="${JOB_RUNS:-1}"
+job_dll="$root/bench/Orleans.Shuffle.Job/bin/Release/net10.0/Orleans.Shuffle.Job.dll"
 read -r -a extra_args <<<"${EXTRA_SILO_ARGS:-}"
 silo_dll="$root/src/Silo/bin/Release/net10.0/Orleans.Shuffle.Silo.dll"
 [ -f "$silo_dll" ] || { echo "build first: dotnet build -c Release Orleans.Shuffle.sln" >&2; exit 1; }
@@ -70,7 +78,12 @@ def proxy(listen, upstream):
         def do_POST(self):
             data = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             op = self.headers.get("X-Amz-Target", "?").split(".")[-1]
-            with lock: counts[op] = counts.get(op, 0) + 1
+            try:
+                table = json.loads(data).get("TableName") or "multi"
+            except ValueError:
+                table = "?"
+            key = f"{op} {table}"
+            with lock: counts[key] = counts.get(key, 0) + 1
             conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=30)
             conn.request("POST", self.path, data, {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "expect")})
             resp = conn.getresponse(); payload = resp.read(); conn.close()
@@ -142,7 +155,7 @@ start_silo() {
 }
 
 if [ "$rate_seconds" -gt 0 ]; then
-echo "== 1. requests of one silo over ${rate_seconds} s (defaults: IAmAlive every 5 s, table read every 2 s)"
+echo "== 1. requests of one silo over ${rate_seconds} s (DynamoDB defaults: IAmAlive every 30 s, table read every 60 s and after gossip)"
 proxy_port="$(free_port)"
 python3 "$work/ddb.py" proxy "$proxy_port" "$ddb_port" &
 pids+=($!)
@@ -156,14 +169,15 @@ echo "steady-state requests in ${rate_seconds} s: $counts"
 python3 - "$counts" "$rate_seconds" <<'PY'
 import json, sys
 c, s = json.loads(sys.argv[1]), float(sys.argv[2])
-reads = sum(v for k, v in c.items() if k in ("GetItem", "Query", "Scan", "DescribeTable", "BatchGetItem", "TransactGetItems"))
+reads = sum(v for k, v in c.items() if k.split(" ")[0] in ("GetItem", "Query", "Scan", "DescribeTable", "BatchGetItem", "TransactGetItems"))
 writes = sum(c.values()) - reads
 print(f"rate: reads={reads / s:.2f}/s writes={writes / s:.2f}/s total={(reads + writes) / s:.2f}/s")
 PY
 kill -TERM "$rate_pid"; wait "$rate_pid" 2>/dev/null || true
 fi
 
-echo "== 2. kill -9 of one of $silos silos -> its row Dead (defaults: probes every 1 s, 3 missed -> vote; IAmAlive stale after 3 x 5 s)"
+if [ "$rounds" -gt 0 ]; then
+echo "== 2. kill -9 of one of $silos silos -> its row Dead (defaults: probes every 1 s, 3 missed -> vote; IAmAlive stale after 3 x 30 s)"
 for round in $(seq 1 "$rounds"); do
   cluster="kill-$$-$round"
   round_pids=()
@@ -182,3 +196,21 @@ for round in $(seq 1 "$rounds"); do
   for p in "${round_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${round_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 done
+fi
+
+if [ "$job_runs" -gt 0 ]; then
+[ -f "$job_dll" ] || { echo "build first: dotnet build -c Release Orleans.Shuffle.sln" >&2; exit 1; }
+echo "== 3. the main job on DynamoDB membership, $job_data, $job_runs run(s)"
+for run in $(seq 1 "$job_runs"); do
+  echo "+ dotnet $job_dll --membership dynamodb --dynamodb-service http://127.0.0.1:$ddb_port --data $job_data --no-progress --report $work/job-$run.json"
+  dotnet "$job_dll" --membership dynamodb --dynamodb-service "http://127.0.0.1:$ddb_port" --data "$job_data" --no-progress \
+    --work-dir "$work/job-$run" --report "$work/job-$run.json" >"$work/job-$run.log" 2>&1 || { cat "$work/job-$run.log" >&2; exit 1; }
+  python3 - "$work/job-$run.json" "$run" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(f"run {sys.argv[2]}: verified={r['verified']} silos={r['silos']} membership={r['membership']} grid_start_s={r['gridStartSeconds']} "
+      f"map_s={r['mapSeconds']} reduce_s={r['reduceSeconds']} total_s={r['seconds']} throughput_MBps={r['throughputMBps']} "
+      f"partitions={r['partitionsVerified']}/{r['partitions']}")
+PY
+done
+fi

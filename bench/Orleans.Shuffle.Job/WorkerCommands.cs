@@ -112,8 +112,8 @@ internal static class WorkerCommands
 
     public static IReadOnlyList<string> ToArguments(MapTaskSettings s)
     {
-        var args = new List<string>
-        {
+        List<string> args =
+        [
             MapTaskName,
             .. GridArguments(s.Grid),
             AppId.Name, s.AppId,
@@ -128,7 +128,7 @@ internal static class WorkerCommands
             // "R" round-trips the exact double, so the worker applies the very same skew threshold.
             Skew.Name, s.Skew.ToString("R", CultureInfo.InvariantCulture),
             Replicas.Name, Invariant(s.Replicas),
-        };
+        ];
         if (s.ParentPid is int pid) args.AddRange([ParentPid.Name, Invariant(pid)]);
         AddPause(args, s.Pause);
         return args;
@@ -136,8 +136,8 @@ internal static class WorkerCommands
 
     public static IReadOnlyList<string> ToArguments(ReduceTaskSettings s)
     {
-        var args = new List<string>
-        {
+        List<string> args =
+        [
             ReduceTaskName,
             .. GridArguments(s.Grid),
             AppId.Name, s.AppId,
@@ -145,7 +145,7 @@ internal static class WorkerCommands
             ReducerId.Name, Invariant(s.ReducerId),
             Partitions.Name, string.Join(',', s.Partitions.Select(Invariant)),
             Replicas.Name, Invariant(s.Replicas),
-        };
+        ];
         if (s.ParentPid is int pid) args.AddRange([ParentPid.Name, Invariant(pid)]);
         AddPause(args, s.Pause);
         return args;
@@ -184,7 +184,7 @@ internal static class WorkerCommands
         if (pause.ResumeFile is not null) args.AddRange([ResumeFile.Name, pause.ResumeFile]);
     }
 
-    private static MapTaskSettings BindMapTask(ParseResult parse) => new(
+    internal static MapTaskSettings BindMapTask(ParseResult parse) => new(
         BindGrid(parse),
         parse.GetRequiredValue(AppId),
         parse.GetValue(ShuffleId),
@@ -202,7 +202,7 @@ internal static class WorkerCommands
         Pause = BindPause(parse),
     };
 
-    private static ReduceTaskSettings BindReduceTask(ParseResult parse) => new(
+    internal static ReduceTaskSettings BindReduceTask(ParseResult parse) => new(
         BindGrid(parse),
         parse.GetRequiredValue(AppId),
         parse.GetValue(ShuffleId),

@@ -5,7 +5,7 @@ using Orleans.Shuffle.Tests.Infrastructure;
 namespace Orleans.Shuffle.Tests.Faults;
 
 /// <summary>What a silo process announced on its "SILO READY name=.. identity=.. grid=host:port http=host:port" line.</summary>
-public sealed record SiloReadyLine(string Name, string Grid, string Http)
+public sealed record SiloReadyLine(string Name, string Grid, string Http, string Identity = "")
 {
     public static SiloReadyLine? TryParse(string line)
     {
@@ -14,15 +14,16 @@ public sealed record SiloReadyLine(string Name, string Grid, string Http)
         var fields = line[Prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(t => t.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
         return fields.TryGetValue("name", out string? name) && fields.TryGetValue("grid", out string? grid)
-            ? new SiloReadyLine(name, grid, fields.GetValueOrDefault("http", ""))
+            ? new SiloReadyLine(name, grid, fields.GetValueOrDefault("http", ""), fields.GetValueOrDefault("identity", ""))
             : null;
     }
 }
 
 /// <summary>
 /// Silo processes a test starts itself (rather than letting the job tool start them), so the test
-/// controls their disks: one cluster id, one membership file, loopback, ports chosen by the OS.
-/// Disposing kills exactly these processes, through their own Process objects.
+/// controls their disks and their lives: one cluster id, one membership file (or the membership
+/// table that <c>extraArgs</c> name, e.g. DynamoDB), loopback, ports chosen by the OS. Disposing
+/// kills exactly these processes, through their own Process objects.
 /// </summary>
 public sealed class SiloProcessGrid : IDisposable
 {
@@ -42,10 +43,13 @@ public sealed class SiloProcessGrid : IDisposable
     /// <param name="disks">One storage directory per silo.</param>
     /// <param name="membershipFile">The shared membership table.</param>
     /// <param name="extraArgs">Appended to every silo's command line.</param>
-    public static async Task<SiloProcessGrid> StartAsync(IReadOnlyList<string> disks, string membershipFile, IEnumerable<string> extraArgs)
+    /// <param name="clusterId">The silos' cluster id; default a new one.</param>
+    public static async Task<SiloProcessGrid> StartAsync(
+        IReadOnlyList<string> disks, string membershipFile, IEnumerable<string> extraArgs, string? clusterId = null)
     {
         Assert.True(File.Exists(RepoPaths.SiloDll), $"{RepoPaths.SiloDll} is not built");
-        var grid = new SiloProcessGrid("fault-" + Guid.NewGuid().ToString("N")[..8]);
+        var grid = new SiloProcessGrid(clusterId ?? "fault-" + Guid.NewGuid().ToString("N")[..8]);
+        string[] extra = [.. extraArgs];
         var started = new List<(ChildProcess Process, string Name)>();
         try
         {
@@ -61,7 +65,7 @@ public sealed class SiloProcessGrid : IDisposable
                     "--http-port", "0",
                     "--disk", disks[i],
                     "--membership-file", membershipFile,
-                    .. extraArgs,
+                    .. extra,
                 ]), name));
             }
             // Started together, awaited one by one: the total wait is still about one start-up.
@@ -81,14 +85,19 @@ public sealed class SiloProcessGrid : IDisposable
 
     public string Output(int index, int lines = 40) => _silos[index].Process.Tail(lines);
 
+    /// <summary>Kills silo <paramref name="index"/> with SIGKILL through its own Process (no shutdown, no goodbye to the membership table), and waits until it is gone.</summary>
+    public void Kill(int index) => _silos[index].Process.Kill();
+
     public void Dispose()
     {
         foreach (var (process, _) in _silos) process.Dispose();
     }
 
     /// <summary>
-    /// Waits until every silo's /state lists all silos as Active. READY means a silo has joined, not
-    /// that the others have read its row yet; a shuffle registered before would be placed on fewer silos.
+    /// Waits until every silo's /state lists all silos of this grid as Active. READY means a silo has
+    /// joined, not that the others have read its row yet; a shuffle registered before would be placed on
+    /// fewer silos. Other rows may be Active too (silos of an earlier incarnation of the cluster that
+    /// were killed and are not voted dead yet).
     /// </summary>
     private async Task WaitForConvergenceAsync()
     {
@@ -99,13 +108,14 @@ public sealed class SiloProcessGrid : IDisposable
         while (clock.Elapsed < ReadyTimeout)
         {
             var seen = new List<int>();
+            var identities = _silos.Select(s => s.Ready.Identity).ToHashSet(StringComparer.Ordinal);
             foreach (var (_, ready) in _silos)
             {
                 try
                 {
                     using var state = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://{ready.Http}/state"));
                     seen.Add(state.RootElement.GetProperty("membership").GetProperty("silos").EnumerateArray()
-                        .Count(s => s.GetProperty("status").GetString() == "Active"));
+                        .Count(s => s.GetProperty("status").GetString() == "Active" && identities.Contains(s.GetProperty("identity").GetString() ?? "")));
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException or System.Text.Json.JsonException or KeyNotFoundException)
                 {

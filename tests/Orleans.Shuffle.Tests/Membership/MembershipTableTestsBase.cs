@@ -292,4 +292,25 @@ public abstract class MembershipTableTestsBase : IAsyncLifetime
         await Table.DeleteMembershipTableEntries(ClusterId);
         Assert.Empty((await Table.ReadAll()).Members);
     }
+
+    [Fact]
+    public async Task The_gateway_list_provider_lists_the_grid_endpoints_of_the_Active_rows()
+    {
+        var rows = new[] { (SiloStatus.Active, 7001), (SiloStatus.Joining, 7002), (SiloStatus.Active, 7003), (SiloStatus.Dead, 7004), (SiloStatus.ShuttingDown, 7005) };
+        foreach (var (status, port) in rows)
+        {
+            Assert.True(await Table.InsertRow(NewEntry(status, port), (await Table.ReadAll()).Version.Next()));
+        }
+        // Through another handle on the table, as a client process would read it.
+        var provider = new MembershipTableGatewayListProvider(OpenSameTable(ClusterId));
+        Assert.Equal(["127.0.0.1:7001", "127.0.0.1:7003"], await provider.GetGatewaysAsync(CancellationToken.None));
+
+        // A silo declared dead leaves the list at the next read.
+        var data = await Table.ReadAll();
+        var row = data.Members.Single(m => m.Entry.ProxyPort == 7001);
+        var dead = row.Entry.Copy();
+        dead.Status = SiloStatus.Dead;
+        Assert.True(await Table.UpdateRow(dead, row.Etag, data.Version.Next()));
+        Assert.Equal(["127.0.0.1:7003"], await provider.GetGatewaysAsync(CancellationToken.None));
+    }
 }
