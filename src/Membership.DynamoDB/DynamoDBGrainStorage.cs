@@ -194,17 +194,7 @@ public sealed class DynamoDBGrainStorage : IGrainStorage, IDisposable
         UpdateItemResponse response;
         try
         {
-            Requests.Count("UpdateItem", write: true);
-            response = await _client.UpdateItemAsync(new UpdateItemRequest
-            {
-                TableName = TableName,
-                Key = Key(reference, grainType),
-                UpdateExpression = $"SET {string.Join(", ", set)} REMOVE {string.Join(", ", remove)}",
-                ConditionExpression = condition,
-                ExpressionAttributeNames = x.NamesOrNull,
-                ExpressionAttributeValues = x.ValuesOrNull,
-                ReturnValues = ReturnValue.ALL_OLD,
-            }).ConfigureAwait(false);
+            response = await UpdateHeadAsync(reference, grainType, x, set, remove, condition).ConfigureAwait(false);
         }
         catch (ConditionalCheckFailedException)
         {
@@ -266,17 +256,7 @@ public sealed class DynamoDBGrainStorage : IGrainStorage, IDisposable
                 };
                 var remove = new List<string> { x.Name(StateAttribute), x.Name(VersionAttribute), x.Name(ChunkCountAttribute), x.Name(SizeAttribute), x.Name(HashAttribute) };
                 AddTimeToLive(x, set, remove, ExpiresAt());
-                Requests.Count("UpdateItem", write: true);
-                var updated = await _client.UpdateItemAsync(new UpdateItemRequest
-                {
-                    TableName = TableName,
-                    Key = Key(reference, grainType),
-                    UpdateExpression = $"SET {string.Join(", ", set)} REMOVE {string.Join(", ", remove)}",
-                    ConditionExpression = condition,
-                    ExpressionAttributeNames = x.NamesOrNull,
-                    ExpressionAttributeValues = x.ValuesOrNull,
-                    ReturnValues = ReturnValue.ALL_OLD,
-                }).ConfigureAwait(false);
+                var updated = await UpdateHeadAsync(reference, grainType, x, set, remove, condition).ConfigureAwait(false);
                 oldItem = updated.Attributes;
             }
         }
@@ -301,6 +281,23 @@ public sealed class DynamoDBGrainStorage : IGrainStorage, IDisposable
 
     internal static string ChunkKey(string grainType, string version, int index) =>
         $"{grainType}{ChunkMarker}{version}#{index.ToString("D6", CultureInfo.InvariantCulture)}";
+
+    /// <summary>Conditionally updates the head item; returns the head as it was before.</summary>
+    private Task<UpdateItemResponse> UpdateHeadAsync(
+        string reference, string grainType, DynamoDBExpression x, List<string> set, List<string> remove, string condition)
+    {
+        Requests.Count("UpdateItem", write: true);
+        return _client.UpdateItemAsync(new UpdateItemRequest
+        {
+            TableName = TableName,
+            Key = Key(reference, grainType),
+            UpdateExpression = $"SET {string.Join(", ", set)} REMOVE {string.Join(", ", remove)}",
+            ConditionExpression = condition,
+            ExpressionAttributeNames = x.NamesOrNull,
+            ExpressionAttributeValues = x.ValuesOrNull,
+            ReturnValues = ReturnValue.ALL_OLD,
+        });
+    }
 
     private static Dictionary<string, AttributeValue> Key(string reference, string rangeKey) => new()
     {
