@@ -70,8 +70,16 @@ public sealed class GridConnection : IAsyncDisposable
         connection._readLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
         try
         {
-            using var reply = await connection.SendAsync(MessageType.Hello, Hello.ForThisBuild(options.PeerName), cancellationToken).ConfigureAwait(false);
+            // The handshake counts against ConnectTimeout too: a hung silo may still accept TCP connections.
+            using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            handshake.CancelAfter(options.ConnectTimeout);
+            using var reply = await connection.SendAsync(MessageType.Hello, Hello.ForThisBuild(options.PeerName), handshake.Token).ConfigureAwait(false);
             connection.Remote = reply.Read<HelloOk>();
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new GridException(ErrorCode.SiloUnavailable, $"Silo {host}:{port} did not answer Hello within {options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
         catch
         {

@@ -22,7 +22,7 @@ public sealed class PartitionCatalog : IDisposable
         _options = options;
         _time = time;
         Disks = options.Directories.Select(d => new StorageDirectory(d, StorageDirectory.DeriveSlots(d, options))).ToList();
-        Budget = new MemoryBudget(options.MaxBufferedBytes);
+        Budget = new MemoryBudget(options.MaxBufferedBytes) { Trim = FlushPartialBuffers };
     }
 
     public IReadOnlyList<StorageDirectory> Disks { get; }
@@ -81,13 +81,31 @@ public sealed class PartitionCatalog : IDisposable
         }
     }
 
-    /// <summary>Commits the given epochs; every one must be active here.</summary>
+    /// <summary>Hands every partly filled buffer to its disk; see <see cref="MemoryBudget.Trim"/>.</summary>
+    private void FlushPartialBuffers()
+    {
+        foreach (var grain in _grains.Values) grain.File.FlushPartial();
+    }
+
+    /// <summary>
+    /// Commits the given epochs. The reply lists the epochs that committed; an epoch that is not here
+    /// or whose file failed is left out, so one bad file does not sink the other epochs of the silo.
+    /// </summary>
     public async Task<CommitReply> CommitAsync(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions)
     {
-        var grains = partitions.Select(p => Find(new PartitionKey(appId, shuffleId, p.PartitionId, p.Epoch))
-            ?? throw new GridException(ErrorCode.UnknownPartition, $"Partition {appId}/{shuffleId}/{p.PartitionId}-{p.Epoch} is not active on this silo.")).ToList();
-        var committed = await Task.WhenAll(grains.Select(g => g.CommitAsync(_options.FsyncOnCommit))).ConfigureAwait(false);
-        return new CommitReply(committed);
+        var grains = partitions.Select(p => Find(new PartitionKey(appId, shuffleId, p.PartitionId, p.Epoch))).OfType<PartitionGrain>().ToList();
+        var outcomes = await Task.WhenAll(grains.Select(async g =>
+        {
+            try
+            {
+                return await g.CommitAsync(_options.FsyncOnCommit).ConfigureAwait(false);
+            }
+            catch (GridException)
+            {
+                return null; // StorageFailure: this copy is lost; the grain reports the epoch lost if no copy committed
+            }
+        })).ConfigureAwait(false);
+        return new CommitReply(outcomes.OfType<CommittedPartition>().ToList());
     }
 
     /// <summary>Deletes the partitions of one shuffle (or all shuffles, with <see cref="ShuffleRequest.AllShuffles"/>) and frees their slots.</summary>

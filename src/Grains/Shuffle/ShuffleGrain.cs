@@ -154,7 +154,11 @@ public sealed class ShuffleGrain
         return wanted.Select(record.Current).ToList();
     }
 
-    /// <summary>Places the epochs; if that fails, frees what was reserved so far, since no record will own it.</summary>
+    /// <summary>
+    /// Places the epochs. If a first registration fails, what it reserved is freed by deleting the
+    /// shuffle on those silos (nothing else of it exists yet). A failed revive frees nothing: the
+    /// silos hold acknowledged data of the shuffle, and its stray reservations go when it is unregistered.
+    /// </summary>
     private async Task<List<PartitionLocation>> PlaceOrReleaseAsync(
         int shuffleId, IReadOnlyList<PartitionRef> epochs, int replicas, IReadOnlyList<string> excludedSilos, Dictionary<string, string> names,
         CancellationToken cancellationToken)
@@ -166,7 +170,7 @@ public sealed class ShuffleGrain
             foreach (var silo in reserved.Values) names[silo.Identity] = silo.Name;
             return placed;
         }
-        catch (GridException)
+        catch (GridException) when (!_state.Shuffles.ContainsKey(shuffleId))
         {
             await DestroyOnAsync(reserved.Values.Select(Endpoint), shuffleId, cancellationToken).ConfigureAwait(false);
             throw;
@@ -372,13 +376,21 @@ public sealed class ShuffleGrain
         {
             records = [.. _state.Shuffles.Values];
             commits = [.. _commits.Values];
-            _state = new ShuffleGrainState();
-            _commits.Clear();
             if (_etag is not null)
             {
-                await _storage.ClearStateAsync(GrainType, AppId, _etag).ConfigureAwait(false);
+                try
+                {
+                    await _storage.ClearStateAsync(GrainType, AppId, _etag).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not GridException)
+                {
+                    IsDefunct = true;
+                    throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} could not clear its state ({e.Message}); retry.");
+                }
                 _etag = null;
             }
+            _state = new ShuffleGrainState();
+            _commits.Clear();
         }
         foreach (var record in records) await DestroyAsync(record, Task.WhenAll(commits), cancellationToken).ConfigureAwait(false);
         GrainLog.ApplicationUnregistered(_logger, AppId, reason);
@@ -429,6 +441,12 @@ public sealed class ShuffleGrain
         {
             IsDefunct = true;
             throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} moved to another silo ({e.Message}); retry.");
+        }
+        catch (Exception e) when (e is not GridException)
+        {
+            // Memory may now be ahead of storage: never serve it. The next call re-activates from storage.
+            IsDefunct = true;
+            throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} could not save its state ({e.Message}); retry.");
         }
     }
 

@@ -20,6 +20,12 @@ public sealed class MemoryBudget(long limitBytes)
 
     public long PauseCount { get; private set; }
 
+    /// <summary>
+    /// Called when receiving pauses: hands partly filled buffers to the disks, so that memory held by
+    /// many small partitions drains too (only flushes release budget). Set by the partition catalog.
+    /// </summary>
+    public Action? Trim { get; set; }
+
     public void Add(long bytes) => Interlocked.Add(ref _used, bytes);
 
     public void Release(long bytes)
@@ -39,12 +45,17 @@ public sealed class MemoryBudget(long limitBytes)
     public ValueTask WaitUntilAcceptingAsync(CancellationToken cancellationToken)
     {
         if (!IsPaused) return ValueTask.CompletedTask;
+        Task resumed;
+        bool trim;
         lock (_gate)
         {
             if (UsedBytes < _resumeBytes) return ValueTask.CompletedTask;
             PauseCount++;
+            trim = _resumed is null;
             _resumed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return new ValueTask(_resumed.Task.WaitAsync(cancellationToken));
+            resumed = _resumed.Task;
         }
+        if (trim) Trim?.Invoke();
+        return new ValueTask(resumed.WaitAsync(cancellationToken));
     }
 }

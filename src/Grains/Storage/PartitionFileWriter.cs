@@ -88,6 +88,23 @@ public sealed class PartitionFileWriter : IDisposable
         }
     }
 
+    /// <summary>Hands a partly filled buffer to the disk now (memory is short); later appends start a new buffer.</summary>
+    public void FlushPartial()
+    {
+        lock (_gate)
+        {
+            if (_sealed || _disposed || _failure is not null || _buffer is null || _bufferLength == 0) return;
+            try
+            {
+                SubmitBufferLocked();
+            }
+            catch (GridException)
+            {
+                // Recorded in _failure: the next append or commit reports it.
+            }
+        }
+    }
+
     /// <summary>Flushes, waits for the disk, and records what was written. Idempotent: later calls return the same result.</summary>
     public async Task<CommittedFile> CommitAsync(bool fsync)
     {

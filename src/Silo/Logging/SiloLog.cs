@@ -33,6 +33,9 @@ internal static partial class SiloLog
     [LoggerMessage(2103, LogLevel.Error, "{Type} from {Remote} failed")]
     public static partial void RequestFailed(ILogger logger, Exception error, MessageType type, string? remote);
 
+    [LoggerMessage(2202, LogLevel.Warning, "Expiring application {AppId} failed; the next sweep tries again")]
+    public static partial void ExpiryFailed(ILogger logger, Exception error, string appId);
+
     [LoggerMessage(2201, LogLevel.Information, "Application {AppId} expired: no heartbeat since {LastActivity:O}")]
     public static partial void ApplicationExpired(ILogger logger, string appId, DateTimeOffset lastActivity);
 }

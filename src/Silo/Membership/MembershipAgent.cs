@@ -21,7 +21,7 @@ public sealed class MembershipAgent(
     IMembershipTable table,
     ClusterMembership membership,
     LocalSilo local,
-    SiloConnectionPool connections,
+    SiloConnectionPool dataConnections,
     IOptions<MembershipOptions> options,
     TimeProvider time,
     IHostApplicationLifetime lifetime,
@@ -29,6 +29,10 @@ public sealed class MembershipAgent(
 {
     private const int MaxTableAttempts = 10;
     private readonly MembershipOptions _options = options.Value;
+
+    // Probes and gossip get connections of their own: on the shared ones they could wait behind
+    // replicated data that a busy peer is not reading yet, and a busy silo would be voted dead.
+    private readonly SiloConnectionPool _probeConnections = dataConnections.CreateSibling();
     private readonly Dictionary<string, int> _missedProbes = [];
     private readonly SemaphoreSlim _refreshNow = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -206,7 +210,7 @@ public sealed class MembershipAgent(
         try
         {
             using var timeout = new CancellationTokenSource(_options.ProbeTimeout);
-            using var reply = await connections.SendAsync(target.SiloAddress.Host, target.ProxyPort, Shuffle.Wire.MessageType.Ping, default(Shuffle.Messages.Empty), timeout.Token)
+            using var reply = await _probeConnections.SendAsync(target.SiloAddress.Host, target.ProxyPort, Shuffle.Wire.MessageType.Ping, default(Shuffle.Messages.Empty), timeout.Token)
                 .ConfigureAwait(false);
             return true;
         }
@@ -281,7 +285,7 @@ public sealed class MembershipAgent(
                 try
                 {
                     using var timeout = new CancellationTokenSource(_options.ProbeTimeout);
-                    using var reply = await connections.SendAsync(peer.SiloAddress.Host, peer.ProxyPort, Shuffle.Wire.MessageType.MembershipGossip,
+                    using var reply = await _probeConnections.SendAsync(peer.SiloAddress.Host, peer.ProxyPort, Shuffle.Wire.MessageType.MembershipGossip,
                         default(Shuffle.Messages.Empty), timeout.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (e is Shuffle.Wire.GridException or OperationCanceledException)
@@ -348,6 +352,7 @@ public sealed class MembershipAgent(
 
     public async ValueTask DisposeAsync()
     {
+        await _probeConnections.DisposeAsync().ConfigureAwait(false);
         // The container may dispose this twice (it is both a singleton and a hosted service): cancel only, never dispose the source.
         if (!_stopping.IsCancellationRequested) await _stopping.CancelAsync().ConfigureAwait(false);
     }

@@ -37,6 +37,12 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes)
     /// <summary>Writes a reply whose body is already in memory (a chunk), straight into the pipe.</summary>
     public async Task ReplyRawAsync(FrameHeader request, ReadOnlyMemory<byte> body)
     {
+        if (body.Length > maxBodyBytes)
+        {
+            // The peer would take an oversized frame as a broken stream and drop the whole connection.
+            throw new GridException(ErrorCode.FrameTooLarge,
+                $"The {request.Type} reply of {body.Length} bytes exceeds the frame limit of {maxBodyBytes} bytes.");
+        }
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {

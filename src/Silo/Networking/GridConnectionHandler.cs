@@ -22,11 +22,11 @@ public sealed class GridConnectionHandler(RequestRouter router, IOptions<Network
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
         var input = connection.Transport.Input;
-        var session = new GridSession(connection.ConnectionId, connection.RemoteEndPoint?.ToString(),
-            new ConnectionResponder(connection.Transport.Output, _options.MaxFrameBodyBytes));
         // Closed by the peer, or asked to close by Kestrel because the silo is stopping.
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, closeRequested);
+        var session = new GridSession(connection.ConnectionId, connection.RemoteEndPoint?.ToString(),
+            new ConnectionResponder(connection.Transport.Output, _options.MaxFrameBodyBytes), closing.Token);
         using var handshakeDeadline = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
         handshakeDeadline.CancelAfter(_options.HandshakeTimeout);
         string reason = "closed by peer";

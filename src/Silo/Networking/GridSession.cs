@@ -1,8 +1,11 @@
 namespace Orleans.Shuffle.Silo.Networking;
 
 /// <summary>The state of one grid connection: handshake, peer, reply writer and background requests.</summary>
-internal sealed class GridSession(string connectionId, string? remote, ConnectionResponder responder)
+internal sealed class GridSession(string connectionId, string? remote, ConnectionResponder responder, CancellationToken closing)
 {
+    /// <summary>Fires when the connection closes or the silo stops: waits on its behalf end then.</summary>
+    public CancellationToken Closing { get; } = closing;
+
     private int _background;
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _closing;

@@ -58,10 +58,18 @@ public sealed class RequestRouter(
                     {
                         // The batches are buffered here; the ack waits for the replicas, but the next
                         // push on this connection need not: replication is pipelined, with a bound.
-                        await session.ReplicationSlots.WaitAsync().ConfigureAwait(false);
+                        try
+                        {
+                            await session.ReplicationSlots.WaitAsync(session.Closing).ConfigureAwait(false);
+                        }
+                        catch (OperationCanceledException)
+                        {
+                            foreach (var forward in forwards) forward.Dispose();
+                            throw;
+                        }
                         session.RunInBackground(() => ReplicateThenReplyAsync(session, header, reply, forwards));
                     }
-                    await partitions.Budget.WaitUntilAcceptingAsync(CancellationToken.None).ConfigureAwait(false);
+                    await partitions.Budget.WaitUntilAcceptingAsync(session.Closing).ConfigureAwait(false);
                     return false;
                 case MessageType.FetchChunk:
                     await FetchChunkAsync(header, Read<FetchChunk>(frame.Body), session).ConfigureAwait(false);

@@ -10,6 +10,9 @@ public sealed class SiloConnectionPool(GridConnectionOptions options) : IAsyncDi
 {
     private readonly ConcurrentDictionary<string, Lazy<Task<GridConnection>>> _connections = new();
 
+    /// <summary>A pool with the same settings and connections of its own.</summary>
+    public SiloConnectionPool CreateSibling() => new(options);
+
     public async Task<GridResponse> SendAsync<T>(
         string host, int port, MessageType type, T body, CancellationToken cancellationToken, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
         where T : IWireMessage<T>

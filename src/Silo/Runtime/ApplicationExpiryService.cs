@@ -31,11 +31,22 @@ public sealed class ApplicationExpiryService(
 
     public async Task SweepAsync(CancellationToken cancellationToken)
     {
-        foreach (var grain in grains.All.Where(g => g.IsExpired(options.Value.HeartbeatTtl)).ToList())
+        foreach (var grain in grains.All.Where(g => g.IsDefunct || g.IsExpired(options.Value.HeartbeatTtl)).ToList())
         {
-            SiloLog.ApplicationExpired(logger, grain.AppId, grain.LastActivity);
-            await grain.UnregisterApplicationAsync("heartbeat lapsed", cancellationToken).ConfigureAwait(false);
-            await locator.DeactivateAsync(grain).ConfigureAwait(false);
+            try
+            {
+                if (!grain.IsDefunct)
+                {
+                    SiloLog.ApplicationExpired(logger, grain.AppId, grain.LastActivity);
+                    await grain.UnregisterApplicationAsync("heartbeat lapsed", cancellationToken).ConfigureAwait(false);
+                }
+                await locator.DeactivateAsync(grain).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // One application's failure must not stop the sweep, let alone the silo: the next sweep tries again.
+                SiloLog.ExpiryFailed(logger, e, grain.AppId);
+            }
         }
     }
 }
