@@ -51,8 +51,12 @@ internal static class RetryPolicy
     /// <summary>A Revive that failed so is asked again after a backoff (bounded by the partition's revive budget).</summary>
     public static bool IsRetryableRevive(ErrorCode code) => IsTransient(code) || code is ErrorCode.ShuttingDown or ErrorCode.NoSlots;
 
-    /// <summary>The silo we asked is gone or leaving: a fresh cluster view may place the ShuffleGrain elsewhere.</summary>
-    public static bool IsReroutable(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.SiloUnavailable or ErrorCode.ShuttingDown;
+    /// <summary>
+    /// The silo we asked is gone, leaving or hung: a fresh cluster view may place the ShuffleGrain
+    /// elsewhere. Every ShuffleGrain request is idempotent (registrations, MapperEnd, Revive and the
+    /// file group answer the same when repeated), so a timed-out one is simply sent again.
+    /// </summary>
+    public static bool IsReroutable(ErrorCode code) => code is ErrorCode.ConnectionLost or ErrorCode.SiloUnavailable or ErrorCode.ShuttingDown or ErrorCode.Timeout;
 
     /// <summary>Exponential backoff: <paramref name="first"/> doubled per attempt, capped at <paramref name="max"/>.</summary>
     public static TimeSpan Backoff(int attempt, TimeSpan first, TimeSpan max)

@@ -25,6 +25,9 @@ public sealed class ShuffleGrain
     private const int PlacementRounds = 3;
     private const int CommitAttempts = 3;
 
+    /// <summary>How long GetReducerFileGroup waits for a running commit before answering NotCommitted.</summary>
+    private static readonly TimeSpan CommitReplyWait = TimeSpan.FromSeconds(10);
+
     private static readonly JsonSerializerOptions Json = new();
 
     private readonly SemaphoreSlim _turn = new(1, 1);
@@ -269,8 +272,16 @@ public sealed class ShuffleGrain
                 throw new GridException(ErrorCode.NotCommitted, $"Shuffle {AppId}/{shuffleId} is not committed: {record.EndedMaps} of {record.NumMaps} maps have ended.");
             if (!_commits.TryGetValue(shuffleId, out commit!)) _commits[shuffleId] = commit = CommitAsync(record);
         }
-        // Await outside the turn: the commit runs on its own and other calls go on meanwhile.
-        return await commit.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Await outside the turn: the commit runs on its own and other calls go on meanwhile. A commit
+        // waiting on a slow silo answers NotCommitted, and the reducer polls, rather than the request timing out.
+        try
+        {
+            return await commit.WaitAsync(CommitReplyWait, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw new GridException(ErrorCode.NotCommitted, $"Shuffle {AppId}/{shuffleId} is committing; ask again.");
+        }
     }
 
     /// <summary>
