@@ -72,31 +72,11 @@ public static class WorkerProtocol
         lock (StdoutLock) Console.Out.WriteLine(ProgressPrefix + bytes.ToString(CultureInfo.InvariantCulture));
     }
 
-    public static void WritePaused(long bytes)
-    {
-        lock (StdoutLock)
-        {
-            Console.Out.WriteLine(PausedPrefix + bytes.ToString(CultureInfo.InvariantCulture));
-            Console.Out.Flush();
-        }
-    }
+    public static void WritePaused(long bytes) => WriteFlushed(PausedPrefix + bytes.ToString(CultureInfo.InvariantCulture));
 
-    public static void WriteError(WorkerError error)
-    {
-        string json = JsonSerializer.Serialize(error, Json);
-        lock (StdoutLock)
-        {
-            Console.Out.WriteLine(ErrorPrefix + json);
-            Console.Out.Flush();
-        }
-    }
+    public static void WriteError(WorkerError error) => WriteFlushed(ErrorPrefix + JsonSerializer.Serialize(error, Json));
 
-    public static bool TryParsePaused(string line, out long bytes)
-    {
-        bytes = 0;
-        return line.StartsWith(PausedPrefix, StringComparison.Ordinal)
-            && long.TryParse(line.AsSpan(PausedPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out bytes);
-    }
+    public static bool TryParsePaused(string line, out long bytes) => TryParseCount(line, PausedPrefix, out bytes);
 
     /// <summary>The error of an ERROR line; null if the line is not one or does not parse (it is then only logged).</summary>
     public static WorkerError? TryParseError(string line)
@@ -112,21 +92,25 @@ public static class WorkerProtocol
         }
     }
 
-    public static void WriteResult<T>(T result)
+    public static void WriteResult<T>(T result) => WriteFlushed(ResultPrefix + JsonSerializer.Serialize(result, Json));
+
+    public static bool TryParseProgress(string line, out long bytes) => TryParseCount(line, ProgressPrefix, out bytes);
+
+    /// <summary>Writes a protocol line the driver waits for, whole and at once.</summary>
+    private static void WriteFlushed(string line)
     {
-        string json = JsonSerializer.Serialize(result, Json);
         lock (StdoutLock)
         {
-            Console.Out.WriteLine(ResultPrefix + json);
+            Console.Out.WriteLine(line);
             Console.Out.Flush();
         }
     }
 
-    public static bool TryParseProgress(string line, out long bytes)
+    private static bool TryParseCount(string line, string prefix, out long value)
     {
-        bytes = 0;
-        return line.StartsWith(ProgressPrefix, StringComparison.Ordinal)
-            && long.TryParse(line.AsSpan(ProgressPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out bytes);
+        value = 0;
+        return line.StartsWith(prefix, StringComparison.Ordinal)
+            && long.TryParse(line.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
 
     public static T ParseResult<T>(string json, string workerName) where T : class
