@@ -6,7 +6,7 @@ using Orleans.Shuffle.Grains.Storage;
 namespace Orleans.Shuffle.Benchmarks;
 
 /// <summary>
-/// A PartitionGrain's append path: copy a pushed batch into the flush buffer, verify its CRC,
+/// A partition copy's append path (PartitionFileWriter, called by the data endpoint): copy a pushed batch into the flush buffer, verify its CRC,
 /// hand full buffers to the disk flusher. Budget: no allocation per batch once buffers are pooled.
 /// </summary>
 [MemoryDiagnoser]

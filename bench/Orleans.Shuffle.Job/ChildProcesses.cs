@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace Orleans.Shuffle.Job;
 
 /// <summary>
-/// The processes this tool started (silos and workers), and nothing else: only these are ever
+/// The processes this tool started (silos and executors), and nothing else: only these are ever
 /// signalled or killed, always through the <see cref="Process"/> object or pid we got at start.
 /// If the driver exits with some still running (an unhandled crash, a second Ctrl+C), the
 /// ProcessExit hook kills them so no silo outlives its job.
@@ -21,14 +21,17 @@ internal static partial class ChildProcesses
         AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
     }
 
-    /// <summary>Starts a process and remembers it until <see cref="Forget"/>.</summary>
-    public static Process Start(ProcessStartInfo startInfo)
+    /// <summary>
+    /// Starts a process and remembers it until <see cref="Forget"/>. Its stdin is closed at once, so a
+    /// child that ever reads it sees end-of-file instead of waiting forever, unless
+    /// <paramref name="keepStdin"/>: an executor takes its tasks there.
+    /// </summary>
+    public static Process Start(ProcessStartInfo startInfo, bool keepStdin = false)
     {
         var process = new Process { StartInfo = startInfo };
         if (!process.Start()) throw new InvalidOperationException($"Could not start {startInfo.FileName}.");
         Running[process.Id] = process;
-        // Closed at once so a child that ever reads stdin sees end-of-file instead of waiting forever.
-        if (startInfo.RedirectStandardInput) process.StandardInput.Close();
+        if (startInfo.RedirectStandardInput && !keepStdin) process.StandardInput.Close();
         return process;
     }
 

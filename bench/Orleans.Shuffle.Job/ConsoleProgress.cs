@@ -7,7 +7,7 @@ namespace Orleans.Shuffle.Job;
 /// <summary>What a stage will do, to size its progress bar.</summary>
 internal sealed record StagePlan(string Name, int Tasks, long TotalBytes);
 
-/// <summary>Progress of one stage; called from many worker output pumps at once.</summary>
+/// <summary>Progress of one stage; called from many executor output pumps at once.</summary>
 internal interface IStageProgress
 {
     void Begin();

@@ -1,10 +1,16 @@
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.Hosting;
 using Orleans.Shuffle.Client;
-using Orleans.Shuffle.Membership;
-using Orleans.Shuffle.Membership.DynamoDB;
+using Orleans.Shuffle.Clustering.DynamoDB;
+using Orleans.Shuffle.Clustering.File;
 
 namespace Orleans.Shuffle.Job;
 
-/// <summary>The job's DynamoDB membership settings (--dynamodb-service, --dynamodb-table), for its silos and its clients alike.</summary>
+/// <summary>The job's DynamoDB settings (--dynamodb-service, --dynamodb-table), for its silos and its clients alike.</summary>
 internal sealed record DynamoDBSettings(string Service, string? TableName = null)
 {
     public string Table => TableName ?? DynamoDBClusteringOptions.DefaultTableName;
@@ -16,11 +22,11 @@ internal sealed record DynamoDBSettings(string Service, string? TableName = null
         .Replace("DynamoDB:Service", "--dynamodb-service", StringComparison.Ordinal)
         .Replace("DynamoDB:TableName", "--dynamodb-table", StringComparison.Ordinal));
 
-    /// <summary>What a silo of a local grid needs on its command line to use this table (and the grain tables beside it).</summary>
+    /// <summary>What a silo of a local grid needs on its command line to keep its stores in DynamoDB.</summary>
     public IReadOnlyList<string> SiloArguments()
     {
         var args = new List<string> { "--membership", "dynamodb", "--dynamodb-service", Service };
-        if (TableName is not null) args.Add("--Membership:DynamoDB:TableName=" + TableName);
+        if (TableName is not null) args.Add("--Membership:DynamoDB:SilosTableName=" + TableName);
         return args;
     }
 
@@ -28,73 +34,110 @@ internal sealed record DynamoDBSettings(string Service, string? TableName = null
 }
 
 /// <summary>
-/// How a process of the job (driver or worker) finds the grid: fixed gateways (--grid, or the silos a
-/// file-membership local grid announced), or the Active rows of a cluster id in a DynamoDB membership
-/// table, read when the client connects, every minute, and whenever no known silo answers.
+/// How a process of the job (driver or executor) reaches the grid's Orleans cluster: the cluster id
+/// and its service id, and where the Orleans client finds the gateways: the Active rows of the
+/// embedded membership table in a directory, of a DynamoDB membership table, or fixed gateway
+/// endpoints (--grid). Executors get it on their command line (<see cref="ToArguments"/>).
 /// </summary>
-internal sealed record GridAccess
+internal sealed record GridAccess(string ClusterId, string? MembershipDirectory, DynamoDBSettings? DynamoDB, IReadOnlyList<string>? Gateways)
 {
-    private GridAccess(IReadOnlyList<string> gateways, DynamoDBSettings? dynamoDB, string? clusterId)
+    /// <summary>The grid's Orleans ServiceId: the silos' default, its cluster id.</summary>
+    public string ServiceId => ClusterId;
+
+    public override string ToString() =>
+        DynamoDB is not null ? $"cluster {ClusterId} in the {DynamoDB}"
+        : Gateways is not null ? $"cluster {ClusterId} at gateways {GridEndpoints.Format(Gateways)}"
+        : $"cluster {ClusterId} in {MembershipDirectory}";
+
+    /// <summary>Starts an Orleans client of the cluster and a grid client over it; disposing the result stops both.</summary>
+    public async Task<JobGridClient> ConnectAsync(string clientName, CancellationToken ct)
     {
-        Gateways = gateways;
-        DynamoDB = dynamoDB;
-        ClusterId = clusterId;
-    }
-
-    /// <summary>Fixed gateways; empty with DynamoDB.</summary>
-    public IReadOnlyList<string> Gateways { get; }
-
-    /// <summary>The membership table to read gateways from; null for fixed gateways.</summary>
-    public DynamoDBSettings? DynamoDB { get; }
-
-    /// <summary>The cluster id whose rows list the gateways; null for fixed gateways.</summary>
-    public string? ClusterId { get; }
-
-    public static GridAccess ByGateways(IReadOnlyList<string> gateways)
-    {
-        if (gateways.Count == 0) throw new ArgumentException("No gateway.", nameof(gateways));
-        return new GridAccess(gateways, null, null);
-    }
-
-    public static GridAccess ByDynamoDB(DynamoDBSettings dynamoDB, string clusterId)
-    {
-        ArgumentNullException.ThrowIfNull(dynamoDB);
-        ArgumentException.ThrowIfNullOrWhiteSpace(clusterId);
-        return new GridAccess([], dynamoDB, clusterId);
-    }
-
-    public override string ToString() => DynamoDB is null ? GridEndpoints.Format(Gateways) : $"cluster {ClusterId} in the {DynamoDB}";
-
-    /// <summary>Connects a client; disposing the result disposes the client and then the table it read gateways from.</summary>
-    public async Task<JobGridClient> ConnectAsync(string clientName, int replicas, CancellationToken ct)
-    {
-        var options = new GridClientOptions { Gateways = [.. Gateways], ClientName = clientName, Replicas = replicas };
-        DynamoDBMembershipTable? table = null;
-        if (DynamoDB is not null)
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        // Orleans' warnings are worth seeing in a task's log; the rest is noise there. The console logger writes to stdout,
+        // which the executor protocol tolerates (only its own prefixed lines mean anything).
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleansClient(client =>
         {
-            table = new DynamoDBMembershipTable(DynamoDB.ToOptions(), ClusterId!);
-            options.GatewayListProvider = new MembershipTableGatewayListProvider(table);
-        }
+            client.Configure<ClusterOptions>(o =>
+            {
+                o.ClusterId = ClusterId;
+                o.ServiceId = ServiceId;
+            });
+            if (DynamoDB is not null)
+            {
+                client.UseDynamoDBClustering(o =>
+                {
+                    o.Service = DynamoDB.Service;
+                    o.TableName = DynamoDB.Table;
+                });
+            }
+            else if (Gateways is not null) client.UseStaticClustering(Gateways.Select(ParseEndpoint).ToArray());
+            else client.UseFileClustering(o => o.Directory = MembershipDirectory!);
+        });
+        var host = builder.Build();
         try
         {
-            return new JobGridClient(await GridClient.ConnectAsync(options, ct).ConfigureAwait(false), table);
+            await host.StartAsync(ct).ConfigureAwait(false);
+            var cluster = host.Services.GetRequiredService<IClusterClient>();
+            return new JobGridClient(host, cluster, new GridClient(cluster, new GridClientOptions { ClientName = clientName }));
         }
         catch
         {
-            table?.Dispose();
+            host.Dispose();
             throw;
         }
     }
+
+    /// <summary>The arguments that give an executor this access (parsed back by <see cref="ExecutorCommand"/>).</summary>
+    public IReadOnlyList<string> ToArguments()
+    {
+        var args = new List<string> { "--cluster-id", ClusterId };
+        if (DynamoDB is not null)
+        {
+            args.AddRange(["--dynamodb-service", DynamoDB.Service]);
+            if (DynamoDB.TableName is not null) args.AddRange(["--dynamodb-table", DynamoDB.TableName]);
+        }
+        else if (Gateways is not null)
+        {
+            args.AddRange(["--grid", GridEndpoints.Format(Gateways)]);
+        }
+        else
+        {
+            args.AddRange(["--membership-dir", MembershipDirectory!]);
+        }
+        return args;
+    }
+
+    private static IPEndPoint ParseEndpoint(string endpoint)
+    {
+        int colon = endpoint.LastIndexOf(':');
+        string host = endpoint[..colon].Trim('[', ']');
+        int port = int.Parse(endpoint.AsSpan(colon + 1), System.Globalization.CultureInfo.InvariantCulture);
+        var address = IPAddress.TryParse(host, out var parsed) ? parsed : Dns.GetHostAddresses(host).First();
+        return new IPEndPoint(address, port);
+    }
 }
 
-/// <summary>A connected client and the membership table (if any) its gateway list comes from.</summary>
-internal sealed class JobGridClient(GridClient client, IDisposable? table) : IAsyncDisposable
+/// <summary>A job process's Orleans client (in its own host) and the grid client over it.</summary>
+internal sealed class JobGridClient(IHost host, IClusterClient cluster, GridClient client) : IAsyncDisposable
 {
     public GridClient Client { get; } = client;
+
+    public IClusterClient Cluster { get; } = cluster;
 
     public async ValueTask DisposeAsync()
     {
         await Client.DisposeAsync().ConfigureAwait(false);
-        table?.Dispose();
+        try
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await host.StopAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            // A client that cannot say goodbye to a dead grid still goes.
+        }
+        host.Dispose();
     }
 }

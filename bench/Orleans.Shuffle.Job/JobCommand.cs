@@ -10,8 +10,18 @@ internal static class JobCommand
     public const int MaxConcurrencyByDefault = 8;
 
     private static readonly Option<int> Silos = new("--silos") { Description = "Silo processes of the local grid.", DefaultValueFactory = _ => 3 };
-    private static readonly Option<int> Maps = new("--maps") { Description = "Map tasks (worker processes).", DefaultValueFactory = _ => 8 };
-    private static readonly Option<int> Reduces = new("--reduces") { Description = "Reduce tasks (worker processes).", DefaultValueFactory = _ => 8 };
+    private static readonly Option<int> Maps = new("--maps") { Description = "Map tasks.", DefaultValueFactory = _ => 8 };
+    private static readonly Option<int> Reduces = new("--reduces") { Description = "Reduce tasks.", DefaultValueFactory = _ => 8 };
+    internal static int DefaultExecutors => Math.Max(2, Environment.ProcessorCount);
+
+    private static readonly Option<int> Executors = new("--executors")
+    {
+        Description = "Executor processes: long-lived processes, started before the first stage, that run the map and reduce tasks (as Spark's) " +
+            "[default: one per core of this machine, at least 2].",
+        // One per core, as a Spark node runs as many executor cores as it has: every executor is an Orleans
+        // client with its own connections and timers, so more processes than cores only cost CPU.
+        DefaultValueFactory = _ => DefaultExecutors,
+    };
     private static readonly Option<int?> Partitions = new("--partitions") { Description = "Shuffle partitions [default: --reduces]; reducer r reads partitions p with p % reduces == r." };
     private static readonly Option<string?> Data = new("--data") { Description = "Data to shuffle, e.g. 1GiB, 512MiB, 100MB or bytes [default: 256MiB]." };
     private static readonly Option<long?> Records = new("--records") { Description = "Number of records (instead of --data)." };
@@ -19,27 +29,34 @@ internal static class JobCommand
     private static readonly Option<long> Seed = new("--seed") { Description = "Seed of the record generator.", DefaultValueFactory = _ => 42 };
     private static readonly Option<double> Skew = new("--skew") { Description = "Fraction of records sent to partition 0 (0 to 1).", DefaultValueFactory = _ => 0.0 };
     private static readonly Option<string?> Report = new("--report") { Description = "Write a JSON report to this file." };
-    private static readonly Option<string?> Grid = new("--grid") { Description = "Use a running grid at host:port[,host:port...] instead of starting one." };
+    private static readonly Option<string?> Grid = new("--grid")
+    {
+        Description = "Use a running grid through these Orleans gateways, host:port[,host:port...] (its silos' gateway ports), of --cluster-id [default: dev].",
+    };
     private static readonly Option<string?> MembershipOption = new("--membership")
     {
-        Description = "Membership table of the grid: file (the local grid's embedded table; workers are handed gateways) or dynamodb " +
-            "(the silos use a DynamoDB table, and the driver and workers read the Active silos from it).",
+        Description = "Where the grid keeps membership, grain state and reminders: file (the embedded store, a directory shared by the silos " +
+            "of this machine) or dynamodb (DynamoDB tables). The driver and executors find the silos there.",
+    };
+    private static readonly Option<string?> MembershipDir = new("--membership-dir")
+    {
+        Description = "With --cluster-id and file membership: the embedded store's directory [default: the silos' default, {temp}/orleans-shuffle/{cluster id}].",
     };
     private static readonly Option<string?> DynamoDBService = new("--dynamodb-service")
     {
         Description = "With --membership dynamodb: an AWS region (us-east-1) or the URL of a DynamoDB endpoint (http://localhost:8000 for DynamoDB Local).",
     };
-    private static readonly Option<string?> DynamoDBTable = new("--dynamodb-table") { Description = "With --membership dynamodb: the membership table [default: OrleansShuffleSilos]." };
+    private static readonly Option<string?> DynamoDBTable = new("--dynamodb-table") { Description = "With --membership dynamodb: the membership table [default: OrleansSilos]." };
     private static readonly Option<string?> ClusterId = new("--cluster-id")
     {
-        Description = "With --membership dynamodb: run on the running grid of this cluster id, found in the table, instead of starting a local grid.",
+        Description = "Run on the running grid of this cluster id (found in the membership store) instead of starting a local grid.",
     };
     private static readonly Option<string?> WorkDir = new("--work-dir") { Description = "Directory for silo disks, membership file and logs [default: a new temp directory]." };
     private static readonly Option<bool> KeepWorkDir = new("--keep-work-dir") { Description = "Keep the default temp work directory even when the job succeeds." };
     private static readonly Option<string?> AppId = new("--app-id") { Description = "Application id [default: job-<random>]." };
-    private static readonly Option<int?> Concurrency = new("--concurrency") { Description = $"Most worker processes at once [default: max(maps, reduces), at most {MaxConcurrencyByDefault}]." };
+    private static readonly Option<int?> Concurrency = new("--concurrency") { Description = $"Most tasks running at once over all executors [default: max(maps, reduces), at most {MaxConcurrencyByDefault}]." };
     private static readonly Option<bool> NoProgress = new("--no-progress") { Description = "Plain progress lines instead of progress bars." };
-    private static readonly Option<int> TaskTimeout = new("--task-timeout") { Description = "Seconds a worker may run before it is killed and the job fails.", DefaultValueFactory = _ => 600 };
+    private static readonly Option<int> TaskTimeout = new("--task-timeout") { Description = "Seconds a task may run before the job fails.", DefaultValueFactory = _ => 600 };
     private static readonly Option<int> Replicas = new("--replicas") { Description = "Copies of each partition on the grid: 2 (primary and peer replica) or 1.", DefaultValueFactory = _ => 2 };
     private static readonly Option<string?> KillSilo = new("--kill-silo")
     {
@@ -48,7 +65,7 @@ internal static class JobCommand
     };
     private static readonly Option<double?> KillMapper = new("--kill-mapper")
     {
-        Description = "Fault: kill -9 a map worker after this fraction (0 to 1) of its bytes; the driver reruns that map as attempt 1.",
+        Description = "Fault: kill -9 the executor running a map after this fraction (0 to 1) of the map's bytes; the driver reruns its tasks as new attempts on the other executors.",
     };
     private static readonly Option<int> KillMapperTask = new("--kill-mapper-task") { Description = "The map --kill-mapper kills.", DefaultValueFactory = _ => 0 };
     private static readonly Option<string[]> SiloArg = new("--silo-arg")
@@ -60,13 +77,13 @@ internal static class JobCommand
     public static RootCommand Create()
     {
         var root = new RootCommand(
-            "Runs a shuffle job on Orleans.Shuffle: starts a local grid (or uses --grid), runs map and reduce tasks as " +
-            "worker processes, and verifies every partition's record count and checksum.")
+            "Runs a shuffle job on Orleans.Shuffle: starts a local grid (or joins a running one), runs map and reduce tasks in " +
+            "executor processes, and verifies every partition's record count and checksum.")
         {
             Options =
             {
-                Silos, Maps, Reduces, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
-                MembershipOption, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
+                Silos, Maps, Reduces, Executors, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
+                MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
                 KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, KillMapper, KillMapperTask, SiloArg,
             },
         };
@@ -112,6 +129,8 @@ internal static class JobCommand
 
         int concurrency = parse.GetValue(Concurrency) ?? Math.Min(Math.Max(maps, reduces), MaxConcurrencyByDefault);
         Require(concurrency >= 1, "--concurrency must be at least 1.");
+        int executors = parse.GetValue(Executors);
+        Require(executors is >= 1 and <= 256, "--executors must be 1 to 256.");
 
         string appId = parse.GetValue(AppId) ?? "job-" + Guid.NewGuid().ToString("N")[..12];
         Require(IdValidator.IsValidAppId(appId),
@@ -140,27 +159,13 @@ internal static class JobCommand
             "--kill-mapper and --kill-silo map:F both act in the map stage; use one of them (or --kill-silo reduce:F / grain).");
         string[] siloArguments = parse.GetValue(SiloArg) ?? [];
 
-        IReadOnlyList<string>? grid = null;
-        if (parse.GetValue(Grid) is { } gridText)
-        {
-            try
-            {
-                grid = GridEndpoints.Parse(gridText);
-            }
-            catch (FormatException e)
-            {
-                throw new JobOptionsException($"--grid: {e.Message}");
-            }
-            Require(killSilo is null, "--kill-silo kills a silo process of the local grid the job starts; it cannot be used with --grid.");
-            Require(siloArguments.Length == 0, "--silo-arg is for the silos of the local grid the job starts; it cannot be used with --grid.");
-        }
         Require(killSilo is null || silos >= 2, "--kill-silo needs at least 2 silos (--silos): one must survive.");
-
-        var (dynamoDB, clusterId) = BindMembership(parse, grid is not null);
-        if (clusterId is not null)
+        Require(killMapper is null || executors >= 2, "--kill-mapper kills an executor; its tasks are rerun on another, so it needs at least 2 --executors.");
+        var (dynamoDB, joined) = BindMembership(parse);
+        if (joined is not null)
         {
-            Require(killSilo is null, "--kill-silo kills a silo process of the local grid the job starts; it cannot be used with --cluster-id.");
-            Require(siloArguments.Length == 0, "--silo-arg is for the silos of the local grid the job starts; it cannot be used with --cluster-id.");
+            Require(killSilo is null, "--kill-silo kills a silo process of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
+            Require(siloArguments.Length == 0, "--silo-arg is for the silos of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
         }
 
         return new JobOptions
@@ -174,13 +179,13 @@ internal static class JobCommand
             Seed = parse.GetValue(Seed),
             Skew = skew,
             ReportPath = parse.GetValue(Report),
-            Grid = grid,
             DynamoDB = dynamoDB,
-            ClusterId = clusterId,
+            JoinedGrid = joined,
             WorkDirectory = parse.GetValue(WorkDir),
             KeepWorkDirectory = parse.GetValue(KeepWorkDir),
             AppId = appId,
             Concurrency = concurrency,
+            Executors = executors,
             NoProgress = parse.GetValue(NoProgress),
             TaskTimeout = TimeSpan.FromSeconds(timeoutSeconds),
             Replicas = replicas,
@@ -191,29 +196,49 @@ internal static class JobCommand
         };
     }
 
-    /// <summary>--membership, --dynamodb-service, --dynamodb-table and --cluster-id, checked together.</summary>
-    private static (DynamoDBSettings? DynamoDB, string? ClusterId) BindMembership(ParseResult parse, bool hasGrid)
+    /// <summary>
+    /// --membership, --membership-dir, --dynamodb-service, --dynamodb-table, --cluster-id and --grid,
+    /// checked together: the DynamoDB tables of a local grid, or the running grid to join (null: start one).
+    /// </summary>
+    private static (DynamoDBSettings? DynamoDB, GridAccess? Joined) BindMembership(ParseResult parse)
     {
         string membership = parse.GetValue(MembershipOption) ?? "file";
         string? service = parse.GetValue(DynamoDBService);
         string? table = parse.GetValue(DynamoDBTable);
         string? clusterId = parse.GetValue(ClusterId);
+        string? directory = parse.GetValue(MembershipDir);
+        string? gridText = parse.GetValue(Grid);
+        Require(clusterId is null || IdValidator.IsValidAppId(clusterId), $"--cluster-id '{clusterId}' is not valid: use 1-128 characters of [A-Za-z0-9._-].");
+        if (gridText is not null)
+        {
+            Require(membership.Equals("file", StringComparison.OrdinalIgnoreCase) && service is null && table is null && directory is null,
+                "--grid names the gateways of a running grid: it goes without --membership, --membership-dir and the DynamoDB flags.");
+            IReadOnlyList<string> gateways;
+            try
+            {
+                gateways = GridEndpoints.Parse(gridText);
+            }
+            catch (FormatException e)
+            {
+                throw new JobOptionsException($"--grid: {e.Message}");
+            }
+            return (null, new GridAccess(clusterId ?? "dev", null, null, gateways));
+        }
         if (membership.Equals("file", StringComparison.OrdinalIgnoreCase))
         {
-            Require(service is null && table is null && clusterId is null,
-                "--dynamodb-service, --dynamodb-table and --cluster-id go with --membership dynamodb.");
-            return (null, null);
+            Require(service is null && table is null, "--dynamodb-service and --dynamodb-table go with --membership dynamodb.");
+            Require(directory is null || clusterId is not null, "--membership-dir names the store of a running grid: give its --cluster-id too.");
+            return clusterId is null
+                ? (null, null)
+                : (null, new GridAccess(clusterId, Path.GetFullPath(directory ?? Path.Combine(Path.GetTempPath(), "orleans-shuffle", clusterId)), null, null));
         }
         Require(membership.Equals("dynamodb", StringComparison.OrdinalIgnoreCase), $"--membership '{membership}' is not known: use file or dynamodb.");
-        Require(!hasGrid,
-            "--grid names the gateways of a running grid, which needs no membership table; with --membership dynamodb, " +
-            "give --cluster-id to run on a running grid found in the table, or neither to start a local grid on DynamoDB.");
+        Require(directory is null, "--membership-dir goes with file membership.");
         Require(service is not null,
             "--membership dynamodb needs --dynamodb-service: an AWS region such as us-east-1, or the URL of a DynamoDB endpoint such as http://localhost:8000.");
         var settings = new DynamoDBSettings(service!, table);
         if (settings.Validate().FirstOrDefault() is { } problem) throw new JobOptionsException(problem);
-        Require(clusterId is null || clusterId.Trim().Length > 0, "--cluster-id is empty.");
-        return (settings, clusterId);
+        return clusterId is null ? (settings, null) : (null, new GridAccess(clusterId, null, settings, null));
     }
 
     /// <summary>--records decides the count when given; otherwise --data (default 256 MiB) divided by the record size.</summary>

@@ -1,20 +1,27 @@
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
+using Orleans.Runtime;
 using Orleans.Shuffle.Client;
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Job.Executors;
+using Orleans.Shuffle.Job.Tasks;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Job;
 
 /// <summary>
-/// Runs one job end to end: grid (started or joined), application and shuffle registration, the
-/// map stage, the reduce stage, verification of every partition, summary and report. Maps and
-/// reduces are worker processes so that pushes and fetches cross process boundaries as they do
-/// under a real engine, and a worker's crash is a crash, not a thrown exception in the driver.
+/// Runs one job end to end: grid (started or joined), executors, application and shuffle
+/// registration, the map stage, the reduce stage, verification of every partition, summary and
+/// report. Maps and reduces run in executor processes, as under Spark, so pushes and fetches cross
+/// process boundaries as they do under a real engine, and an executor's crash is a crash, not a
+/// thrown exception in the driver.
 /// </summary>
 internal sealed class JobDriver
 {
     private static readonly TimeSpan UnregisterTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Attempts of one map at most: a rerun after its executor was killed, and the same again if the rerun's executor was too.</summary>
+    private const int MaxAttempts = 4;
 
     private readonly JobOptions _options;
     private readonly JobConsole _console;
@@ -23,6 +30,7 @@ internal sealed class JobDriver
     private readonly bool _ownsWorkDirectory;
     private readonly List<string> _warnings = [];
     private LocalGrid? _grid;
+    private ExecutorPool? _executors;
     private SiloKiller? _siloKiller;
     private int _mapAttemptsRerun;
 
@@ -149,59 +157,61 @@ internal sealed class JobDriver
             _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, _options.SiloArguments, _options.DynamoDB, ct)
                 .ConfigureAwait(false);
             _report.ClusterId = _grid.ClusterId;
-            // With DynamoDB the driver and the workers find the silos in the table, as an engine's would.
-            access = _options.DynamoDB is null ? GridAccess.ByGateways(_grid.Gateways) : GridAccess.ByDynamoDB(_options.DynamoDB, _grid.ClusterId);
-            if (_options.KillSilo is not null) _siloKiller = new SiloKiller(_grid, _options.AppId, _console.Info);
-        }
-        else if (_options.Grid is not null)
-        {
-            access = GridAccess.ByGateways(_options.Grid);
+            access = _grid.Access;
         }
         else
         {
-            access = GridAccess.ByDynamoDB(_options.DynamoDB!, _options.ClusterId!);
+            access = _options.JoinedGrid!;
         }
 
-        await using var connected = await access.ConnectAsync($"{_options.AppId}-driver", _options.Replicas, ct).ConfigureAwait(false);
+        await using var connected = await access.ConnectAsync($"{_options.AppId}-driver", ct).ConfigureAwait(false);
         var client = connected.Client;
-        if (_options.DynamoDB is not null)
-            _console.Info($"gateways from the {_options.DynamoDB}, cluster {access.ClusterId}: {string.Join(", ", client.ListedGateways)}");
-        var view = await WaitForActiveSilosAsync(client, _grid is null ? 1 : _options.Silos, ct).ConfigureAwait(false);
-        _report.Silos = view.Active.Count();
+        if (_grid is not null && _options.KillSilo is not null) _siloKiller = new SiloKiller(_grid, client, _options.AppId, _console.Info);
+        var active = await WaitForActiveSilosAsync(connected.Cluster, _grid is null ? 1 : _options.Silos, ct).ConfigureAwait(false);
+        _report.Silos = active.Count;
         if (_grid is not null) _report.GridStartSeconds = Math.Round(gridClock.Elapsed.TotalSeconds, 3);
-        _console.Info($"grid ready: {_report.Silos} active silos ({string.Join(", ", view.Active.Select(s => $"{s.Name}@{s.Host}:{s.Port}"))})");
-        _console.Info($"job {_options.AppId}: {_options.Records:N0} records of {_options.RecordSize} B ({SizeParser.Format(_options.TotalBytes)}), " +
-            $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions, {_options.Replicas} " +
-            (_options.Replicas == 1 ? "copy" : "copies") + " of each");
-        if (_options.KillSilo is not null) _console.Info($"fault plan: kill -9 one silo at {_options.KillSilo}");
-        if (_options.KillMapper is double killAt)
-            _console.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"fault plan: kill -9 map-{_options.KillMapperTask} after {killAt:0.###} of its bytes, then rerun it as attempt 1"));
+        _console.Info($"grid ready: {access}, {active.Count} active silos ({string.Join(", ", active)})");
 
-        var jobClock = Stopwatch.StartNew();
-        await client.RegisterApplicationAsync(_options.AppId, ct).ConfigureAwait(false);
+        var executorClock = Stopwatch.StartNew();
+        _executors = await ExecutorPool.StartAsync(access, _options.Executors, _options.Concurrency, Path.Combine(_workDirectory, "logs"),
+            _options.GridReadyTimeout, _console.Info, ct).ConfigureAwait(false);
+        _report.ExecutorStartSeconds = Math.Round(executorClock.Elapsed.TotalSeconds, 3);
         try
         {
-            await using (client.StartHeartbeat(_options.AppId))
-            {
-                // Registering before any map starts allocates every partition's slot up front, so the
-                // maps' first pushes do not race each other to create the shuffle.
-                var locations = await client.RegisterShuffleAsync(
-                    _options.AppId, JobOptions.ShuffleId, _options.Maps, _options.Partitions, ct).ConfigureAwait(false);
-                if (locations.Count < _options.Partitions)
-                    _warnings.Add($"RegisterShuffle returned {locations.Count} locations for {_options.Partitions} partitions.");
+            _console.Info($"job {_options.AppId}: {_options.Records:N0} records of {_options.RecordSize} B ({SizeParser.Format(_options.TotalBytes)}), " +
+                $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions, {_options.Replicas} " +
+                (_options.Replicas == 1 ? "copy" : "copies") + $" of each, on {_options.Executors} executors running {_options.Concurrency} tasks at once");
+            if (_options.KillSilo is not null) _console.Info($"fault plan: kill -9 one silo at {_options.KillSilo}");
+            if (_options.KillMapper is double killAt)
+                _console.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"fault plan: kill -9 the executor of map-{_options.KillMapperTask} after {killAt:0.###} of its bytes, then rerun its tasks elsewhere"));
 
-                await RunStagesAsync(client, access, ct).ConfigureAwait(false);
+            var jobClock = Stopwatch.StartNew();
+            await client.RegisterApplicationAsync(_options.AppId, ct).ConfigureAwait(false);
+            try
+            {
+                await using (client.StartHeartbeat(_options.AppId))
+                {
+                    // The driver registers the shuffle and fixes its shape and copies; executors only read them.
+                    var spec = new ShuffleSpec(_options.Maps, _options.Partitions, _options.Replicas);
+                    await client.RegisterShuffleAsync(_options.AppId, JobOptions.ShuffleId, spec, ct).ConfigureAwait(false);
+                    await RunStagesAsync(client, ct).ConfigureAwait(false);
+                }
             }
+            finally
+            {
+                await UnregisterQuietlyAsync(client, cancelled: ct.IsCancellationRequested).ConfigureAwait(false);
+            }
+            _report.Seconds = Math.Round(jobClock.Elapsed.TotalSeconds, 3);
         }
         finally
         {
-            await UnregisterQuietlyAsync(client, cancelled: ct.IsCancellationRequested).ConfigureAwait(false);
+            _report.ExecutorsReplaced = _executors.Replaced;
+            await _executors.DisposeAsync().ConfigureAwait(false);
         }
-        _report.Seconds = Math.Round(jobClock.Elapsed.TotalSeconds, 3);
     }
 
-    private async Task RunStagesAsync(GridClient client, GridAccess gateways, CancellationToken ct)
+    private async Task RunStagesAsync(GridClient client, CancellationToken ct)
     {
         var mapPlan = new StagePlan("map", _options.Maps, _options.TotalBytes);
         var reducePlan = new StagePlan("reduce", _options.Reduces, _options.TotalBytes);
@@ -214,7 +224,7 @@ internal sealed class JobDriver
             var mapClock = Stopwatch.StartNew();
             mapProgress.Begin();
             var mapGate = SiloKillGate(KillStage.Map, "map", ct);
-            maps = await RunMapStageAsync(gateways, mapProgress, mapGate, ct).ConfigureAwait(false);
+            maps = await RunMapStageAsync(mapProgress, mapGate, ct).ConfigureAwait(false);
             await CompleteGateAsync(mapGate, "map").ConfigureAwait(false);
             mapProgress.End();
             mapSeconds = mapClock.Elapsed.TotalSeconds;
@@ -233,13 +243,13 @@ internal sealed class JobDriver
             {
                 fileGroup = await client.GetReducerFileGroupAsync(_options.AppId, JobOptions.ShuffleId, ct).ConfigureAwait(false);
             }
-            catch (GridException e) when (e.Code == ErrorCode.DataLost)
+            catch (GridException e) when (e.Code == GridErrorCode.DataLost)
             {
                 throw ShuffleDataLostException.Create("the reducer file group", e.Message, [], e);
             }
             CheckFileGroup(fileGroup, maps);
             var reduceGate = SiloKillGate(KillStage.Reduce, "reduce", ct);
-            reduces = await RunReduceStageAsync(gateways, reduceProgress, ExpectedBytesOfReducers(maps), reduceGate, ct).ConfigureAwait(false);
+            reduces = await RunReduceStageAsync(reduceProgress, ExpectedBytesOfReducers(maps), reduceGate, ct).ConfigureAwait(false);
             await CompleteGateAsync(reduceGate, "reduce").ConfigureAwait(false);
             reduceProgress.End();
             reduceSeconds = reduceClock.Elapsed.TotalSeconds;
@@ -250,73 +260,70 @@ internal sealed class JobDriver
     }
 
     /// <summary>
-    /// Runs every map task. A map the driver killed on purpose (--kill-mapper) is rerun as the next
-    /// attempt, as an engine reruns a lost task; any other failure of a map fails the job, so a rerun
-    /// is never hidden.
+    /// Runs every map task. A map whose executor the driver killed (--kill-mapper, and any other
+    /// task that executor was running) is rerun as the next attempt on another executor, as an engine
+    /// reruns the tasks of a lost executor; any other failure of a map fails the job, so a rerun is
+    /// never hidden.
     /// </summary>
-    private async Task<MapTaskResult[]> RunMapStageAsync(GridAccess gateways, IStageProgress progress, StageGate? gate, CancellationToken ct)
+    private async Task<MapTaskResult[]> RunMapStageAsync(IStageProgress progress, StageGate? gate, CancellationToken ct)
     {
         var results = new MapTaskResult[_options.Maps];
-        await RunWorkersAsync(_options.Maps, async (mapId, token) =>
+        int killed = 0;
+        await RunTasksAsync(_options.Maps, async (mapId, token) =>
         {
             long records = RecordGenerator.RecordsOfMap(_options.Records, _options.Maps, mapId);
             long mapBytes = records * _options.RecordSize;
             // A rerun generates the same records again: count them in the stage's progress only once.
             long counted = 0;
-            // At most two attempts: only attempt 0 is ever killed.
+            // Bounded: only deliberately killed attempts are rerun, and the driver kills one executor.
             for (int attempt = 0; ; attempt++)
             {
                 bool killThis = _options.KillMapper is not null && mapId == _options.KillMapperTask && attempt == 0;
                 var pause = killThis
-                    ? new WorkerPauseSettings((long)Math.Floor(mapBytes * _options.KillMapper!.Value), null, _options.MaxPause)
+                    ? new PauseSettings((long)Math.Floor(mapBytes * _options.KillMapper!.Value), null, _options.MaxPause)
                     : PauseOf(gate, mapBytes);
-                var settings = new MapTaskSettings(
-                    gateways, _options.AppId, JobOptions.ShuffleId, _options.Maps, _options.Partitions, mapId, attempt,
-                    records, _options.RecordSize, _options.Seed, _options.Skew, Environment.ProcessId)
-                {
-                    Replicas = _options.Replicas,
-                    Pause = pause,
-                };
+                var settings = new MapTaskSettings(_options.AppId, JobOptions.ShuffleId, _options.Partitions, mapId, attempt,
+                    records, _options.RecordSize, _options.Seed, _options.Skew) { Pause = pause };
                 string name = attempt == 0 ? $"map-{mapId}" : $"map-{mapId}-attempt-{attempt}";
-                long attemptBytes = 0;
                 bool paused = false;
-                var launch = new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name))
+                var callbacks = new TaskCallbacks(bytes =>
                 {
-                    OnPaused = killThis
-                        ? worker => worker.Kill()
-                        : gate is null ? null : _ =>
-                        {
-                            paused = true;
-                            gate.WorkerPaused();
-                        },
-                };
-                if (!killThis) gate?.WorkerStarted();
+                    lock (results)
+                    {
+                        if (bytes <= counted) return;
+                        progress.AddBytes(bytes - counted);
+                        counted = bytes;
+                    }
+                }, killThis
+                    ? (executor, _) =>
+                    {
+                        Interlocked.Increment(ref killed);
+                        executor.Kill();
+                    }
+                    : gate is null ? null : (_, _) =>
+                    {
+                        paused = true;
+                        gate.TaskPaused();
+                    });
+                if (!killThis) gate?.TaskStarted();
                 try
                 {
-                    string json = await WorkerProcess.RunAsync(launch, delta =>
-                    {
-                        attemptBytes += delta;
-                        if (attemptBytes > counted)
-                        {
-                            progress.AddBytes(attemptBytes - counted);
-                            counted = attemptBytes;
-                        }
-                    }, _options.TaskTimeout, token).ConfigureAwait(false);
-                    results[mapId] = WorkerProtocol.ParseResult<MapTaskResult>(json, name);
+                    string json = await _executors!.RunAsync(new ExecutorTask(name, Map: settings), callbacks, _options.TaskTimeout, token).ConfigureAwait(false);
+                    results[mapId] = ParseResult<MapTaskResult>(json, name);
                     break;
                 }
-                catch (WorkerKilledException e) when (killThis)
+                catch (ExecutorKilledException e) when (Volatile.Read(ref killed) > 0 && attempt < MaxAttempts - 1)
                 {
                     Interlocked.Increment(ref _mapAttemptsRerun);
                     _console.Info($"fault: {e.Message.Split(". Log:")[0]}; rerunning map-{mapId} as attempt {attempt + 1}");
                 }
-                catch (WorkerFailedException e) when (e.Error?.Code == nameof(ErrorCode.DataLost))
+                catch (TaskFailedException e) when (e.Error?.Code == nameof(GridErrorCode.DataLost))
                 {
                     throw ShuffleDataLostException.Create(name, e.Error.Message, e.Error.Partitions, e);
                 }
                 finally
                 {
-                    if (!killThis) gate?.WorkerEnded(paused);
+                    if (!killThis) gate?.TaskEnded(paused);
                 }
             }
             progress.TaskFinished();
@@ -324,46 +331,57 @@ internal sealed class JobDriver
         return results;
     }
 
-    private async Task<ReduceTaskResult[]> RunReduceStageAsync(
-        GridAccess gateways, IStageProgress progress, long[] expectedBytes, StageGate? gate, CancellationToken ct)
+    private async Task<ReduceTaskResult[]> RunReduceStageAsync(IStageProgress progress, long[] expectedBytes, StageGate? gate, CancellationToken ct)
     {
         var results = new ReduceTaskResult[_options.Reduces];
-        await RunWorkersAsync(_options.Reduces, async (reducerId, token) =>
+        await RunTasksAsync(_options.Reduces, async (reducerId, token) =>
         {
-            var pause = PauseOf(gate, expectedBytes[reducerId]);
-            var settings = new ReduceTaskSettings(
-                gateways, _options.AppId, JobOptions.ShuffleId, reducerId, _options.PartitionsOfReducer(reducerId), Environment.ProcessId)
+            var settings = new ReduceTaskSettings(_options.AppId, JobOptions.ShuffleId, reducerId, _options.PartitionsOfReducer(reducerId))
             {
-                Replicas = _options.Replicas,
-                Pause = pause,
+                Pause = PauseOf(gate, expectedBytes[reducerId]),
             };
             string name = $"reduce-{reducerId}";
             bool paused = false;
-            var launch = new WorkerLaunch(name, WorkerCommands.ToArguments(settings), WorkerLogPath(name))
+            long reported = 0;
+            var callbacks = new TaskCallbacks(bytes =>
             {
-                OnPaused = gate is null ? null : _ =>
-                {
-                    paused = true;
-                    gate.WorkerPaused();
-                },
-            };
-            gate?.WorkerStarted();
+                long delta = bytes - Interlocked.Exchange(ref reported, bytes);
+                if (delta > 0) progress.AddBytes(delta);
+            }, gate is null ? null : (_, _) =>
+            {
+                paused = true;
+                gate.TaskPaused();
+            });
+            gate?.TaskStarted();
             try
             {
-                string json = await WorkerProcess.RunAsync(launch, progress.AddBytes, _options.TaskTimeout, token).ConfigureAwait(false);
-                results[reducerId] = WorkerProtocol.ParseResult<ReduceTaskResult>(json, name);
+                string json = await _executors!.RunAsync(new ExecutorTask(name, Reduce: settings), callbacks, _options.TaskTimeout, token).ConfigureAwait(false);
+                results[reducerId] = ParseResult<ReduceTaskResult>(json, name);
             }
-            catch (WorkerFailedException e) when (e.Error?.Code == nameof(ErrorCode.DataLost))
+            catch (TaskFailedException e) when (e.Error?.Code == nameof(GridErrorCode.DataLost))
             {
                 throw ShuffleDataLostException.Create(name, e.Error.Message, e.Error.Partitions, e);
             }
             finally
             {
-                gate?.WorkerEnded(paused);
+                gate?.TaskEnded(paused);
             }
             progress.TaskFinished();
         }, ct).ConfigureAwait(false);
         return results;
+    }
+
+    private static T ParseResult<T>(string json, string taskName) where T : class
+    {
+        try
+        {
+            return System.Text.Json.JsonSerializer.Deserialize<T>(json, ExecutorProtocol.Json)
+                ?? throw new TaskFailedException($"{taskName} sent an empty RESULT.");
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new TaskFailedException($"{taskName} sent a RESULT that is not valid JSON: {e.Message}");
+        }
     }
 
     /// <summary>The gate of --kill-silo map:F or reduce:F for this stage; null when no silo is to be killed in it.</summary>
@@ -375,16 +393,16 @@ internal sealed class JobDriver
             grainHost: false, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"at {plan.Fraction:0.###} of the {stageName} stage"), ct));
     }
 
-    private WorkerPauseSettings PauseOf(StageGate? gate, long workerBytes) =>
-        gate?.PausePointFor(workerBytes) is long at
-            ? new WorkerPauseSettings(at, gate.ResumeFile, _options.MaxPause)
-            : WorkerPauseSettings.None;
+    private PauseSettings PauseOf(StageGate? gate, long taskBytes) =>
+        gate?.PausePointFor(taskBytes) is long at
+            ? new PauseSettings(at, gate.ResumeFile, _options.MaxPause)
+            : PauseSettings.None;
 
     private async Task CompleteGateAsync(StageGate? gate, string stageName)
     {
         if (gate is null) return;
         if (!await gate.CompleteAsync().ConfigureAwait(false))
-            throw new JobFailedException($"--kill-silo: the {stageName} stage ended before its workers reached the kill point; no silo was killed.");
+            throw new JobFailedException($"--kill-silo: the {stageName} stage ended before its tasks reached the kill point; no silo was killed.");
     }
 
     /// <summary>Record bytes each reducer will read, from what the maps wrote to its partitions.</summary>
@@ -403,9 +421,9 @@ internal sealed class JobDriver
 
     /// <summary>
     /// Runs tasks 0..count-1 with at most --concurrency at once. The first failure cancels the rest
-    /// (their processes are killed) and is the one rethrown, not the cancellations it caused.
+    /// and is the one rethrown, not the cancellations it caused.
     /// </summary>
-    private async Task RunWorkersAsync(int count, Func<int, CancellationToken, ValueTask> body, CancellationToken ct)
+    private async Task RunTasksAsync(int count, Func<int, CancellationToken, ValueTask> body, CancellationToken ct)
     {
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.Concurrency, CancellationToken = ct };
         var all = Parallel.ForEachAsync(Enumerable.Range(0, count), parallel, body);
@@ -420,20 +438,19 @@ internal sealed class JobDriver
         }
     }
 
-    private static async Task<ClusterView> WaitForActiveSilosAsync(GridClient client, int expected, CancellationToken ct)
+    /// <summary>The names of the Active silos, once there are <paramref name="expected"/>; the management grain is Orleans' view of its cluster.</summary>
+    private static async Task<IReadOnlyList<string>> WaitForActiveSilosAsync(IClusterClient cluster, int expected, CancellationToken ct)
     {
         var deadline = Stopwatch.StartNew();
         var timeout = TimeSpan.FromSeconds(60);
+        var management = cluster.GetGrain<IManagementGrain>(0);
+        // Bounded by the timeout.
         while (true)
         {
-            var view = await client.RefreshClusterViewAsync(ct).ConfigureAwait(false);
-            if (view.Active.Count() >= expected) return view;
+            var hosts = await management.GetDetailedHosts(onlyActive: true).WaitAsync(ct).ConfigureAwait(false);
+            if (hosts.Length >= expected) return hosts.Select(h => $"{h.SiloName}@{h.SiloAddress}").Order(StringComparer.Ordinal).ToList();
             if (deadline.Elapsed > timeout)
-            {
-                string silos = view.Silos.Count == 0 ? "none" : string.Join(", ", view.Silos.Select(s => $"{s.Name} {s.Status}"));
-                throw new JobFailedException(
-                    $"The grid has {view.Active.Count()} active silos, not {expected}, after {timeout.TotalSeconds:0} s. Silos: {silos}.");
-            }
+                throw new JobFailedException($"The grid has {hosts.Length} active silos, not {expected}, after {timeout.TotalSeconds:0} s.");
             await Task.Delay(250, ct).ConfigureAwait(false);
         }
     }
@@ -537,8 +554,6 @@ internal sealed class JobDriver
         }
     }
 
-    private string WorkerLogPath(string workerName) => Path.Combine(_workDirectory, "logs", workerName + ".log");
-
     private void CleanUpWorkDirectory(bool verified)
     {
         // Only a directory this run made up, and only when nothing needs looking into.
@@ -556,7 +571,7 @@ internal sealed class JobDriver
 
     private static string Describe(Exception e) => e switch
     {
-        JobFailedException or WorkerFailedException or GridStartException or FileNotFoundException or ShuffleDataLostException => e.Message,
+        JobFailedException or TaskFailedException or GridStartException or FileNotFoundException or ShuffleDataLostException => e.Message,
         GridException grid => $"grid error {grid.Code}: {grid.Message}",
         TimeoutException => $"timed out: {e.Message}",
         _ => $"{e.GetType().Name}: {e.Message}",

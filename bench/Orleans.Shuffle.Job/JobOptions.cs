@@ -24,24 +24,20 @@ internal sealed record JobOptions
 
     public string? ReportPath { get; init; }
 
-    /// <summary>Gateways of an already running grid (--grid); null to start a local one or to join <see cref="ClusterId"/>.</summary>
-    public IReadOnlyList<string>? Grid { get; init; }
-
     /// <summary>
-    /// The DynamoDB membership table (--membership dynamodb): the local grid's silos use it, and the
-    /// driver and workers read the Active silos from it instead of being handed gateways. Null: the
-    /// embedded file table, and gateways on the command line (as before).
+    /// The DynamoDB tables (--membership dynamodb) of the local grid's silos, which the driver and
+    /// executors then find the silos in. Null: the embedded file store in the work directory.
     /// </summary>
     public DynamoDBSettings? DynamoDB { get; init; }
 
-    /// <summary>With <see cref="DynamoDB"/>: join the running grid of this cluster id (--cluster-id) instead of starting one.</summary>
-    public string? ClusterId { get; init; }
+    /// <summary>A running grid to use (--cluster-id, --grid) instead of starting a local one.</summary>
+    public GridAccess? JoinedGrid { get; init; }
 
     /// <summary>True when the job starts its own local grid (neither --grid nor --cluster-id).</summary>
-    public bool StartsLocalGrid => Grid is null && ClusterId is null;
+    public bool StartsLocalGrid => JoinedGrid is null;
 
     /// <summary>"file" or "dynamodb", for the report.</summary>
-    public string Membership => DynamoDB is null ? "file" : "dynamodb";
+    public string Membership => (JoinedGrid?.DynamoDB ?? DynamoDB) is null ? "file" : "dynamodb";
 
     /// <summary>Where silo disks, the membership file and logs go; null for a new temp directory.</summary>
     public string? WorkDirectory { get; init; }
@@ -50,7 +46,10 @@ internal sealed record JobOptions
 
     public required string AppId { get; init; }
 
-    /// <summary>Most worker processes running at once.</summary>
+    /// <summary>Executor processes, started before the first stage and reused by every task.</summary>
+    public int Executors { get; init; } = 4;
+
+    /// <summary>Most tasks running at once, over all executors.</summary>
     public required int Concurrency { get; init; }
 
     public bool NoProgress { get; init; }
@@ -68,12 +67,12 @@ internal sealed record JobOptions
     /// <summary>Kill -9 one silo process during the job (--kill-silo); null for none.</summary>
     public SiloKillPlan? KillSilo { get; init; }
 
-    /// <summary>Kill -9 map task <see cref="KillMapperTask"/> after this fraction of its bytes (--kill-mapper); null for none.</summary>
+    /// <summary>Kill -9 the executor of map task <see cref="KillMapperTask"/> after this fraction of its bytes (--kill-mapper); null for none.</summary>
     public double? KillMapper { get; init; }
 
     public int KillMapperTask { get; init; }
 
-    /// <summary>Most a paused worker waits for the driver before it goes on by itself.</summary>
+    /// <summary>Most a paused task waits for the driver before it goes on by itself.</summary>
     public TimeSpan MaxPause { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Record payload bytes the maps generate in total.</summary>

@@ -80,6 +80,14 @@ public sealed class JobReport
 
     [JsonPropertyName("concurrency")] public int Concurrency { get; set; }
 
+    /// <summary>Executor processes the tasks ran in, and how long they took to connect (not part of any stage).</summary>
+    [JsonPropertyName("executors")] public int Executors { get; set; }
+
+    [JsonPropertyName("executorStartSeconds")] public double ExecutorStartSeconds { get; set; }
+
+    /// <summary>Executors started in place of killed ones (--kill-mapper).</summary>
+    [JsonPropertyName("executorsReplaced")] public int ExecutorsReplaced { get; set; }
+
     /// <summary>Records of the largest partition, to see what --skew did.</summary>
     [JsonPropertyName("maxPartitionRecords")] public long MaxPartitionRecords { get; set; }
 
@@ -109,7 +117,7 @@ public sealed class JobReport
 
     [JsonPropertyName("killedSilos")] public List<string> KilledSilos { get; set; } = [];
 
-    /// <summary>Map tasks rerun as a new attempt because their worker was killed (--kill-mapper).</summary>
+    /// <summary>Map tasks rerun as a new attempt because their executor was killed (--kill-mapper).</summary>
     [JsonPropertyName("mapAttemptsRerun")] public int MapAttemptsRerun { get; set; }
 
     /// <summary>Partition locations the map writers replaced after a failed push or a split (ShuffleWriter.Revives, summed).</summary>
@@ -135,10 +143,11 @@ public sealed class JobReport
         RecordSize = options.RecordSize,
         Seed = options.Seed,
         AppId = options.AppId,
-        Grid = options.StartsLocalGrid ? "local" : options.Grid is not null ? GridEndpoints.Format(options.Grid) : $"cluster {options.ClusterId}",
+        Grid = options.JoinedGrid?.ToString() ?? "local",
         Membership = options.Membership,
-        ClusterId = options.ClusterId,
+        ClusterId = options.JoinedGrid?.ClusterId,
         Concurrency = options.Concurrency,
+        Executors = options.Executors,
         Replicas = options.Replicas,
         KillSilo = options.KillSilo?.ToString(),
         KillMapper = options.KillMapper,
@@ -173,7 +182,7 @@ public sealed class JobReport
             ("grid", (Grid == "local" ? $"{Silos} local silo" : $"{Silos} silo") + (Silos == 1 ? "" : "s") + (Grid == "local" ? "" : $" at {Grid}")
                 + (Membership == "file" ? "" : $", {Membership} membership")),
             ("data", string.Create(c, $"{Records:N0} records x {RecordSize} B = {SizeParser.Format(Bytes)} ({Bytes:N0} bytes)")),
-            ("tasks", string.Create(c, $"{Mappers} maps, {Reducers} reduces, {Partitions} partitions, {Concurrency} workers at once")),
+            ("tasks", string.Create(c, $"{Mappers} maps, {Reducers} reduces, {Partitions} partitions, {Concurrency} at once on {Executors} executors")),
         };
         if (KillSilo is not null || KillMapper is not null || SilosKilled > 0 || MapAttemptsRerun > 0)
         {

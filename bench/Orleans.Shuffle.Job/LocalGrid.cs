@@ -1,14 +1,15 @@
 using System.Diagnostics;
-using Orleans.Shuffle.Membership.DynamoDB;
+using System.Net;
+using System.Net.Sockets;
 
 namespace Orleans.Shuffle.Job;
 
-/// <summary>What a silo announced on its "SILO READY" line.</summary>
-internal sealed record SiloReady(string Name, string Identity, string GridEndpoint, string HttpEndpoint)
+/// <summary>What a silo announced on its "SILO READY" line: its Orleans identity and the endpoints it listens on.</summary>
+internal sealed record SiloReady(string Name, string Identity, string GatewayEndpoint, string DataEndpoint, string HttpEndpoint)
 {
     public const string Prefix = "SILO READY ";
 
-    /// <summary>Parses "SILO READY name=.. identity=.. grid=host:port http=host:port"; null if the line is not one.</summary>
+    /// <summary>Parses "SILO READY name=.. identity=.. silo=.. gateway=host:port data=host:port http=host:port"; null if the line is not one.</summary>
     public static SiloReady? TryParse(string line)
     {
         if (!line.StartsWith(Prefix, StringComparison.Ordinal)) return null;
@@ -18,8 +19,8 @@ internal sealed record SiloReady(string Name, string Identity, string GridEndpoi
             int equals = token.IndexOf('=');
             if (equals > 0) fields[token[..equals]] = token[(equals + 1)..];
         }
-        return fields.TryGetValue("name", out string? name) && fields.TryGetValue("grid", out string? grid)
-            ? new SiloReady(name, fields.GetValueOrDefault("identity", ""), grid, fields.GetValueOrDefault("http", ""))
+        return fields.TryGetValue("name", out string? name) && fields.TryGetValue("identity", out string? identity)
+            ? new SiloReady(name, identity, fields.GetValueOrDefault("gateway", ""), fields.GetValueOrDefault("data", ""), fields.GetValueOrDefault("http", ""))
             : null;
     }
 }
@@ -164,10 +165,11 @@ internal sealed class LocalSilo
 }
 
 /// <summary>
-/// A grid of silo processes on this machine, of a cluster id unique to it, sharing one embedded
-/// (file) membership table in the work directory, or a DynamoDB membership table (and the grain
-/// tables beside it). Silos pick free ports themselves (port 0) and announce them with a READY line,
-/// so several grids can run side by side. Disposing stops exactly the processes it started.
+/// A grid of silo processes on this machine, of a cluster id unique to it, sharing the embedded
+/// (file) stores in the work directory, or DynamoDB tables. Orleans' silo and gateway ports are
+/// free ports found here; the data and HTTP ports the silos pick themselves (port 0) and announce on
+/// their READY line, so several grids can run side by side. Every silo watches this process and
+/// stops if it dies. Disposing stops exactly the processes it started.
 /// </summary>
 internal sealed class LocalGrid : IAsyncDisposable
 {
@@ -182,7 +184,7 @@ internal sealed class LocalGrid : IAsyncDisposable
         SiloDll = siloDll;
         _siloArguments = siloArguments;
         DynamoDB = dynamoDB;
-        MembershipFile = Path.Combine(workDirectory, "membership.json");
+        MembershipDirectory = Path.Combine(workDirectory, "membership");
     }
 
     public string ClusterId { get; }
@@ -194,13 +196,13 @@ internal sealed class LocalGrid : IAsyncDisposable
 
     public string SiloDll { get; }
 
-    public string MembershipFile { get; }
+    /// <summary>The embedded stores' directory (membership, grain state, reminders); unused with DynamoDB.</summary>
+    public string MembershipDirectory { get; }
 
     public IReadOnlyList<LocalSilo> Silos => _silos;
 
-    /// <summary>Grid endpoints of the silos that announced themselves.</summary>
-    public IReadOnlyList<string> Gateways =>
-        _silos.Where(s => s.Ready.IsCompletedSuccessfully).Select(s => s.Ready.Result.GridEndpoint).ToList();
+    /// <summary>How the driver and executors reach this grid: through its membership store, as an engine's would.</summary>
+    public GridAccess Access => new(ClusterId, DynamoDB is null ? MembershipDirectory : null, DynamoDB, null);
 
     /// <param name="siloArguments">Appended to every silo's command line (--silo-arg), e.g. "--Storage:ChunkBytes=1048576".</param>
     /// <param name="dynamoDB">The DynamoDB membership table for the silos (--membership dynamodb); null for the embedded file.</param>
@@ -243,13 +245,15 @@ internal sealed class LocalGrid : IAsyncDisposable
     /// <summary>
     /// Deletes the rows of this grid's cluster id from the DynamoDB membership table, once its silos
     /// are stopped: the cluster id is this run's own, and no silo is left to clean them up later.
-    /// Nothing to do for the embedded file (it lives in the work directory).
+    /// Nothing to do for the embedded stores (they live in the work directory).
     /// </summary>
     public async Task DeleteMembershipRowsAsync()
     {
         if (DynamoDB is null) return;
-        using var table = new DynamoDBMembershipTable(DynamoDB.ToOptions(), ClusterId);
-        await table.DeleteMembershipTableEntries(ClusterId).ConfigureAwait(false);
+        var options = DynamoDB.ToOptions();
+        using var client = options.CreateClient();
+        using var table = new Clustering.DynamoDB.DynamoDBMembershipTable(client, options, ClusterId);
+        await table.DeleteMembershipTableEntriesAsync(ClusterId).ConfigureAwait(false);
     }
 
     private void StartSilo(string name)
@@ -257,20 +261,38 @@ internal sealed class LocalGrid : IAsyncDisposable
         string siloDirectory = Path.Combine(WorkDirectory, name);
         string disk = Path.Combine(siloDirectory, "disk");
         Directory.CreateDirectory(disk);
+        var (siloPort, gatewayPort) = FreePorts();
         string[] arguments =
         [
             "--cluster-id", ClusterId,
             "--name", name,
-            "--port", "0",
+            "--silo-port", siloPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--gateway-port", gatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--data-port", "0",
             "--http-port", "0",
             "--disk", disk,
-            // Also with DynamoDB: the file is then unused, but nothing of the silo's lands outside the work directory.
-            "--membership-file", MembershipFile,
+            "--parent-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            // Also with DynamoDB: the directory is then unused, but nothing of the silo's lands outside the work directory.
+            "--membership-dir", MembershipDirectory,
             .. DynamoDB?.SiloArguments() ?? [],
             .. _siloArguments,
         ];
         var process = ChildProcesses.Start(DotnetHost.StartInfo(SiloDll, arguments, siloDirectory));
         _silos.Add(new LocalSilo(name, process, Path.Combine(WorkDirectory, "logs", name + ".log")));
+    }
+
+    /// <summary>
+    /// Two ports free now, for Orleans' silo and gateway endpoints (Orleans needs them fixed before it
+    /// starts). Held open together so they differ; another process could take one before the silo
+    /// binds it, and then the silo says so and exits.
+    /// </summary>
+    private static (int Silo, int Gateway) FreePorts()
+    {
+        using var first = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var second = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        first.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        second.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return (((IPEndPoint)first.LocalEndPoint!).Port, ((IPEndPoint)second.LocalEndPoint!).Port);
     }
 
     /// <summary>

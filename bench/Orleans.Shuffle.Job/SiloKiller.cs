@@ -1,17 +1,15 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Orleans.Shuffle.Client;
 
 namespace Orleans.Shuffle.Job;
 
 /// <summary>
-/// Carries out --kill-silo on the local grid: finds the silo hosting the application's ShuffleGrain
-/// (the one whose HTTP /state lists the application), picks the victim, and kills its process with
-/// SIGKILL. Nothing else is done after the kill: the grid has to notice the death by itself.
+/// Carries out --kill-silo on the local grid: asks the application's ShuffleGrain which silo it runs
+/// on, picks the victim, and kills its process with SIGKILL. Nothing else is done after the kill:
+/// the grid has to notice the death by itself.
 /// </summary>
-internal sealed class SiloKiller(LocalGrid grid, string appId, Action<string> info)
+internal sealed class SiloKiller(LocalGrid grid, GridClient client, string appId, Action<string> info)
 {
-    private static readonly TimeSpan FindHostTimeout = TimeSpan.FromSeconds(20);
-
     private readonly List<string> _killed = [];
 
     /// <summary>Names of the silos killed so far.</summary>
@@ -30,20 +28,25 @@ internal sealed class SiloKiller(LocalGrid grid, string appId, Action<string> in
     public async Task KillAsync(bool grainHost, string why, CancellationToken ct)
     {
         var running = grid.Silos.Where(s => !s.Killed && s.ExitDescription() is null && s.Ready.IsCompletedSuccessfully).ToList();
-        var (host, states) = await FindShuffleGrainSiloAsync(running, ct).ConfigureAwait(false);
-        LocalSilo victim;
-        if (grainHost)
+        string hostIdentity = (await client.DescribeAsync(appId, ct).ConfigureAwait(false)).SiloIdentity;
+        var host = running.FirstOrDefault(s => s.Ready.Result.Identity == hostIdentity)
+            ?? throw new JobFailedException($"--kill-silo: the ShuffleGrain of {appId} runs on {hostIdentity}, which is not a running silo of the local grid.");
+        var partitions = new Dictionary<LocalSilo, int>();
+        foreach (var silo in running)
         {
-            victim = host;
+            try
+            {
+                partitions[silo] = (await SiloState.FetchAsync(silo, ct).ConfigureAwait(false)).PartitionsOf(appId);
+            }
+            catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException && !ct.IsCancellationRequested)
+            {
+                partitions[silo] = -1;
+            }
         }
-        else
-        {
-            victim = running.Where(s => s != host)
-                .OrderByDescending(s => states.TryGetValue(s, out var state) ? state.PartitionsOf(appId) : -1)
-                .FirstOrDefault()
-                ?? throw new JobFailedException($"--kill-silo: no running silo other than {host.Name}, which hosts the ShuffleGrain, to kill.");
-        }
-        int partitions = states.TryGetValue(victim, out var victimState) ? victimState.PartitionsOf(appId) : -1;
+        var victim = grainHost
+            ? host
+            : running.Where(s => s != host).OrderByDescending(s => partitions[s]).FirstOrDefault()
+              ?? throw new JobFailedException($"--kill-silo: no running silo other than {host.Name}, which hosts the ShuffleGrain, to kill.");
 
         int pid = victim.Process.Id;
         await victim.KillAsync().ConfigureAwait(false);
@@ -51,43 +54,7 @@ internal sealed class SiloKiller(LocalGrid grid, string appId, Action<string> in
             throw new JobFailedException($"--kill-silo: {victim.Name} (pid {pid}) was sent SIGKILL but has not exited after 10 s.");
         lock (_killed) _killed.Add(victim.Name);
         string role = victim == host ? "hosting the ShuffleGrain" : $"not hosting the ShuffleGrain (that is {host.Name})";
-        string held = partitions < 0 ? "" : $", storing {partitions} partition copies of the job";
+        string held = partitions[victim] < 0 ? "" : $", storing {partitions[victim]} partition copies of the job";
         info($"fault: killed {victim.Name} (pid {pid}, {role}{held}) with SIGKILL {why}");
-    }
-
-    /// <summary>Asks each running silo's /state which one hosts the application; retries briefly while the grain activates.</summary>
-    private async Task<(LocalSilo Host, Dictionary<LocalSilo, SiloState> States)> FindShuffleGrainSiloAsync(
-        IReadOnlyList<LocalSilo> running, CancellationToken ct)
-    {
-        var clock = Stopwatch.StartNew();
-        var problems = new List<string>();
-        // Bounded by FindHostTimeout.
-        while (true)
-        {
-            problems.Clear();
-            var states = new Dictionary<LocalSilo, SiloState>();
-            foreach (var silo in running)
-            {
-                try
-                {
-                    states[silo] = await SiloState.FetchAsync(silo, ct).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is HttpRequestException or JsonException or TaskCanceledException && !ct.IsCancellationRequested)
-                {
-                    problems.Add($"{silo.Name}: {e.Message}");
-                }
-            }
-            var hosts = states.Where(s => s.Value.HostsApplication(appId)).Select(s => s.Key).ToList();
-            if (hosts.Count == 1) return (hosts[0], states);
-            if (hosts.Count > 1)
-                throw new JobFailedException($"--kill-silo: {string.Join(" and ", hosts.Select(h => h.Name))} all list application {appId} in /state; expected one ShuffleGrain.");
-            if (clock.Elapsed > FindHostTimeout)
-            {
-                throw new JobFailedException(
-                    $"--kill-silo: no silo lists application {appId} in its /state after {FindHostTimeout.TotalSeconds:0} s" +
-                    (problems.Count > 0 ? $" ({string.Join("; ", problems)})." : "."));
-            }
-            await Task.Delay(250, ct).ConfigureAwait(false);
-        }
     }
 }

@@ -3,9 +3,9 @@ using System.Text.Json;
 namespace Orleans.Shuffle.Job;
 
 /// <summary>
-/// Reads a local silo's HTTP /state (JSON): which applications' ShuffleGrains it hosts, which
-/// partitions it stores, and how it sees the membership. Used only for local grids: to wait until
-/// every silo sees every other, and to pick the silo --kill-silo kills.
+/// Reads a local silo's HTTP /state (JSON): which partitions it stores, and how it sees the
+/// membership. Used only for local grids: to wait until every silo sees every other, and to pick the
+/// silo --kill-silo kills.
 /// </summary>
 internal sealed class SiloState(JsonElement root)
 {
@@ -16,14 +16,11 @@ internal sealed class SiloState(JsonElement root)
     public static async Task<SiloState> FetchAsync(LocalSilo silo, CancellationToken ct)
     {
         string endpoint = silo.Ready.IsCompletedSuccessfully ? silo.Ready.Result.HttpEndpoint : "";
-        if (endpoint.Length == 0 || endpoint == "off") throw new HttpRequestException($"{silo.Name} has no HTTP endpoint.");
+        if (endpoint.Length == 0 || endpoint == "-") throw new HttpRequestException($"{silo.Name} has no HTTP endpoint.");
         await using var stream = await Http.GetStreamAsync(new Uri($"http://{endpoint}/state"), ct).ConfigureAwait(false);
         using var document = await JsonDocument.ParseAsync(stream, cancellationToken: ct).ConfigureAwait(false);
         return new SiloState(document.RootElement.Clone());
     }
-
-    /// <summary>True when the silo's applications[] holds this application: its ShuffleGrain lives there.</summary>
-    public bool HostsApplication(string appId) => Objects("applications").Any(a => StringOf(a, "appId") == appId);
 
     /// <summary>Partition epochs (primary or replica copies) of the application that the silo stores.</summary>
     public int PartitionsOf(string appId) => Objects("partitions").Count(p => StringOf(p, "appId") == appId);

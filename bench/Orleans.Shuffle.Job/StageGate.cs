@@ -1,11 +1,11 @@
 namespace Orleans.Shuffle.Job;
 
 /// <summary>
-/// Makes a fault land at a known point of a stage. Every worker of the stage is told to pause once
-/// it has handled a fraction of its bytes (it prints PAUSED and waits for the resume file); when
-/// every running worker has paused, the gate runs its action once (kill -9 a silo), then creates
-/// the resume file so the workers go on against the damaged grid. Workers started after that run
-/// without a pause. Without the gate a small stage is over before its first progress line, and the
+/// Makes a fault land at a known point of a stage. Every task of the stage is told to pause once
+/// it has handled a fraction of its bytes (its executor prints PAUSED and the task waits for the
+/// resume file); when every running task has paused, the gate runs its action once (kill -9 a silo),
+/// then creates the resume file so the tasks go on against the damaged grid. Tasks started after
+/// that run without a pause. Without the gate a small stage is over before its first progress line, and the
 /// kill would find nothing in flight.
 /// </summary>
 internal sealed class StageGate
@@ -36,21 +36,21 @@ internal sealed class StageGate
         }
     }
 
-    /// <summary>The byte count at which a worker that will handle <paramref name="workerBytes"/> pauses; null once the gate has fired.</summary>
-    public long? PausePointFor(long workerBytes)
+    /// <summary>The byte count at which a task that will handle <paramref name="taskBytes"/> pauses; null once the gate has fired.</summary>
+    public long? PausePointFor(long taskBytes)
     {
         lock (_lock)
         {
-            return _fired is null ? (long)Math.Floor(workerBytes * _fraction) : null;
+            return _fired is null ? (long)Math.Floor(taskBytes * _fraction) : null;
         }
     }
 
-    public void WorkerStarted()
+    public void TaskStarted()
     {
         lock (_lock) _running++;
     }
 
-    public void WorkerPaused()
+    public void TaskPaused()
     {
         lock (_lock)
         {
@@ -59,7 +59,7 @@ internal sealed class StageGate
         }
     }
 
-    public void WorkerEnded(bool paused)
+    public void TaskEnded(bool paused)
     {
         lock (_lock)
         {
@@ -71,7 +71,7 @@ internal sealed class StageGate
 
     /// <summary>
     /// Waits for the action, rethrowing its failure. A gate that never fired (its stage ended
-    /// without every worker reaching the pause point) did nothing: returns false.
+    /// without every task reaching the pause point) did nothing: returns false.
     /// </summary>
     public async Task<bool> CompleteAsync()
     {
@@ -93,7 +93,7 @@ internal sealed class StageGate
             }
             finally
             {
-                // Resume the workers even when the action failed: the stage then ends and the failure is reported.
+                // Resume the tasks even when the action failed: the stage then ends and the failure is reported.
                 await File.WriteAllTextAsync(ResumeFile, "resume").ConfigureAwait(false);
             }
         });

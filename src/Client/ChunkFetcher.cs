@@ -44,7 +44,7 @@ internal static class ChunkFetcher
             }
         }
         // Unreachable: the last attempt either returns or throws out of the loop.
-        throw new GridException(ErrorCode.Internal, $"Chunk {request.ChunkIndex} of partition {request.PartitionId} was not fetched.");
+        throw new GridException(GridErrorCode.Internal, $"Chunk {request.ChunkIndex} of partition {request.PartitionId} was not fetched.");
     }
 
     /// <summary>
@@ -56,11 +56,11 @@ internal static class ChunkFetcher
         bool wrong = request.IsFullRange ? fetched.Length != chunk.ExpectedBytes : fetched.Length > chunk.ExpectedBytes;
         if (wrong)
         {
-            throw new GridException(ErrorCode.DataLost,
+            throw new GridException(GridErrorCode.DataLost,
                 $"The silo returned {fetched.Length} bytes for a chunk committed with {chunk.ExpectedBytes} bytes.");
         }
     }
 
-    private static bool IsWorthRefetching(ErrorCode code) =>
-        RetryPolicy.IsTransient(code) || code is ErrorCode.ChecksumMismatch or ErrorCode.MalformedFrame;
+    private static bool IsWorthRefetching(GridErrorCode code) =>
+        RetryPolicy.IsTransient(code) || code is GridErrorCode.ChecksumMismatch or GridErrorCode.MalformedFrame;
 }

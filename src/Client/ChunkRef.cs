@@ -1,4 +1,5 @@
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 
 namespace Orleans.Shuffle.Client;
 

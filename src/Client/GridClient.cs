@@ -1,25 +1,25 @@
 using System.Diagnostics;
 using Orleans.Shuffle.Ids;
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
 
 /// <summary>
-/// A process's handle on the shuffle grid. The driver registers applications and shuffles and
-/// waits for commits; executors create writers (map side) and readers (reduce side). One client
-/// keeps one connection per silo, shared by all of its writers and readers, and caches push
-/// locations and committed file groups per shuffle, so many tasks in one process ask once.
-/// Thread-safe.
+/// A process's handle on the shuffle grid, over the process's Orleans client: the driver registers
+/// applications and shuffles and heartbeats; executors create writers (map side) and readers (reduce
+/// side). Control calls are grain calls to the application's ShuffleGrain; bytes go over one data
+/// connection per storage silo, shared by every writer and reader of this client. Push locations and
+/// committed file groups are cached per shuffle, so many tasks in one process ask once. The Orleans
+/// client belongs to the caller (its host starts and stops it). Thread-safe.
 /// </summary>
 public sealed class GridClient : IAsyncDisposable
 {
     private readonly GridClientOptions _options;
     private readonly ConnectionPool _pool;
-    private readonly ClusterViewProvider _views;
-    private readonly ShuffleGrainRouter _router;
+    private readonly ShuffleGrainCalls _grains;
     private readonly GridClientTransport _transport;
-    private readonly SharedTaskCache<ShuffleKey, PartitionLocation[]> _locations = new();
+    private readonly SharedTaskCache<ShuffleKey, ShuffleLocations> _locations = new();
     private readonly SharedTaskCache<ShuffleKey, IndexedFileGroup> _fileGroups = new();
 
     // Serializes merges of revived locations into the cached push locations.
@@ -28,62 +28,26 @@ public sealed class GridClient : IAsyncDisposable
     // Cancels shared work (cache loads, heartbeats) when the client is disposed. Never disposed
     // itself: linked heartbeat tokens may still unregister from it after disposal.
     private readonly CancellationTokenSource _lifetime = new();
-    private Task _gatewayListLoop = Task.CompletedTask;
     private int _disposed;
 
-    private GridClient(GridClientOptions options)
+    /// <param name="cluster">The process's Orleans client (or a silo's grain factory), connected to the grid's cluster.</param>
+    /// <param name="options">Validated and copied; null for the defaults.</param>
+    public GridClient(IGrainFactory cluster, GridClientOptions? options = null)
     {
-        _options = options;
-        _pool = new ConnectionPool(options.ToConnectionOptions());
-        _views = new ClusterViewProvider(_pool, options.ParseGateways(), options.GatewayListProvider, _lifetime.Token);
-        _router = new ShuffleGrainRouter(_pool, _views, options.ShuffleGrainFailoverTimeout);
-        _transport = new GridClientTransport(this, _pool, _router);
-    }
-
-    /// <summary>The cluster as last seen: from connecting, an explicit refresh, or a refresh after a failed request.</summary>
-    public ClusterView ClusterView => _views.Current;
-
-    /// <summary>The gateways the GatewayListProvider listed last (empty without one): "host:port" of the Active silos.</summary>
-    public IReadOnlyList<string> ListedGateways => _views.ListedGateways.Select(g => g.ToString()).ToList();
-
-    /// <summary>
-    /// Validates and copies <paramref name="options"/>, asks the GatewayListProvider (if any) for the
-    /// gateways, connects to the first reachable gateway and reads the cluster view. With a provider, the
-    /// client then reads its list and the cluster view again every provider RefreshPeriod until disposed.
-    /// </summary>
-    public static async Task<GridClient> ConnectAsync(GridClientOptions options, CancellationToken ct = default)
-    {
-        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(cluster);
+        options ??= new GridClientOptions();
         options.Validate();
-        var client = new GridClient(options.Clone());
-        try
-        {
-            await client._views.RefreshAsync(ct).ConfigureAwait(false);
-            if (client._options.GatewayListProvider is { } provider)
-            {
-                var lifetime = client._lifetime.Token;
-                client._gatewayListLoop = Task.Run(() => client.RefreshGatewaysPeriodicallyAsync(provider.RefreshPeriod, lifetime), CancellationToken.None);
-            }
-            return client;
-        }
-        catch
-        {
-            await client.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    public Task<ClusterView> RefreshClusterViewAsync(CancellationToken ct = default)
-    {
-        ThrowIfDisposed();
-        return _views.RefreshAsync(ct);
+        _options = options.Clone();
+        _pool = new ConnectionPool(_options.ToConnectionOptions());
+        _grains = new ShuffleGrainCalls(cluster, _options.ShuffleGrainFailoverTimeout);
+        _transport = new GridClientTransport(this, _pool, _grains);
     }
 
     public Task RegisterApplicationAsync(string appId, CancellationToken ct = default) =>
-        SendAppRequestAsync(MessageType.RegisterApplication, appId, ct);
+        CallAsync(appId, grain => grain.RegisterApplication(), ct);
 
     public Task HeartbeatAsync(string appId, CancellationToken ct = default) =>
-        SendAppRequestAsync(MessageType.ApplicationHeartbeat, appId, ct);
+        CallAsync(appId, grain => grain.Heartbeat(), ct);
 
     /// <summary>Heartbeats every HeartbeatInterval in the background until the result (or this client) is disposed.</summary>
     public IAsyncDisposable StartHeartbeat(string appId)
@@ -93,15 +57,42 @@ public sealed class GridClient : IAsyncDisposable
         return new HeartbeatLoop(token => HeartbeatAsync(appId, token), _options.HeartbeatInterval, _lifetime.Token);
     }
 
+    public async Task UnregisterApplicationAsync(string appId, CancellationToken ct = default)
+    {
+        try
+        {
+            await CallAsync(appId, grain => grain.UnregisterApplication(), ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            _locations.RemoveWhere(key => key.AppId == appId);
+            _fileGroups.RemoveWhere(key => key.AppId == appId);
+        }
+    }
+
+    /// <summary>
+    /// The driver registers a shuffle and its shape: maps, partitions, and the copies the grid keeps of
+    /// each partition epoch. Idempotent with the same spec; another spec is refused (ShuffleMismatch).
+    /// Returns the push location of every partition, indexed by partition id.
+    /// </summary>
+    public async Task<ShuffleLocations> RegisterShuffleAsync(string appId, int shuffleId, ShuffleSpec spec, CancellationToken ct = default)
+    {
+        ValidateShuffle(appId, shuffleId);
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate();
+        var reply = await CallAsync(appId, grain => grain.RegisterShuffle(shuffleId, spec), ct).ConfigureAwait(false);
+        var locations = IndexByPartition(new ShuffleKey(appId, shuffleId), reply);
+        _locations.Set(new ShuffleKey(appId, shuffleId), locations);
+        return locations;
+    }
+
     public async Task UnregisterShuffleAsync(string appId, int shuffleId, CancellationToken ct = default)
     {
-        ThrowIfDisposed();
         ValidateShuffle(appId, shuffleId);
         var key = new ShuffleKey(appId, shuffleId);
         try
         {
-            await _router.SendAsync<ShuffleRequest, Empty>(appId, MessageType.UnregisterShuffle, new ShuffleRequest(appId, shuffleId), ct)
-                .ConfigureAwait(false);
+            await CallAsync(appId, grain => grain.UnregisterShuffle(shuffleId), ct).ConfigureAwait(false);
         }
         finally
         {
@@ -111,35 +102,9 @@ public sealed class GridClient : IAsyncDisposable
         }
     }
 
-    public async Task UnregisterApplicationAsync(string appId, CancellationToken ct = default)
-    {
-        try
-        {
-            await SendAppRequestAsync(MessageType.UnregisterApplication, appId, ct).ConfigureAwait(false);
-        }
-        finally
-        {
-            _locations.RemoveWhere(key => key.AppId == appId);
-            _fileGroups.RemoveWhere(key => key.AppId == appId);
-        }
-    }
-
-    /// <summary>Registers the shuffle (idempotent on the silo) and returns one push location per partition, indexed by partition id.</summary>
-    public async Task<IReadOnlyList<PartitionLocation>> RegisterShuffleAsync(
-        string appId, int shuffleId, int numMaps, int numPartitions, CancellationToken ct = default)
-    {
-        ThrowIfDisposed();
-        ValidateShuffle(appId, shuffleId);
-        IdValidator.ValidateShape(numMaps, numPartitions);
-        var locations = await RegisterShuffleCoreAsync(new RegisterShuffle(appId, shuffleId, numMaps, numPartitions, _options.Replicas), ct)
-            .ConfigureAwait(false);
-        _locations.Set(new ShuffleKey(appId, shuffleId), locations);
-        return Array.AsReadOnly(locations);
-    }
-
     /// <summary>
-    /// The committed file group of the shuffle. While the shuffle is not committed yet this polls
-    /// (50 ms growing to 1 s) for up to CommitWaitTimeout. The answer is cached for the process.
+    /// The committed file group of the shuffle. Before the shuffle commits, the grain call waits for the
+    /// commit (up to CommitWaitTimeout, or until <paramref name="ct"/> is cancelled). Cached for the process.
     /// </summary>
     public async Task<ReducerFileGroup> GetReducerFileGroupAsync(string appId, int shuffleId, CancellationToken ct = default)
     {
@@ -147,27 +112,20 @@ public sealed class GridClient : IAsyncDisposable
         return indexed.Group;
     }
 
-    /// <summary>A writer for one map attempt. The shuffle is registered (once per process) if needed.</summary>
-    public async Task<ShuffleWriter> CreateWriterAsync(
-        string appId, int shuffleId, int numMaps, int numPartitions, int mapId, int attemptId, CancellationToken ct = default)
-    {
-        ThrowIfDisposed();
-        ValidateShuffle(appId, shuffleId);
-        IdValidator.ValidateShape(numMaps, numPartitions);
-        IdValidator.ValidateMapAttempt(mapId, attemptId);
-        if (mapId >= numMaps)
-            throw new GridException(ErrorCode.InvalidId, $"Invalid map id {mapId}: the shuffle has {numMaps} maps.");
+    /// <summary>The application's shuffles as its ShuffleGrain describes them, and the silo it runs on.</summary>
+    public Task<ApplicationSummary> DescribeAsync(string appId, CancellationToken ct = default) =>
+        CallAsync(appId, grain => grain.Describe(), ct);
 
-        var request = new RegisterShuffle(appId, shuffleId, numMaps, numPartitions, _options.Replicas);
-        var locations = await _locations
-            .GetOrLoadAsync(new ShuffleKey(appId, shuffleId), _ => RegisterShuffleCoreAsync(request, _lifetime.Token), ct)
-            .ConfigureAwait(false);
-        if (locations.Length != numPartitions)
-        {
-            // Another task registered a different shape; let the silo decide (it answers ShuffleMismatch).
-            locations = await RegisterShuffleCoreAsync(request, ct).ConfigureAwait(false);
-        }
-        return new ShuffleWriter(_transport, _options, appId, shuffleId, mapId, attemptId, locations);
+    /// <summary>A writer for one map attempt of a shuffle the driver registered (UnknownShuffle otherwise).</summary>
+    public async Task<ShuffleWriter> CreateWriterAsync(string appId, int shuffleId, int mapId, int attemptId, CancellationToken ct = default)
+    {
+        ValidateShuffle(appId, shuffleId);
+        IdValidator.ValidateMapAttempt(mapId, attemptId);
+        var key = new ShuffleKey(appId, shuffleId);
+        var locations = await _locations.GetOrLoadAsync(key, LoadLocationsAsync, ct).ConfigureAwait(false);
+        if (mapId >= locations.Spec.NumMaps)
+            throw new GridException(GridErrorCode.InvalidId, $"Invalid map id {mapId}: {key} has {locations.Spec.NumMaps} maps.");
+        return new ShuffleWriter(_transport, _options, appId, shuffleId, mapId, attemptId, locations.Locations);
     }
 
     /// <summary>
@@ -181,7 +139,6 @@ public sealed class GridClient : IAsyncDisposable
     public async Task<IReadOnlyList<PartitionLocation>> ReviveAsync(
         string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken ct = default)
     {
-        ThrowIfDisposed();
         ValidateShuffle(appId, shuffleId);
         ArgumentNullException.ThrowIfNull(partitions);
         ArgumentNullException.ThrowIfNull(excludedSilos);
@@ -198,10 +155,12 @@ public sealed class GridClient : IAsyncDisposable
             if (string.IsNullOrEmpty(silo)) throw new ArgumentException("An excluded silo identity is empty.", nameof(excludedSilos));
         }
 
-        var request = new Revive(appId, shuffleId, [.. partitions], [.. excludedSilos]);
-        var reply = await _router.SendAsync<Revive, ShuffleLocations>(appId, MessageType.Revive, request, ct).ConfigureAwait(false);
-        var revived = AlignRevived(reply, request);
-        MergeRevived(new ShuffleKey(appId, shuffleId), revived);
+        PartitionRef[] request = [.. partitions];
+        string[] excluded = [.. excludedSilos];
+        var reply = await CallAsync(appId, grain => grain.Revive(shuffleId, request, excluded), ct).ConfigureAwait(false);
+        var key = new ShuffleKey(appId, shuffleId);
+        var revived = AlignRevived(key, reply, request);
+        MergeRevived(key, revived);
         return Array.AsReadOnly(revived);
     }
 
@@ -216,42 +175,12 @@ public sealed class GridClient : IAsyncDisposable
         return new ShuffleReader(_transport, appId, shuffleId, partitionId, startMap, endMap, _options.FetchChunksInFlight);
     }
 
+    /// <summary>Closes the data connections. The Orleans client is the caller's and stays as it is.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _lifetime.Cancel();
-        // The loop ends on the cancellation (it catches its own failures); nothing of it runs after the pool is gone.
-        await _gatewayListLoop.ConfigureAwait(false);
         await _pool.DisposeAsync().ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Every <paramref name="period"/>: the provider's list of Active silos, then the cluster view, so a
-    /// long-lived client knows silos that joined and forgets those that left before a request fails.
-    /// Failures are kept quiet: the previous list and view stay, and requests refresh on their own failures.
-    /// </summary>
-    private async Task RefreshGatewaysPeriodicallyAsync(TimeSpan period, CancellationToken stop)
-    {
-        try
-        {
-            using var timer = new PeriodicTimer(period);
-            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
-            {
-                try
-                {
-                    await _views.RefreshGatewayListAsync(stop).ConfigureAwait(false);
-                    await _views.RefreshAsync(stop).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
-                {
-                    // Keep the last list and view; the next tick or a failing request tries again.
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // Disposed.
-        }
     }
 
     internal void ForgetLocations(ShuffleKey key) => _locations.Remove(key);
@@ -261,64 +190,123 @@ public sealed class GridClient : IAsyncDisposable
     {
         ThrowIfDisposed();
         ValidateShuffle(appId, shuffleId);
-        return _fileGroups.GetOrLoadAsync(new ShuffleKey(appId, shuffleId), key => WaitForCommitAsync(key, _lifetime.Token), ct);
+        return _fileGroups.GetOrLoadAsync(new ShuffleKey(appId, shuffleId), key => LoadFileGroupAsync(key, _lifetime.Token), ct);
     }
 
-    private async Task SendAppRequestAsync(MessageType type, string appId, CancellationToken ct)
+    /// <summary>
+    /// Asks the ShuffleGrain whether the shuffle still exists, bypassing the cache: UnknownShuffle or
+    /// UnknownApplication when another client unregistered it (then the cached file group goes too).
+    /// Readers ask this before they report data lost, so a deleted shuffle never reads as lost data.
+    /// </summary>
+    internal async Task ConfirmShuffleAsync(string appId, int shuffleId, CancellationToken ct)
+    {
+        var key = new ShuffleKey(appId, shuffleId);
+        try
+        {
+            await CallAsync(appId, grain => grain.GetShuffleLocations(shuffleId), ct).ConfigureAwait(false);
+        }
+        catch (GridException e) when (e.Code is GridErrorCode.UnknownShuffle or GridErrorCode.UnknownApplication)
+        {
+            _fileGroups.Remove(key);
+            ForgetLocations(key);
+            throw;
+        }
+    }
+
+    private async Task<ShuffleLocations> LoadLocationsAsync(ShuffleKey key) =>
+        IndexByPartition(key, await CallAsync(key.AppId, grain => grain.GetShuffleLocations(key.ShuffleId), _lifetime.Token).ConfigureAwait(false));
+
+    /// <summary>
+    /// Waits for the commit in calls of at most <see cref="CommitWaitSlice"/>, each bounded here too: an
+    /// Orleans client is not told when the silo hosting the grain dies, so a call parked there would
+    /// otherwise hang until its response timeout. A call that overruns its bound counts as a lost silo
+    /// and is repeated, reaching the grain's next activation.
+    /// </summary>
+    private async Task<IndexedFileGroup> LoadFileGroupAsync(ShuffleKey key, CancellationToken ct)
+    {
+        long started = Stopwatch.GetTimestamp();
+        ReducerFileGroup group;
+        // Bounded: every round but the last waits a slice, and the rounds stop at CommitWaitTimeout.
+        while (true)
+        {
+            var wait = _options.CommitWaitTimeout - Stopwatch.GetElapsedTime(started);
+            if (wait < TimeSpan.Zero) wait = TimeSpan.Zero;
+            if (wait > CommitWaitSlice) wait = CommitWaitSlice;
+            try
+            {
+                group = await CallAsync(key.AppId, grain => grain.GetReducerFileGroup(key.ShuffleId, wait, ct).WaitAsync(wait + CommitWaitGrace, ct), ct)
+                    .ConfigureAwait(false);
+                break;
+            }
+            catch (GridException e) when (e.Code == GridErrorCode.NotCommitted && Stopwatch.GetElapsedTime(started) < _options.CommitWaitTimeout)
+            {
+                // Not yet: ask again.
+            }
+        }
+        foreach (var location in group.Locations)
+        {
+            foreach (var copy in location.Copies) copy.File.Validate();
+        }
+        return new IndexedFileGroup(group);
+    }
+
+    /// <summary>The longest wait of one file-group call; the grain caps it too (Applications:MaxCommitWait, 30 s by default).</summary>
+    internal static readonly TimeSpan CommitWaitSlice = TimeSpan.FromSeconds(10);
+
+    /// <summary>How much longer than its wait a file-group call may take before it counts as lost with its silo.</summary>
+    internal static readonly TimeSpan CommitWaitGrace = TimeSpan.FromSeconds(10);
+
+    private Task CallAsync(string appId, Func<GrainInterfaces.IShuffleGrain, Task> call, CancellationToken ct)
     {
         ThrowIfDisposed();
         IdValidator.ValidateAppId(appId);
-        await _router.SendAsync<AppRequest, Empty>(appId, type, new AppRequest(appId), ct).ConfigureAwait(false);
+        return _grains.CallAsync(appId, call, ct);
     }
 
-    private async Task<PartitionLocation[]> RegisterShuffleCoreAsync(RegisterShuffle request, CancellationToken ct)
+    private Task<T> CallAsync<T>(string appId, Func<GrainInterfaces.IShuffleGrain, Task<T>> call, CancellationToken ct)
     {
-        var reply = await _router.SendAsync<RegisterShuffle, ShuffleLocations>(request.AppId, MessageType.RegisterShuffle, request, ct)
-            .ConfigureAwait(false);
-        return IndexByPartition(reply, request);
+        ThrowIfDisposed();
+        IdValidator.ValidateAppId(appId);
+        return _grains.CallAsync(appId, call, ct);
     }
 
     /// <summary>The locations ordered by partition id; a reply that does not name every partition exactly once is refused.</summary>
-    private static PartitionLocation[] IndexByPartition(ShuffleLocations reply, RegisterShuffle request)
+    private static ShuffleLocations IndexByPartition(ShuffleKey key, ShuffleLocations reply)
     {
-        var key = new ShuffleKey(request.AppId, request.ShuffleId);
-        if (reply.Locations.Count != request.NumPartitions)
-        {
-            throw new GridException(ErrorCode.Internal,
-                $"RegisterShuffle of {key} returned {reply.Locations.Count} locations for {request.NumPartitions} partitions.");
-        }
-        var byPartition = new PartitionLocation[request.NumPartitions];
-        var seen = new bool[request.NumPartitions];
+        int partitions = reply.Spec.NumPartitions;
+        if (reply.Locations.Count != partitions)
+            throw new GridException(GridErrorCode.Internal, $"{key}: the ShuffleGrain returned {reply.Locations.Count} locations for {partitions} partitions.");
+        var byPartition = new PartitionLocation[partitions];
+        var seen = new bool[partitions];
         foreach (var location in reply.Locations)
         {
             int p = location.PartitionId;
-            if (p >= request.NumPartitions || seen[p])
-                throw new GridException(ErrorCode.Internal, $"RegisterShuffle of {key} returned a bad or repeated location for partition {p}.");
+            if (p < 0 || p >= partitions || seen[p])
+                throw new GridException(GridErrorCode.Internal, $"{key}: the ShuffleGrain returned a bad or repeated location for partition {p}.");
             seen[p] = true;
             byPartition[p] = location;
         }
-        return byPartition;
+        return new ShuffleLocations(reply.Spec, byPartition);
     }
 
     /// <summary>The reply's locations in the order asked; each asked partition must be answered once, at a newer epoch.</summary>
-    private static PartitionLocation[] AlignRevived(ShuffleLocations reply, Revive request)
+    private static PartitionLocation[] AlignRevived(ShuffleKey key, IReadOnlyList<PartitionLocation> reply, IReadOnlyList<PartitionRef> request)
     {
-        var key = new ShuffleKey(request.AppId, request.ShuffleId);
-        var byPartition = new Dictionary<int, PartitionLocation>(reply.Locations.Count);
-        foreach (var location in reply.Locations)
+        var byPartition = new Dictionary<int, PartitionLocation>(reply.Count);
+        foreach (var location in reply)
         {
             if (!byPartition.TryAdd(location.PartitionId, location))
-                throw new GridException(ErrorCode.Internal, $"Revive of {key} returned partition {location.PartitionId} twice.");
+                throw new GridException(GridErrorCode.Internal, $"Revive of {key} returned partition {location.PartitionId} twice.");
         }
-        var aligned = new PartitionLocation[request.Partitions.Count];
+        var aligned = new PartitionLocation[request.Count];
         for (int i = 0; i < aligned.Length; i++)
         {
-            var asked = request.Partitions[i];
+            var asked = request[i];
             if (!byPartition.TryGetValue(asked.PartitionId, out var location))
-                throw new GridException(ErrorCode.Internal, $"Revive of {key} returned no location for partition {asked.PartitionId}.");
+                throw new GridException(GridErrorCode.Internal, $"Revive of {key} returned no location for partition {asked.PartitionId}.");
             if (location.Epoch <= asked.Epoch)
             {
-                throw new GridException(ErrorCode.Internal,
+                throw new GridException(GridErrorCode.Internal,
                     $"Revive of {key} returned epoch {location.Epoch} for partition {asked.PartitionId} epoch {asked.Epoch}; a newer epoch was expected.");
             }
             aligned[i] = location;
@@ -336,44 +324,14 @@ public sealed class GridClient : IAsyncDisposable
             foreach (var location in revived)
             {
                 int p = location.PartitionId;
-                if (p >= cached.Length || cached[p].Epoch >= location.Epoch) continue;
-                merged ??= (PartitionLocation[])cached.Clone();
+                if (p >= cached.Locations.Count || cached.Locations[p].Epoch >= location.Epoch) continue;
+                merged ??= [.. cached.Locations];
                 merged[p] = location;
             }
-            // A fresh array: writers created before hold the old one and never see it change.
-            if (merged is not null) _locations.Set(key, merged);
+            // A fresh list: writers created before hold the old one and never see it change.
+            if (merged is not null) _locations.Set(key, cached with { Locations = merged });
         }
     }
-
-    private async Task<IndexedFileGroup> WaitForCommitAsync(ShuffleKey key, CancellationToken ct)
-    {
-        var timeout = _options.CommitWaitTimeout;
-        long started = Stopwatch.GetTimestamp();
-        var request = new ShuffleRequest(key.AppId, key.ShuffleId);
-        // Every poll but the last sleeps at least the first interval, so the deadline ends the loop first.
-        long maxPolls = timeout.Ticks / RetryPolicy.FirstCommitPoll.Ticks + 2;
-        for (long poll = 0; poll < maxPolls; poll++)
-        {
-            try
-            {
-                var group = await _router.SendAsync<ShuffleRequest, ReducerFileGroup>(key.AppId, MessageType.GetReducerFileGroup, request, ct)
-                    .ConfigureAwait(false);
-                return new IndexedFileGroup(group);
-            }
-            catch (GridException e) when (e.Code == ErrorCode.NotCommitted)
-            {
-                var remaining = timeout - Stopwatch.GetElapsedTime(started);
-                if (remaining <= TimeSpan.Zero) throw NotCommittedInTime(key, e);
-                var delay = RetryPolicy.Backoff((int)Math.Min(poll, 20), RetryPolicy.FirstCommitPoll, RetryPolicy.MaxCommitPoll);
-                await Task.Delay(delay < remaining ? delay : remaining, ct).ConfigureAwait(false);
-            }
-        }
-        throw NotCommittedInTime(key, null);
-    }
-
-    private GridException NotCommittedInTime(ShuffleKey key, GridException? last) =>
-        new(ErrorCode.NotCommitted,
-            $"{key} did not commit within {_options.CommitWaitTimeout.TotalSeconds:0.#} s" + (last is null ? "." : $": {last.Message}"), last);
 
     private static void ValidateShuffle(string appId, int shuffleId)
     {

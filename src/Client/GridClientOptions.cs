@@ -1,11 +1,10 @@
 using System.Text;
-using Orleans.Shuffle.Membership;
 using Orleans.Shuffle.Transport;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
 
-/// <summary>Settings of a <see cref="GridClient"/>. <see cref="GridClient.ConnectAsync"/> validates and copies them.</summary>
+/// <summary>Settings of a <see cref="GridClient"/>, which validates and copies them.</summary>
 public sealed class GridClientOptions
 {
     /// <summary>Upper bound on <see cref="MaxPushesInFlightPerSilo"/>: more would only buffer more memory per writer.</summary>
@@ -33,23 +32,7 @@ public sealed class GridClientOptions
     /// <summary>Upper bound on every timeout and interval: timers take at most about 24 days, and nothing here needs more than one.</summary>
     internal static readonly TimeSpan MaxTimeout = TimeSpan.FromDays(1);
 
-    /// <summary>
-    /// "host:port" of silos' grid ports. The client connects to the first reachable one. May be empty
-    /// when <see cref="GatewayListProvider"/> is set; when both are given, these are tried after the
-    /// provider's list.
-    /// </summary>
-    public List<string> Gateways { get; set; } = [];
-
-    /// <summary>
-    /// Where the client finds gateways instead of (or besides) <see cref="Gateways"/>: e.g. a
-    /// <see cref="MembershipTableGatewayListProvider"/> over the cluster's membership table, which
-    /// lists the Active silos. Asked when connecting, every <see cref="IGatewayListProvider.RefreshPeriod"/>
-    /// (when the cluster view is refreshed too), and whenever no known gateway answers. Optional. The
-    /// client does not dispose it.
-    /// </summary>
-    public IGatewayListProvider? GatewayListProvider { get; set; }
-
-    /// <summary>Name sent in every Hello, shown in silo logs.</summary>
+    /// <summary>Name sent in every data-plane Hello, shown in silo logs.</summary>
     public string ClientName { get; set; } = "client";
 
     /// <summary>Per-partition buffer of a writer, headers included; a full buffer becomes one batch.</summary>
@@ -72,13 +55,6 @@ public sealed class GridClientOptions
     public int PushRetries { get; set; } = 3;
 
     /// <summary>
-    /// Copies of every partition epoch the silos keep: 2 (a primary and a peer replica, so a reader
-    /// survives the loss of one silo) or 1 (no replica). Sent with RegisterShuffle; the first
-    /// registration of a shuffle decides.
-    /// </summary>
-    public int Replicas { get; set; } = 2;
-
-    /// <summary>
     /// A writer collects the partitions that need a new epoch (failed pushes, split notices) for
     /// this long and asks the ShuffleGrain for all of them in one Revive. Zero sends at once.
     /// </summary>
@@ -94,38 +70,22 @@ public sealed class GridClientOptions
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
-    /// <summary>How long readers wait for the shuffle to commit. Zero asks once.</summary>
+    /// <summary>How long a reader's request for the file group waits for the shuffle to commit (one grain call that completes at commit). Zero asks once.</summary>
     public TimeSpan CommitWaitTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// How long a control request (register, revive, MapperEnd, file group, ...) keeps trying while the
-    /// silo of the application's ShuffleGrain is unreachable or leaving: until membership declares the
-    /// silo dead and the grain moves to another silo. Zero still makes a few quick tries.
+    /// How long a ShuffleGrain call (register, revive, MapperEnd, file group, ...) is repeated while it
+    /// fails because the grain's silo is lost: until Orleans' membership declares the silo dead and the
+    /// next call activates the grain on another silo. Every ShuffleGrain call is idempotent. Zero
+    /// still makes a few quick tries.
     /// </summary>
     public TimeSpan ShuffleGrainFailoverTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
     {
-        if ((Gateways is null || Gateways.Count == 0) && GatewayListProvider is null)
-        {
-            throw new ArgumentException(
-                "GridClientOptions.Gateways is empty and there is no GatewayListProvider: give at least one silo grid endpoint as \"host:port\", " +
-                "or a provider that reads them from the membership table.", nameof(Gateways));
-        }
-        if (GatewayListProvider is { } provider && (provider.RefreshPeriod <= TimeSpan.Zero || provider.RefreshPeriod > MaxTimeout))
-        {
-            throw new ArgumentException(
-                $"GridClientOptions.GatewayListProvider.RefreshPeriod must be greater than 0 and at most {MaxTimeout}, but is {provider.RefreshPeriod}.",
-                nameof(GatewayListProvider));
-        }
-        foreach (string gateway in Gateways ?? [])
-        {
-            if (!GatewayEndpoint.TryParse(gateway, out _, out string? error))
-                throw new ArgumentException($"GridClientOptions.Gateways: {error}.", nameof(Gateways));
-        }
         if (string.IsNullOrWhiteSpace(ClientName))
             throw new ArgumentException("GridClientOptions.ClientName is empty.", nameof(ClientName));
         if (Encoding.UTF8.GetByteCount(ClientName) > ProtocolConstants.MaxStringBytes)
@@ -135,7 +95,6 @@ public sealed class GridClientOptions
         RequireRange(MaxPushesInFlightPerSilo, 1, MaxPushesInFlightLimit, nameof(MaxPushesInFlightPerSilo));
         RequireRange(FetchChunksInFlight, 1, MaxFetchChunksInFlight, nameof(FetchChunksInFlight));
         RequireRange(PushRetries, 0, MaxPushRetries, nameof(PushRetries));
-        RequireRange(Replicas, 1, 2, nameof(Replicas));
         RequireRange(MaxRevivesPerPartition, 0, MaxRevivesLimit, nameof(MaxRevivesPerPartition));
         if (ReviveBatchWindow < TimeSpan.Zero || ReviveBatchWindow > MaxReviveBatchWindow)
             throw new ArgumentException(
@@ -153,15 +112,12 @@ public sealed class GridClientOptions
     /// <summary>A copy, so changes the caller makes after connecting do not reach a running client.</summary>
     internal GridClientOptions Clone() => new()
     {
-        Gateways = [.. Gateways ?? []],
-        GatewayListProvider = GatewayListProvider,
         ClientName = ClientName,
         PushBufferBytes = PushBufferBytes,
         MergedPushBytes = MergedPushBytes,
         MaxPushesInFlightPerSilo = MaxPushesInFlightPerSilo,
         FetchChunksInFlight = FetchChunksInFlight,
         PushRetries = PushRetries,
-        Replicas = Replicas,
         ReviveBatchWindow = ReviveBatchWindow,
         MaxRevivesPerPartition = MaxRevivesPerPartition,
         ConnectTimeout = ConnectTimeout,
@@ -170,12 +126,6 @@ public sealed class GridClientOptions
         HeartbeatInterval = HeartbeatInterval,
         ShuffleGrainFailoverTimeout = ShuffleGrainFailoverTimeout,
     };
-
-    /// <summary>The gateways, parsed. Call after <see cref="Validate"/>.</summary>
-    internal IReadOnlyList<GatewayEndpoint> ParseGateways() =>
-        (Gateways ?? []).Select(g => GatewayEndpoint.TryParse(g, out var endpoint, out string? error)
-            ? endpoint
-            : throw new ArgumentException($"GridClientOptions.Gateways: {error}.", nameof(Gateways))).ToArray();
 
     internal GridConnectionOptions ToConnectionOptions() => new()
     {

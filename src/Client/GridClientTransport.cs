@@ -1,29 +1,35 @@
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
 
-/// <summary>The real grid behind writers and readers: the client's shared connections and its ShuffleGrain router.</summary>
-internal sealed class GridClientTransport(GridClient client, ConnectionPool pool, ShuffleGrainRouter router) : IPushTransport, IChunkSource
+/// <summary>
+/// The real grid behind writers and readers: bytes over the client's shared data connections,
+/// control calls to the application's ShuffleGrain.
+/// </summary>
+internal sealed class GridClientTransport(GridClient client, ConnectionPool pool, ShuffleGrainCalls grains) : IPushTransport, IChunkSource
 {
     public async Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
         using var reply = await connection.SendAsync(MessageType.PushData, body, cancellationToken, bodySizeHint: (int)body.Entries.Length + 512).ConfigureAwait(false);
-        // An empty body is what a silo without splits (an older one) answers: nothing to split.
-        return reply.Memory.Length == 0 ? PushReply.None : reply.Read<PushReply>();
+        return reply.Read<PushReply>();
     }
 
-    public Task<IReadOnlyList<PartitionLocation>> ReviveAsync(Revive request, CancellationToken cancellationToken) =>
-        client.ReviveAsync(request.AppId, request.ShuffleId, request.Partitions, request.ExcludedSilos, cancellationToken);
+    public Task<IReadOnlyList<PartitionLocation>> ReviveAsync(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken) =>
+        client.ReviveAsync(appId, shuffleId, partitions, excludedSilos, cancellationToken);
 
-    public Task<MapperEndReply> MapperEndAsync(MapperEnd request, CancellationToken cancellationToken) =>
-        router.SendAsync<MapperEnd, MapperEndReply>(request.AppId, MessageType.MapperEnd, request, cancellationToken);
+    public Task<MapperEndReply> MapperEndAsync(string appId, int shuffleId, int mapId, int attemptId, CancellationToken cancellationToken) =>
+        grains.CallAsync(appId, grain => grain.MapperEnd(shuffleId, mapId, attemptId), cancellationToken);
 
     public void OnPushFailed(string appId, int shuffleId) => client.ForgetLocations(new ShuffleKey(appId, shuffleId));
 
     public Task<IndexedFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken) =>
         client.GetIndexedFileGroupAsync(appId, shuffleId, cancellationToken);
+
+    public Task ConfirmShuffleAsync(string appId, int shuffleId, CancellationToken cancellationToken) =>
+        client.ConfirmShuffleAsync(appId, shuffleId, cancellationToken);
 
     public async Task<FetchedChunk> FetchChunkAsync(string host, int port, FetchChunk request, CancellationToken cancellationToken)
     {

@@ -8,6 +8,9 @@ internal interface IChunkSource
     /// <summary>The committed file group of the shuffle, waiting for the commit if needed.</summary>
     Task<IndexedFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken);
 
-    /// <summary>Sends one FetchChunk to the silo at host:port; the chunk is not yet verified.</summary>
+    /// <summary>Throws UnknownShuffle or UnknownApplication if the shuffle is no longer registered (someone unregistered it).</summary>
+    Task ConfirmShuffleAsync(string appId, int shuffleId, CancellationToken cancellationToken);
+
+    /// <summary>Sends one FetchChunk to the data endpoint at host:port; the chunk is not yet verified.</summary>
     Task<FetchedChunk> FetchChunkAsync(string host, int port, FetchChunk request, CancellationToken cancellationToken);
 }

@@ -1,4 +1,5 @@
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 
 namespace Orleans.Shuffle.Client;
 
@@ -6,17 +7,17 @@ namespace Orleans.Shuffle.Client;
 internal interface IPushTransport
 {
     /// <summary>
-    /// Sends one PushData to the silo at host:port and waits for its reply: every batch stored, and
-    /// the partition epochs that crossed the split threshold. The body is serialized before the
-    /// returned task completes; its buffers are not read afterwards.
+    /// Sends one PushData to the data endpoint at host:port and waits for its reply: every batch
+    /// stored, and the partition epochs that crossed the split threshold. The body is serialized before
+    /// the returned task completes; its buffers are not read afterwards.
     /// </summary>
     Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken);
 
-    /// <summary>Asks the application's ShuffleGrain for newer locations of some partition epochs (one per partition asked).</summary>
-    Task<IReadOnlyList<PartitionLocation>> ReviveAsync(Revive request, CancellationToken cancellationToken);
+    /// <summary>Asks the application's ShuffleGrain for newer locations of some partition epochs, aligned with <paramref name="partitions"/>.</summary>
+    Task<IReadOnlyList<PartitionLocation>> ReviveAsync(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken);
 
-    /// <summary>Sends MapperEnd to the application's ShuffleGrain.</summary>
-    Task<MapperEndReply> MapperEndAsync(MapperEnd request, CancellationToken cancellationToken);
+    /// <summary>Tells the application's ShuffleGrain that a map attempt ended.</summary>
+    Task<MapperEndReply> MapperEndAsync(string appId, int shuffleId, int mapId, int attemptId, CancellationToken cancellationToken);
 
     /// <summary>A push failed for good: cached push locations of the shuffle may be stale.</summary>
     void OnPushFailed(string appId, int shuffleId);

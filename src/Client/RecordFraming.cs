@@ -25,10 +25,10 @@ internal static class RecordFraming
         int remaining = payload.Length - offset;
         if (remaining <= 0) return false;
         if (remaining < PrefixBytes)
-            throw new GridException(ErrorCode.MalformedFrame, $"A batch payload ends with {remaining} bytes that cannot hold a record length.");
+            throw new GridException(GridErrorCode.MalformedFrame, $"A batch payload ends with {remaining} bytes that cannot hold a record length.");
         uint length = BinaryPrimitives.ReadUInt32LittleEndian(payload.Span[offset..]);
         if (length > (uint)(remaining - PrefixBytes))
-            throw new GridException(ErrorCode.MalformedFrame,
+            throw new GridException(GridErrorCode.MalformedFrame,
                 $"A record of {length} bytes at offset {offset} runs past the end of its {payload.Length}-byte batch payload.");
         record = payload.Slice(offset + PrefixBytes, (int)length);
         offset += PrefixBytes + (int)length;

@@ -1,4 +1,4 @@
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
@@ -23,10 +23,8 @@ internal sealed class ReviveBatcher
         public bool ForFailure { get; set; }
     }
 
-    private readonly Func<Revive, CancellationToken, Task<IReadOnlyList<PartitionLocation>>> _send;
+    private readonly Func<IReadOnlyList<PartitionRef>, IReadOnlyList<string>, CancellationToken, Task<IReadOnlyList<PartitionLocation>>> _send;
     private readonly Action<PartitionLocation, bool> _apply;
-    private readonly string _appId;
-    private readonly int _shuffleId;
     private readonly TimeSpan _window;
     private readonly CancellationToken _abort;
     private readonly Lock _lock = new();
@@ -37,18 +35,16 @@ internal sealed class ReviveBatcher
     private HashSet<string> _excluded = new(StringComparer.Ordinal);
     private long _requests;
 
-    /// <param name="send">Sends one Revive; the answer has one location per partition asked, in order.</param>
+    /// <param name="send">Sends one Revive (partitions, excluded silos); the answer has one location per partition asked, in order.</param>
     /// <param name="apply">
     /// Takes each answer (and whether it was asked for a failure) before its waiters continue. Called
     /// under the batcher's lock: it must not call back into the batcher.
     /// </param>
     public ReviveBatcher(
-        string appId, int shuffleId, TimeSpan window,
-        Func<Revive, CancellationToken, Task<IReadOnlyList<PartitionLocation>>> send,
+        TimeSpan window,
+        Func<IReadOnlyList<PartitionRef>, IReadOnlyList<string>, CancellationToken, Task<IReadOnlyList<PartitionLocation>>> send,
         Action<PartitionLocation, bool> apply, CancellationToken abort)
     {
-        _appId = appId;
-        _shuffleId = shuffleId;
         _window = window;
         _send = send;
         _apply = apply;
@@ -120,15 +116,15 @@ internal sealed class ReviveBatcher
         {
             _abort.ThrowIfCancellationRequested();
             Interlocked.Increment(ref _requests);
-            var locations = await _send(new Revive(_appId, _shuffleId, asked, excluded), _abort).ConfigureAwait(false);
+            var locations = await _send(asked, excluded, _abort).ConfigureAwait(false);
             if (locations.Count != asked.Length)
-                throw new GridException(ErrorCode.Internal, $"Revive of {asked.Length} partitions returned {locations.Count} locations.");
+                throw new GridException(GridErrorCode.Internal, $"Revive of {asked.Length} partitions returned {locations.Count} locations.");
             for (int i = 0; i < asked.Length; i++)
             {
                 var location = locations[i];
                 if (location.PartitionId != asked[i].PartitionId || location.Epoch <= asked[i].Epoch)
                 {
-                    throw new GridException(ErrorCode.Internal,
+                    throw new GridException(GridErrorCode.Internal,
                         $"Revive of partition {asked[i].PartitionId} epoch {asked[i].Epoch} returned partition {location.PartitionId} epoch {location.Epoch}.");
                 }
                 answers[location.PartitionId] = location;

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
@@ -12,7 +13,8 @@ namespace Orleans.Shuffle.Client;
 /// Each epoch is read from its first committed copy; if that fails (silo gone, chunk corrupt or
 /// short after the fetch retries, batch count off) the epoch is read again from chunk 0 of the next
 /// copy, and the batches already returned are dropped as duplicates. Only when every copy of an
-/// epoch fails does the read fail, with DataLost. Each enumeration reads the partition again; the
+/// epoch fails does the read fail: with UnknownShuffle if the shuffle was unregistered meanwhile,
+/// with DataLost otherwise. Each enumeration reads the partition again; the
 /// counters add up over enumerations.
 /// </summary>
 public sealed class ShuffleReader
@@ -74,7 +76,7 @@ public sealed class ShuffleReader
         var group = indexed.Group;
         if (_partitionId >= group.NumPartitions)
         {
-            throw new GridException(ErrorCode.UnknownPartition,
+            throw new GridException(GridErrorCode.UnknownPartition,
                 $"Partition {_partitionId} does not exist: {new ShuffleKey(_appId, _shuffleId)} has {group.NumPartitions} partitions.");
         }
         if (_startMap >= Math.Min(_endMap, group.NumMaps)) yield break;
@@ -85,7 +87,7 @@ public sealed class ShuffleReader
             int epoch = location.Location.Epoch;
             var copies = location.Copies;
             if (copies.Count == 0)
-                throw new GridException(ErrorCode.DataLost, $"Partition {_partitionId} epoch {epoch} of {new ShuffleKey(_appId, _shuffleId)} has no committed copy.");
+                throw new GridException(GridErrorCode.DataLost, $"Partition {_partitionId} epoch {epoch} of {new ShuffleKey(_appId, _shuffleId)} has no committed copy.");
             List<string>? failures = null;
             // Bounded by the copies of the epoch: each round reads one copy, and the last failure throws.
             for (int c = 0; c < copies.Count; c++)
@@ -143,7 +145,7 @@ public sealed class ShuffleReader
                 // filtered by the silo, so it cannot be checked.
                 if (failure is null && IsFullRange && batches != copy.File.BatchCount)
                 {
-                    failure = new GridException(ErrorCode.DataLost,
+                    failure = new GridException(GridErrorCode.DataLost,
                         $"Partition {_partitionId} epoch {epoch} on silo {copy.Silo.Endpoint} was committed with {copy.File.BatchCount} batches, " +
                         $"but its chunks hold {batches}.");
                 }
@@ -152,7 +154,11 @@ public sealed class ShuffleReader
                 (failures ??= []).Add($"{copy.Silo.Identity} at {copy.Silo.Endpoint}: {failure.Code}: {failure.Message}");
                 if (c == copies.Count - 1)
                 {
-                    throw new GridException(ErrorCode.DataLost,
+                    // Every copy failed. A shuffle that another client unregistered meanwhile fails the
+                    // same way (its files are gone): the ShuffleGrain says which it is, so a deleted
+                    // shuffle reads as UnknownShuffle, never as lost data.
+                    await _source.ConfirmShuffleAsync(_appId, _shuffleId, ct).ConfigureAwait(false);
+                    throw new GridException(GridErrorCode.DataLost,
                         $"Partition {_partitionId} epoch {epoch} of {new ShuffleKey(_appId, _shuffleId)} could not be read from any of its " +
                         $"{copies.Count} committed copies: {string.Join("; ", failures)}", failure);
                 }

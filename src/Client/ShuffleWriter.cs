@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
@@ -128,7 +129,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
             }
             _routes[p] = route;
         }
-        _revives = new ReviveBatcher(appId, shuffleId, options.ReviveBatchWindow, transport.ReviveAsync, ApplyRevived, _abort.Token);
+        _revives = new ReviveBatcher(options.ReviveBatchWindow, (partitions, excluded, ct) => transport.ReviveAsync(appId, shuffleId, partitions, excluded, ct), ApplyRevived, _abort.Token);
     }
 
     public long RecordsWritten => Interlocked.Read(ref _recordsWritten);
@@ -221,8 +222,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         await _work.WaitIdleAsync(ct).ConfigureAwait(false);
         ThrowIfFailed();
 
-        var reply = await _transport.MapperEndAsync(new MapperEnd(_appId, _shuffleId, _mapId, _attemptId), ct)
-            .ConfigureAwait(false);
+        var reply = await _transport.MapperEndAsync(_appId, _shuffleId, _mapId, _attemptId, ct).ConfigureAwait(false);
         Volatile.Write(ref _state, Closed);
         return reply;
     }
@@ -435,12 +435,12 @@ public sealed class ShuffleWriter : IAsyncDisposable
                 Interlocked.Increment(ref _pushRequests);
                 return await _transport.PushAsync(target.Host, target.Port, body, _abort.Token).ConfigureAwait(false);
             }
-            catch (GridException e) when (e.Code == ErrorCode.ChecksumMismatch && checksumRetries < _pushRetries)
+            catch (GridException e) when (e.Code == GridErrorCode.ChecksumMismatch && checksumRetries < _pushRetries)
             {
                 await Task.Delay(RetryPolicy.Backoff(checksumRetries++, RetryPolicy.FirstBackoff, RetryPolicy.MaxBackoff), _abort.Token)
                     .ConfigureAwait(false);
             }
-            catch (GridException e) when (e.Code == ErrorCode.ConnectionLost && connectionRetries < Math.Min(1, _pushRetries))
+            catch (GridException e) when (e.Code == GridErrorCode.ConnectionLost && connectionRetries < Math.Min(1, _pushRetries))
             {
                 // One quick retry: the connection may have broken under a silo that is still fine.
                 connectionRetries++;
@@ -609,21 +609,21 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private void Fail(SiloPushTarget target, MergedPush push, Exception error)
     {
         GridException failure;
-        if (error is GridException { Code: ErrorCode.MapEnded } ended)
+        if (error is GridException { Code: GridErrorCode.MapEnded } ended)
         {
-            failure = new GridException(ErrorCode.MapEnded,
+            failure = new GridException(GridErrorCode.MapEnded,
                 $"Map {_mapId} attempt {_attemptId} ({new ShuffleKey(_appId, _shuffleId)}) may not push any more: silo {target.Endpoint} " +
                 $"says its partitions are committed, because the map already ended (this or another attempt won it). " +
                 $"The writer stopped pushing: {ended.Message}", error);
         }
         else
         {
-            var code = error is GridException grid ? grid.Code : ErrorCode.Internal;
+            var code = error is GridException grid ? grid.Code : GridErrorCode.Internal;
             failure = new GridException(code,
                 $"Push of {push.Count} batches of map {_mapId} attempt {_attemptId} ({new ShuffleKey(_appId, _shuffleId)}) to silo {target.Endpoint} failed: {error.Message}",
                 error);
         }
-        if (Interlocked.CompareExchange(ref _failure, failure, null) is null && failure.Code != ErrorCode.MapEnded)
+        if (Interlocked.CompareExchange(ref _failure, failure, null) is null && failure.Code != GridErrorCode.MapEnded)
             _transport.OnPushFailed(_appId, _shuffleId);
     }
 

@@ -21,10 +21,10 @@ public ref struct BatchIterator(ReadOnlySpan<byte> buffer, bool verify = true)
         if (_offset == _buffer.Length) return false;
         var rest = _buffer[_offset..];
         if (!BatchHeader.TryRead(rest, out header) || rest.Length < header.TotalLength)
-            throw new GridException(ErrorCode.MalformedFrame, $"Truncated or invalid batch at offset {_offset}.");
+            throw new GridException(GridErrorCode.MalformedFrame, $"Truncated or invalid batch at offset {_offset}.");
         payload = rest.Slice(BatchHeader.Size, header.PayloadLength);
         if (verify && !header.Verify(rest, payload))
-            throw new GridException(ErrorCode.ChecksumMismatch,
+            throw new GridException(GridErrorCode.ChecksumMismatch,
                 $"Checksum mismatch in batch (map {header.MapId}, attempt {header.AttemptId}, batch {header.BatchId}) at offset {_offset}.");
         _offset += header.TotalLength;
         return true;

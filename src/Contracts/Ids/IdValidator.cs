@@ -32,34 +32,34 @@ public static class IdValidator
     public static void ValidateAppId(string? appId)
     {
         if (!IsValidAppId(appId))
-            throw new GridException(ErrorCode.InvalidId,
+            throw new GridException(GridErrorCode.InvalidId,
                 $"Invalid application id '{Truncate(appId)}': use 1-{MaxAppIdLength} characters of [A-Za-z0-9._-], starting with a letter or digit.");
     }
 
     public static void ValidateShuffleId(int shuffleId)
     {
-        if (shuffleId < 0) throw new GridException(ErrorCode.InvalidId, $"Invalid shuffle id {shuffleId}: must be >= 0.");
+        if (shuffleId < 0) throw new GridException(GridErrorCode.InvalidId, $"Invalid shuffle id {shuffleId}: must be >= 0.");
     }
 
     public static void ValidateShape(int numMaps, int numPartitions)
     {
         if (numMaps < 1 || numMaps > MaxMaps)
-            throw new GridException(ErrorCode.InvalidArgument, $"Invalid number of maps {numMaps}: must be 1..{MaxMaps}.");
+            throw new GridException(GridErrorCode.InvalidArgument, $"Invalid number of maps {numMaps}: must be 1..{MaxMaps}.");
         if (numPartitions < 1 || numPartitions > MaxPartitions)
-            throw new GridException(ErrorCode.InvalidArgument, $"Invalid number of partitions {numPartitions}: must be 1..{MaxPartitions}.");
+            throw new GridException(GridErrorCode.InvalidArgument, $"Invalid number of partitions {numPartitions}: must be 1..{MaxPartitions}.");
     }
 
     public static void ValidatePartition(int partitionId, int epoch)
     {
         if (partitionId < 0 || partitionId >= MaxPartitions)
-            throw new GridException(ErrorCode.InvalidId, $"Invalid partition id {partitionId}.");
-        if (epoch < 0) throw new GridException(ErrorCode.InvalidId, $"Invalid epoch {epoch} for partition {partitionId}.");
+            throw new GridException(GridErrorCode.InvalidId, $"Invalid partition id {partitionId}.");
+        if (epoch < 0) throw new GridException(GridErrorCode.InvalidId, $"Invalid epoch {epoch} for partition {partitionId}.");
     }
 
     public static void ValidateMapAttempt(int mapId, int attemptId)
     {
-        if (mapId < 0 || mapId >= MaxMaps) throw new GridException(ErrorCode.InvalidId, $"Invalid map id {mapId}.");
-        if (attemptId < 0) throw new GridException(ErrorCode.InvalidId, $"Invalid attempt id {attemptId} for map {mapId}.");
+        if (mapId < 0 || mapId >= MaxMaps) throw new GridException(GridErrorCode.InvalidId, $"Invalid map id {mapId}.");
+        if (attemptId < 0) throw new GridException(GridErrorCode.InvalidId, $"Invalid attempt id {attemptId} for map {mapId}.");
     }
 
     private static string Truncate(string? s) => s is null ? "<null>" : s.Length <= 64 ? s : s[..64] + "...";

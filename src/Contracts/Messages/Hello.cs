@@ -31,7 +31,7 @@ public readonly record struct HelloOk(ushort Version, string SiloIdentity, strin
 }
 
 /// <summary>The body of every error response.</summary>
-public readonly record struct ErrorReply(ErrorCode Code, string Message) : IWireMessage<ErrorReply>
+public readonly record struct ErrorReply(GridErrorCode Code, string Message) : IWireMessage<ErrorReply>
 {
     public void Write(WireWriter writer)
     {
@@ -39,5 +39,5 @@ public readonly record struct ErrorReply(ErrorCode Code, string Message) : IWire
         writer.WriteString(Message.Length > 1024 ? Message[..1024] : Message);
     }
 
-    public static ErrorReply Read(ref WireReader reader) => new((ErrorCode)reader.ReadUInt16(), reader.ReadString());
+    public static ErrorReply Read(ref WireReader reader) => new((GridErrorCode)reader.ReadUInt16(), reader.ReadString());
 }

@@ -1,4 +1,5 @@
 using Orleans.Shuffle.Ids;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Messages;

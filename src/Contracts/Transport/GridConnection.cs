@@ -11,7 +11,7 @@ namespace Orleans.Shuffle.Transport;
 /// One TCP connection to a silo, multiplexing requests by request id. Writers serialize a whole
 /// frame into a pooled buffer and send it under a lock; one read loop parses replies from a
 /// <see cref="PipeReader"/> and completes the waiting requests. When the connection breaks every
-/// waiting request fails with <see cref="ErrorCode.ConnectionLost"/>; callers reconnect.
+/// waiting request fails with <see cref="GridErrorCode.ConnectionLost"/>; callers reconnect.
 /// </summary>
 public sealed class GridConnection : IAsyncDisposable
 {
@@ -62,7 +62,7 @@ public sealed class GridConnection : IAsyncDisposable
             catch (Exception e) when (e is SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 socket.Dispose();
-                throw new GridException(ErrorCode.SiloUnavailable, $"Cannot connect to silo {host}:{port}: {e.Message}", e);
+                throw new GridException(GridErrorCode.SiloUnavailable, $"Cannot connect to silo {host}:{port}: {e.Message}", e);
             }
         }
 
@@ -79,7 +79,7 @@ public sealed class GridConnection : IAsyncDisposable
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
-            throw new GridException(ErrorCode.SiloUnavailable, $"Silo {host}:{port} did not answer Hello within {options.ConnectTimeout.TotalSeconds:0.#} s.");
+            throw new GridException(GridErrorCode.SiloUnavailable, $"Silo {host}:{port} did not answer Hello within {options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
         catch
         {
@@ -116,7 +116,7 @@ public sealed class GridConnection : IAsyncDisposable
         catch (TimeoutException)
         {
             _pending.TryRemove(id, out _);
-            throw new GridException(ErrorCode.Timeout, $"{type} to silo {Endpoint} got no reply within {_options.RequestTimeout.TotalSeconds:0.#} s.");
+            throw new GridException(GridErrorCode.Timeout, $"{type} to silo {Endpoint} got no reply within {_options.RequestTimeout.TotalSeconds:0.#} s.");
         }
         catch (OperationCanceledException)
         {
@@ -217,7 +217,7 @@ public sealed class GridConnection : IAsyncDisposable
         }
         catch (GridException e)
         {
-            return new ErrorReply(ErrorCode.MalformedFrame, e.Message);
+            return new ErrorReply(GridErrorCode.MalformedFrame, e.Message);
         }
     }
 
@@ -237,7 +237,7 @@ public sealed class GridConnection : IAsyncDisposable
         _stream.Dispose();
     }
 
-    private GridException Lost() => new(ErrorCode.ConnectionLost, $"Connection to silo {Endpoint} lost: {_closeReason ?? "closed"}.");
+    private GridException Lost() => new(GridErrorCode.ConnectionLost, $"Connection to silo {Endpoint} lost: {_closeReason ?? "closed"}.");
 
     public async ValueTask DisposeAsync()
     {

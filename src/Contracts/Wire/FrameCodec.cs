@@ -26,7 +26,7 @@ public static class FrameCodec
             error = FrameError.Oversized;
             return false;
         }
-        if (raw[7] != 0 || (raw[6] & ~(byte)(FrameFlags.Response | FrameFlags.Error | FrameFlags.Forwarded)) != 0)
+        if (raw[7] != 0 || (raw[6] & ~(byte)(FrameFlags.Response | FrameFlags.Error)) != 0)
         {
             error = FrameError.Malformed;
             return false;

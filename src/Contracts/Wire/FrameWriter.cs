@@ -15,12 +15,12 @@ public static class FrameWriter
         int bodyLength = output.WrittenCount - start - FrameHeader.Size;
         if (bodyLength > maxBodyLength)
         {
-            throw new GridException(ErrorCode.FrameTooLarge,
+            throw new GridException(GridErrorCode.FrameTooLarge,
                 $"A {type} body of {bodyLength} bytes exceeds the frame limit of {maxBodyLength} bytes.");
         }
         new FrameHeader(bodyLength, type, flags, requestId).Write(output.WrittenSpanForPatch(start, FrameHeader.Size));
     }
 
-    public static void WriteError(PooledBufferWriter output, MessageType type, ulong requestId, ErrorCode code, string message) =>
+    public static void WriteError(PooledBufferWriter output, MessageType type, ulong requestId, GridErrorCode code, string message) =>
         Write(output, type, FrameFlags.Response | FrameFlags.Error, requestId, new ErrorReply(code, message), int.MaxValue);
 }

@@ -6,7 +6,7 @@ namespace Orleans.Shuffle.Wire;
 /// <summary>
 /// Reads the primitives of a complete frame body. A body that ends early or holds an impossible
 /// value is malformed: the reader throws <see cref="GridException"/> with
-/// <see cref="ErrorCode.MalformedFrame"/>, which the caller turns into an error reply.
+/// <see cref="GridErrorCode.MalformedFrame"/>, which the caller turns into an error reply.
 /// </summary>
 public ref struct WireReader(ReadOnlySequence<byte> body)
 {
@@ -85,7 +85,7 @@ public ref struct WireReader(ReadOnlySequence<byte> body)
         if (_reader.Remaining != 0) throw Malformed($"{_reader.Remaining} unexpected trailing bytes");
     }
 
-    public static GridException Malformed(string why) => new(ErrorCode.MalformedFrame, "Malformed message: " + why + ".");
+    public static GridException Malformed(string why) => new(GridErrorCode.MalformedFrame, "Malformed message: " + why + ".");
 
     private static GridException Truncated() => Malformed("body ends early");
 }

@@ -45,7 +45,7 @@ public readonly struct WireWriter(IBufferWriter<byte> output)
     public void WriteString(string value)
     {
         int length = Encoding.UTF8.GetByteCount(value);
-        if (length > ProtocolConstants.MaxStringBytes) throw new GridException(ErrorCode.InvalidArgument, "String too long for the wire.");
+        if (length > ProtocolConstants.MaxStringBytes) throw new GridException(GridErrorCode.InvalidArgument, "String too long for the wire.");
         WriteUInt16((ushort)length);
         var span = Output.GetSpan(length);
         Encoding.UTF8.GetBytes(value, span);

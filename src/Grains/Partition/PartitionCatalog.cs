@@ -1,142 +1,126 @@
 using System.Collections.Concurrent;
 using Orleans.Shuffle.Grains.Storage;
-using Orleans.Shuffle.Ids;
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Partition;
 
 /// <summary>
-/// The PartitionGrain activations of this silo, and the disks they live on. Reserving creates an
-/// activation on the disk with the most free slots; destroying deletes files and frees slots.
+/// This silo's disks and the partition copies it hosts. PartitionGrain activations reserve and
+/// destroy entries; the data endpoint finds them to append pushed batches and read chunks. A slot is
+/// one partition copy on one disk; a copy goes to the healthy disk with the most free slots.
 /// </summary>
 public sealed class PartitionCatalog : IDisposable
 {
-    private readonly ConcurrentDictionary<PartitionKey, PartitionGrain> _grains = new();
-    private readonly object _reserveGate = new();
+    private readonly ConcurrentDictionary<PartitionKey, HostedPartition> _partitions = new();
+    private readonly Lock _reserveGate = new();
     private readonly StorageOptions _options;
-    private readonly TimeProvider _time;
 
-    public PartitionCatalog(StorageOptions options, TimeProvider time)
+    public PartitionCatalog(StorageOptions options)
     {
         _options = options;
-        _time = time;
+        // Leftovers first, so the slots count the space they held.
+        LeftoversDeleted = options.Directories.Sum(StorageDirectory.DeleteLeftovers);
         Disks = options.Directories.Select(d => new StorageDirectory(d, StorageDirectory.DeriveSlots(d, options))).ToList();
         Budget = new MemoryBudget(options.MaxBufferedBytes) { Trim = FlushPartialBuffers };
     }
 
     public IReadOnlyList<StorageDirectory> Disks { get; }
 
+    /// <summary>Partition files of an earlier incarnation of this silo, deleted at start.</summary>
+    public int LeftoversDeleted { get; }
+
     public MemoryBudget Budget { get; }
 
     public int TotalSlots => Disks.Sum(d => d.Healthy ? d.TotalSlots : 0);
 
+    public int FreeSlots => Disks.Sum(d => d.FreeSlots);
+
     /// <summary>A primary whose file reaches this size asks its pushers to split to a new epoch.</summary>
     public long SplitThresholdBytes => _options.SplitThresholdBytes;
 
-    public int FreeSlots => Disks.Sum(d => d.FreeSlots);
+    public int Count => _partitions.Count;
 
-    public int Count => _grains.Count;
+    public IEnumerable<HostedPartition> All => _partitions.Values;
 
-    public IEnumerable<PartitionGrain> All => _grains.Values;
-
-    public PartitionGrain? Find(in PartitionKey key) => _grains.TryGetValue(key, out var grain) ? grain : null;
+    public HostedPartition? Find(in PartitionKey key) => _partitions.TryGetValue(key, out var partition) ? partition : null;
 
     /// <summary>
-    /// Activates the given partition epochs here, each on the disk with the most free slots.
-    /// Idempotent for epochs already active. All or nothing: if slots run out, the epochs this call
-    /// created are released and NoSlots is thrown.
+    /// Hosts a copy of <paramref name="key"/> on the disk with the most free slots. Idempotent: a copy
+    /// already hosted in the same role, with the same replica, is returned as it is; in another,
+    /// InvalidArgument. NoSlots when no healthy disk has a free slot.
     /// </summary>
-    public void Reserve(string appId, int shuffleId, IReadOnlyList<PartitionReservation> partitions)
+    public HostedPartition Reserve(PartitionKey key, PartitionRole role, SiloEndpoint? replica)
     {
-        IdValidator.ValidateAppId(appId);
-        IdValidator.ValidateShuffleId(shuffleId);
-        foreach (var p in partitions) IdValidator.ValidatePartition(p.PartitionId, p.Epoch);
-
-        var created = new List<PartitionGrain>();
         lock (_reserveGate)
         {
-            foreach (var p in partitions)
+            if (_partitions.TryGetValue(key, out var existing))
             {
-                var key = new PartitionKey(appId, shuffleId, p.PartitionId, p.Epoch);
-                if (_grains.TryGetValue(key, out var existing))
-                {
-                    // A placement round that failed elsewhere may reserve the same epoch again with
-                    // another role or peer; an activation that has no data yet simply takes them.
-                    if ((existing.Role != p.Role || existing.Peer != p.Peer) && existing.PushedBatches == 0)
-                        _grains[key] = new PartitionGrain(key, p.Role, p.Peer, existing.Disk, existing.File, _time);
-                    continue;
-                }
-                var disk = Disks.Where(d => d.Healthy).MaxBy(d => d.FreeSlots);
-                if (disk is null || !disk.TryReserveSlot())
-                {
-                    foreach (var grain in created) Remove(grain);
-                    throw new GridException(ErrorCode.NoSlots, $"No free slot on this silo for {key} ({FreeSlots} free).");
-                }
-                var file = new PartitionFileWriter(disk.PartitionPath(key), disk.Flusher, Budget, _options.FlushBufferBytes, _options.ChunkBytes);
-                var activation = new PartitionGrain(key, p.Role, p.Peer, disk, file, _time);
-                _grains[key] = activation;
-                created.Add(activation);
+                if (existing.Role == role && existing.Replica == replica) return existing;
+                throw new GridException(GridErrorCode.InvalidArgument,
+                    $"{key} is hosted here as {existing.Role} (replica {existing.Replica?.Endpoint ?? "none"}), not as {role} (replica {replica?.Endpoint ?? "none"}).");
             }
+            var disk = Disks.Where(d => d.Healthy).MaxBy(d => d.FreeSlots);
+            if (disk is null || !disk.TryReserveSlot())
+                throw new GridException(GridErrorCode.NoSlots, $"No free slot on this silo for {key} ({FreeSlots} free of {TotalSlots}).");
+            var file = new PartitionFileWriter(disk.PartitionPath(key), disk.Flusher, Budget, _options.FlushBufferBytes, _options.ChunkBytes);
+            var hosted = new HostedPartition(key, role, replica, disk, file);
+            _partitions[key] = hosted;
+            return hosted;
+        }
+    }
+
+    /// <summary>Flushes and closes the copy's file; StorageFailure if its disk failed (the other copy may still hold the data).</summary>
+    public Task<CommittedFile> CommitAsync(HostedPartition partition) => partition.CommitAsync(_options.FsyncOnCommit);
+
+    /// <summary>Deletes the copy's file and frees its slot; the shuffle's directory goes with its last file.</summary>
+    public async Task DestroyAsync(PartitionKey key)
+    {
+        if (!_partitions.TryRemove(key, out var partition)) return;
+        partition.Disk.ReleaseSlot();
+        await partition.File.DeleteAsync().ConfigureAwait(false);
+        string shuffleDirectory = partition.Disk.ShuffleDirectory(key.AppId, key.ShuffleId);
+        string appDirectory = partition.Disk.AppDirectory(key.AppId);
+        TryDeleteEmpty(shuffleDirectory);
+        TryDeleteEmpty(appDirectory);
+    }
+
+    private static void TryDeleteEmpty(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory) && !Directory.EnumerateFileSystemEntries(directory).Any()) Directory.Delete(directory);
+        }
+        catch (IOException)
+        {
+            // Another copy's file appeared meanwhile, or the directory is gone already: either is fine.
         }
     }
 
     /// <summary>Hands every partly filled buffer to its disk; see <see cref="MemoryBudget.Trim"/>.</summary>
     private void FlushPartialBuffers()
     {
-        foreach (var grain in _grains.Values) grain.File.FlushPartial();
+        foreach (var partition in _partitions.Values) partition.File.FlushPartial();
     }
 
     /// <summary>
-    /// Commits the given epochs. The reply lists the epochs that committed; an epoch that is not here
-    /// or whose file failed is left out, so one bad file does not sink the other epochs of the silo.
+    /// The silo is stopping: its copies die with it (a restarted silo is a new incarnation and takes
+    /// no file of the old one up), so their files are deleted rather than left to fill the disk.
     /// </summary>
-    public async Task<CommitReply> CommitAsync(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions)
-    {
-        var grains = partitions.Select(p => Find(new PartitionKey(appId, shuffleId, p.PartitionId, p.Epoch))).OfType<PartitionGrain>().ToList();
-        var outcomes = await Task.WhenAll(grains.Select(async g =>
-        {
-            try
-            {
-                return await g.CommitAsync(_options.FsyncOnCommit).ConfigureAwait(false);
-            }
-            catch (GridException)
-            {
-                return null; // StorageFailure: this copy is lost; the grain reports the epoch lost if no copy committed
-            }
-        })).ConfigureAwait(false);
-        return new CommitReply(outcomes.OfType<CommittedPartition>().ToList());
-    }
-
-    /// <summary>Deletes the partitions of one shuffle (or all shuffles, with <see cref="ShuffleRequest.AllShuffles"/>) and frees their slots.</summary>
-    public async Task<int> DestroyAsync(string appId, int shuffleId)
-    {
-        IdValidator.ValidateAppId(appId);
-        var doomed = _grains.Values.Where(g => g.Key.AppId == appId && (shuffleId == ShuffleRequest.AllShuffles || g.Key.ShuffleId == shuffleId)).ToList();
-        foreach (var grain in doomed)
-        {
-            if (_grains.TryRemove(grain.Key, out _))
-            {
-                grain.Disk.ReleaseSlot();
-                await grain.File.DeleteAsync().ConfigureAwait(false);
-            }
-        }
-        foreach (var disk in Disks)
-        {
-            string directory = shuffleId == ShuffleRequest.AllShuffles ? disk.AppDirectory(appId) : disk.ShuffleDirectory(appId, shuffleId);
-            try { if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true); }
-            catch (IOException) { /* a file still open elsewhere; the next destroy or the expiry sweep retries */ }
-        }
-        return doomed.Count;
-    }
-
-    private void Remove(PartitionGrain grain)
-    {
-        if (_grains.TryRemove(grain.Key, out _)) grain.Disk.ReleaseSlot();
-    }
-
     public void Dispose()
     {
+        // All at once, under one bound: a hung disk must not hold the silo's shutdown for a wait per file.
+        var deletes = Task.WhenAll(_partitions.Keys.ToList().Select(key => DestroyAsync(key)));
+        try
+        {
+            deletes.Wait(DisposeTimeout);
+        }
+        catch (AggregateException)
+        {
+            // A file that cannot be deleted stays; the silo stops anyway.
+        }
         foreach (var disk in Disks) disk.Dispose();
     }
+
+    private static readonly TimeSpan DisposeTimeout = TimeSpan.FromSeconds(30);
 }

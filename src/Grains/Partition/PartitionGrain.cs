@@ -1,79 +1,79 @@
-using System.Buffers;
-using Orleans.Shuffle.Batches;
-using Orleans.Shuffle.Grains.Storage;
-using Orleans.Shuffle.Messages;
+using Microsoft.Extensions.Logging;
+using Orleans.Shuffle.GrainInterfaces;
+using Orleans.Shuffle.Grains.Placement;
+using Orleans.Shuffle.Grains.Runtime;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Partition;
 
 /// <summary>
-/// The grain of one partition epoch, activated on the silo its slot is on. It merges the batches
-/// every map pushes into one file on its disk, commits it at stage end and serves its chunks.
-/// Appends are turn-based (one at a time, under the file writer's lock), as Orleans runs a
-/// non-reentrant grain.
+/// One copy of one partition epoch, on the storage silo the slot-aware director chose. It owns the
+/// copy's file in this silo's <see cref="PartitionCatalog"/> from Reserve to Destroy, and is kept
+/// from idle collection while the file exists (an idle partition's file is still needed until its
+/// shuffle ends). The file belongs to the silo, not to the activation: an activation that ends for
+/// another reason (Orleans resolving a duplicate after a silo's directory partition was lost, or the
+/// silo stopping) leaves it, and an activation started again on this silo (every call after Reserve
+/// names this silo, see <see cref="PlacementRequest"/>) takes it up. The catalog is asked on every
+/// call, so a copy deleted by a sweep is seen as gone. It holds no state in storage: an activation
+/// with no file here is a copy whose silo died, and says so instead of committing an empty file.
 /// </summary>
-public sealed class PartitionGrain(PartitionKey key, PartitionRole role, SiloEndpoint? peer, StorageDirectory disk, PartitionFileWriter file, TimeProvider time)
+[SlotAwarePlacement]
+internal sealed class PartitionGrain(PartitionCatalog catalog, ILocalDataEndpoint endpoint, ILogger<PartitionGrain> logger) : Grain, IPartitionGrain
 {
-    private long _pushedBatches;
-    private long _pushedBytes;
+    private PartitionGrainKey _key;
 
-    public PartitionKey Key { get; } = key;
-
-    /// <summary>Primary grains take pushes from clients and forward them to the replica; replicas take forwarded batches only.</summary>
-    public PartitionRole Role { get; } = role;
-
-    /// <summary>The other copy's silo: the replica for a primary, the primary for a replica; null when unreplicated.</summary>
-    public SiloEndpoint? Peer { get; } = peer;
-
-    public StorageDirectory Disk { get; } = disk;
-
-    public PartitionFileWriter File { get; } = file;
-
-    public DateTimeOffset ActivatedAt { get; } = time.GetUtcNow();
-
-    public long PushedBatches => Interlocked.Read(ref _pushedBatches);
-
-    public long PushedBytes => Interlocked.Read(ref _pushedBytes);
-
-    /// <summary>Appends one pushed batch. Throws <see cref="GridException"/> for a malformed, corrupt or late batch.</summary>
-    public void Append(in ReadOnlySequence<byte> batch)
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (batch.Length < BatchHeader.Size)
-            throw new GridException(ErrorCode.MalformedFrame, $"Push to {Key} holds a batch shorter than its header.");
-        Span<byte> raw = stackalloc byte[BatchHeader.Size];
-        batch.Slice(0, BatchHeader.Size).CopyTo(raw);
-        if (!BatchHeader.TryRead(raw, out var header))
-            throw new GridException(ErrorCode.MalformedFrame, $"Push to {Key} holds a batch with an invalid header.");
-        if (header.TotalLength != batch.Length)
-            throw new GridException(ErrorCode.MalformedFrame, $"Push to {Key}: batch length {batch.Length} does not match its header ({header.TotalLength}).");
-        try
-        {
-            File.Append(batch, header);
-        }
-        catch (GridException e) when (e.Code == ErrorCode.StorageFailure)
-        {
-            Disk.MarkFailed();
-            throw;
-        }
-        catch (GridException e) when (e.Code == ErrorCode.PartitionCommitted)
-        {
-            // Commit happens only when every map has ended: a late push comes from a losing attempt.
-            throw new GridException(ErrorCode.MapEnded, $"Partition {Key} is committed: every map has ended, so this attempt's output is not needed.");
-        }
-        Interlocked.Increment(ref _pushedBatches);
-        Interlocked.Add(ref _pushedBytes, header.PayloadLength);
+        string key = this.GetPrimaryKeyString();
+        if (!PartitionGrainKey.TryParse(key, out _key))
+            throw new GridException(GridErrorCode.InvalidId, $"'{key}' is not a partition grain key (app/shuffle/partition/epoch/copy).");
+        KeepAliveWhileHosted(catalog.Find(_key.Partition));
+        return Task.CompletedTask;
     }
 
-    public async Task<CommittedPartition> CommitAsync(bool fsync)
+    public async Task<SiloEndpoint> Reserve(SiloEndpoint? replica)
     {
+        if (_key.Copy == PartitionGrainKey.ReplicaCopy && replica is not null)
+            throw new GridException(GridErrorCode.InvalidArgument, $"The replica {_key} forwards to nobody; only a primary names a replica.");
+        var role = _key.Copy == PartitionGrainKey.PrimaryCopy ? PartitionRole.Primary : PartitionRole.Replica;
+        HostedPartition hosted;
         try
         {
-            return new CommittedPartition(Key.PartitionId, Key.Epoch, await File.CommitAsync(fsync).ConfigureAwait(false));
+            hosted = catalog.Reserve(_key.Partition, role, replica);
         }
-        catch (GridException e) when (e.Code == ErrorCode.StorageFailure)
+        catch (GridException)
         {
-            Disk.MarkFailed();
+            // No slot here after all (the director's view was stale): let the next try place it anew.
+            KeepAliveWhileHosted(catalog.Find(_key.Partition));
+            DeactivateOnIdle();
             throw;
         }
+        KeepAliveWhileHosted(hosted);
+        GrainLog.PartitionReserved(logger, _key.ToString(), role, replica?.Endpoint ?? "-", hosted.Disk.Root);
+        return await endpoint.Bound.ConfigureAwait(true);
     }
+
+    public async Task<CommittedFile> Commit()
+    {
+        if (catalog.Find(_key.Partition) is not { } hosted)
+        {
+            KeepAliveWhileHosted(null);
+            DeactivateOnIdle();
+            throw new GridException(GridErrorCode.UnknownPartition,
+                $"Partition copy {_key} holds no data here: it was never reserved on this silo, or was deleted (the silo that held it was lost, or its application was swept).");
+        }
+        return await catalog.CommitAsync(hosted).ConfigureAwait(true);
+    }
+
+    public async Task Destroy()
+    {
+        await catalog.DestroyAsync(_key.Partition).ConfigureAwait(true);
+        KeepAliveWhileHosted(null);
+        DeactivateOnIdle();
+    }
+
+    /// <summary>No idle collection while this silo hosts the copy's file; Orleans' usual collection otherwise.</summary>
+    private void KeepAliveWhileHosted(HostedPartition? hosted) =>
+        DelayDeactivation(hosted is not null ? Timeout.InfiniteTimeSpan : TimeSpan.Zero);
 }

@@ -1,88 +1,78 @@
-using Orleans.Shuffle.Messages;
+using Orleans.Runtime;
+using Orleans.Runtime.Placement;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Placement;
 
 /// <summary>
-/// Places PartitionGrains on silos by free slots. Each partition goes to the silo with the most
-/// free slots left after the partitions placed before it ("water filling"): equal silos get equal
-/// shares, a fuller silo gets fewer, and a silo with no free slot gets none. Ties go round robin
-/// from a per-shuffle starting point, so small shuffles do not all start on the same silo.
+/// Places each new PartitionGrain copy on the Active storage silo with the most free slots (water
+/// filling across a burst, see <see cref="SlotReportCache"/>), leaving out the silos the caller
+/// excluded and the silo of the partition's other copy; when silos declare fault zones, a silo outside
+/// the other copy's zone wins over any silo inside it. Ties rotate by grain, so equal silos share
+/// evenly. With no free slot anywhere it fails the activation with NoSlots. A call for an existing
+/// copy names the copy's silo (<see cref="PlacementRequest.AtAsync"/>): the grain is activated again
+/// there, where its data is, and if that silo is not Active the call fails with SiloUnavailable
+/// rather than activating an empty copy somewhere else.
 /// </summary>
-public sealed class SlotAwarePlacementDirector
+internal sealed class SlotAwarePlacementDirector(SlotReportCache reports, ISiloStatusOracle membership) : IPlacementDirector
 {
-    /// <summary>Returns the silo for each partition, in the order given.</summary>
-    public IReadOnlyList<SiloInfo> Place(int partitionCount, IReadOnlyList<SiloInfo> silos, int tieBreakSeed = 0)
+    public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
-        var candidates = silos.Where(s => s.FreeSlots > 0).OrderBy(s => s.Identity, StringComparer.Ordinal).ToList();
-        long totalFree = candidates.Sum(s => (long)s.FreeSlots);
-        if (partitionCount > totalFree)
-            throw new GridException(ErrorCode.NoSlots, $"Need {partitionCount} partition slots but the {silos.Count} active silos have {totalFree} free.");
-
-        int n = candidates.Count;
-        var free = candidates.Select(s => s.FreeSlots).ToArray();
-        var result = new SiloInfo[partitionCount];
-        int start = n == 0 ? 0 : (int)((uint)tieBreakSeed % (uint)n);
-        // Keyed by (-free, rotated index): most free first, ties in round-robin order from the seed.
-        var queue = new PriorityQueue<int, (int NegFree, int Order)>();
-        for (int i = 0; i < n; i++) queue.Enqueue(i, (-free[i], (i - start + n) % n));
-        for (int p = 0; p < partitionCount; p++)
+        var active = ActiveSilos(context.GetCompatibleSilos(target), membership.GetApproximateSiloStatus);
+        if (PlacementRequest.Home(target.RequestContextData) is { } home)
         {
-            queue.TryDequeue(out int silo, out var priority);
-            result[p] = candidates[silo];
-            free[silo]--;
-            if (free[silo] > 0) queue.Enqueue(silo, (-free[silo], priority.Order));
+            return active.Contains(home)
+                ? home
+                : throw new GridException(GridErrorCode.SiloUnavailable, $"{target.GrainIdentity} lives on silo {home}, which is not active.");
         }
-        return result;
+        var excluded = PlacementRequest.ExcludedSilos(target.RequestContextData);
+        var peer = PlacementRequest.PeerSilo(target.RequestContextData);
+        var candidates = active.Where(s => !excluded.Contains(s) && !s.Equals(peer)).ToList();
+        if (candidates.Count == 0)
+        {
+            throw new GridException(GridErrorCode.NoSlots,
+                $"No Active storage silo may take {target.GrainIdentity}: {active.Count} active, {excluded.Count} excluded" +
+                (peer is null ? "." : $", and the other copy is on {peer}."));
+        }
+
+        var asked = peer is null || !active.Contains(peer) ? candidates : [.. candidates, peer];
+        int answered = 0;
+        uint tieBreak = target.GrainIdentity.GetUniformHashCode();
+        var choice = await reports.PlaceAsync(asked, PlacementRequest.Fresh(target.RequestContextData), loads =>
+        {
+            answered = loads.Count;
+            string? peerZone = loads.FirstOrDefault(l => l.Silo.Equals(peer)).Report?.FaultZone;
+            return Choose(loads.Where(l => !l.Silo.Equals(peer)).ToList(), peerZone, tieBreak);
+        }).ConfigureAwait(false);
+        return choice ?? throw new GridException(GridErrorCode.NoSlots,
+            $"No free partition slot for {target.GrainIdentity}: {answered} of {asked.Count} silos answered, none has a free slot.");
     }
 
     /// <summary>
-    /// Places primaries as <see cref="Place"/> does, then a replica for each on another silo: the one
-    /// with the most free slots left, preferring a fault zone other than the primary's when silos
-    /// declare zones. With a single silo there is no replica (the shuffle runs unreplicated).
+    /// The silos a copy may go to: Active ones only. A Joining silo may still fail to join, a ShuttingDown
+    /// or Stopping one is leaving, and both still answer slot reports, so the status decides, not the reports.
     /// </summary>
-    public IReadOnlyList<(SiloInfo Primary, SiloInfo? Replica)> PlaceWithReplicas(int partitionCount, IReadOnlyList<SiloInfo> silos, int replicas, int tieBreakSeed = 0)
+    internal static List<SiloAddress> ActiveSilos(IEnumerable<SiloAddress> compatible, Func<SiloAddress, SiloStatus> status) =>
+        compatible.Where(s => status(s) == SiloStatus.Active).ToList();
+
+    /// <summary>The silo with the most free slots (another zone than <paramref name="peerZone"/> first); null when none has one.</summary>
+    internal static SiloAddress? Choose(IReadOnlyList<SiloLoad> loads, string? peerZone, uint tieBreak)
     {
-        var candidates = silos.Where(s => s.FreeSlots > 0).OrderBy(s => s.Identity, StringComparer.Ordinal).ToList();
-        bool replicate = replicas > 1 && candidates.Count > 1;
-        long needed = (long)partitionCount * (replicate ? 2 : 1);
-        long totalFree = candidates.Sum(s => (long)s.FreeSlots);
-        if (needed > totalFree)
-            throw new GridException(ErrorCode.NoSlots, $"Need {needed} partition slots but the {silos.Count} active silos have {totalFree} free.");
-
-        var primaries = Place(partitionCount, candidates, tieBreakSeed);
-        var result = new (SiloInfo, SiloInfo?)[partitionCount];
-        if (!replicate)
+        bool zoned = !string.IsNullOrEmpty(peerZone) && loads.Any(l => l.Report.FaultZone != peerZone);
+        var ordered = loads.OrderBy(l => l.Silo.ToParsableString(), StringComparer.Ordinal).ToList();
+        SiloAddress? best = null;
+        (bool OtherZone, int Free) bestScore = default;
+        for (int i = 0; i < ordered.Count; i++)
         {
-            for (int p = 0; p < partitionCount; p++) result[p] = (primaries[p], null);
-            return result;
-        }
-
-        var free = candidates.ToDictionary(s => s.Identity, s => s.FreeSlots);
-        foreach (var primary in primaries) free[primary.Identity]--;
-        bool zoned = candidates.Select(s => s.FaultZone).Distinct().Count() > 1;
-        for (int p = 0; p < partitionCount; p++)
-        {
-            var primary = primaries[p];
-            SiloInfo? best = null;
-            int bestScore = int.MinValue;
-            for (int i = 0; i < candidates.Count; i++)
+            var load = ordered[(int)((tieBreak + (uint)i) % (uint)ordered.Count)];
+            if (load.EffectiveFree <= 0) continue;
+            var score = (OtherZone: zoned && load.Report.FaultZone != peerZone, Free: load.EffectiveFree);
+            if (best is null || score.OtherZone && !bestScore.OtherZone || score.OtherZone == bestScore.OtherZone && score.Free > bestScore.Free)
             {
-                // Rotate the scan start so equal silos take turns.
-                var silo = candidates[(int)((uint)(i + p + tieBreakSeed) % (uint)candidates.Count)];
-                if (silo.Identity == primary.Identity || free[silo.Identity] <= 0) continue;
-                bool otherZone = zoned && silo.FaultZone != primary.FaultZone;
-                int score = free[silo.Identity] + (otherZone ? 1 << 24 : 0);
-                if (score > bestScore)
-                {
-                    best = silo;
-                    bestScore = score;
-                }
+                best = load.Silo;
+                bestScore = score;
             }
-            if (best is null) throw new GridException(ErrorCode.NoSlots, $"No silo other than {primary.Name} has a free slot for a replica.");
-            free[best.Identity]--;
-            result[p] = (primary, best);
         }
-        return result;
+        return best;
     }
 }

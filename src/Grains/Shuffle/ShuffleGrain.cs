@@ -1,491 +1,468 @@
-using System.Diagnostics;
-using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Shuffle.GrainInterfaces;
+using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Grains.Placement;
 using Orleans.Shuffle.Grains.Runtime;
 using Orleans.Shuffle.Ids;
-using Orleans.Shuffle.Messages;
-using Orleans.Shuffle.Persistence;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Shuffle;
 
 /// <summary>
-/// The lifecycle manager of one application, like Celeborn's LifecycleManager but as a virtual
-/// actor on a storage silo instead of inside the driver. It registers shuffles lazily, places each
-/// partition epoch (a primary and a replica) by slots, revives partitions whose pushes failed to a
-/// new epoch, records which attempt of each map ended first, commits every copy when all maps have
-/// ended, answers reducers, and deletes data on unregister or when the heartbeat lapses.
-/// Its state is written to grain storage on every change (etag-checked), so when its silo dies the
-/// grain re-activates on another silo with everything it knew. Calls run one at a time (a turn).
+/// The lifecycle manager of one application (see <see cref="IShuffleGrain"/>). Orleans runs its
+/// requests one at a time, so its state changes in whole steps; only waits for a commit and
+/// descriptions interleave. The state is written through grain storage (<see cref="StorageName"/>)
+/// on every change, so when its silo dies Orleans activates it elsewhere with everything it knew,
+/// and it finishes a commit the dead activation left. An Orleans reminder (<see cref="ExpiryReminder"/>)
+/// deletes the application when its driver has been silent for the TTL, whether or not the grain
+/// is active then.
 /// </summary>
-public sealed class ShuffleGrain
+internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
 {
-    public const string GrainType = "shuffle";
-    private const int PlacementRounds = 3;
-    private const int CommitAttempts = 3;
+    /// <summary>The grain storage the ShuffleGrain's state goes to; the silo registers it.</summary>
+    public const string StorageName = "shuffle-state";
 
-    /// <summary>How long GetReducerFileGroup waits for a running commit before answering NotCommitted.</summary>
-    private static readonly TimeSpan CommitReplyWait = TimeSpan.FromSeconds(10);
+    public const string ExpiryReminder = "application-expiry";
 
-    private static readonly JsonSerializerOptions Json = new();
-
-    private readonly SemaphoreSlim _turn = new(1, 1);
-    private readonly Dictionary<int, Task<ReducerFileGroup>> _commits = [];
-    private readonly ISiloDirectory _silos;
-    private readonly SlotAwarePlacementDirector _placement;
-    private readonly IGrainStorage _storage;
+    private readonly IPersistentState<ShuffleGrainState> _state;
+    private readonly ApplicationOptions _options;
     private readonly TimeProvider _time;
+    private readonly IClusterMembershipService _membership;
+    private readonly IStorageSiloServiceClient _storageSilos;
+    private readonly string _siloIdentity;
     private readonly ILogger _logger;
-    private ShuffleGrainState _state = new();
-    private string? _etag;
-    private long _lastActivityTicks;
+    private readonly Dictionary<int, TaskCompletionSource> _commitWaiters = [];
+    private PartitionCopies _copies = null!;
+    private string _appId = "";
+    private DateTimeOffset _lastSeen;
+    private bool _deactivating;
 
-    public ShuffleGrain(string appId, ISiloDirectory silos, SlotAwarePlacementDirector placement, IGrainStorage storage, TimeProvider time, ILogger logger)
+    public ShuffleGrain(
+        [PersistentState("shuffle", StorageName)] IPersistentState<ShuffleGrainState> state,
+        IOptions<ApplicationOptions> options,
+        [FromKeyedServices(GridClock.ServiceKey)] TimeProvider time,
+        IClusterMembershipService membership,
+        IStorageSiloServiceClient storageSilos,
+        ILocalSiloDetails silo,
+        ILogger<ShuffleGrain> logger)
     {
-        IdValidator.ValidateAppId(appId);
-        AppId = appId;
-        _silos = silos;
-        _placement = placement;
-        _storage = storage;
+        _storageSilos = storageSilos;
+        _siloIdentity = silo.SiloAddress.ToParsableString();
+        _state = state;
+        _options = options.Value;
         _time = time;
+        _membership = membership;
         _logger = logger;
-        Touch();
     }
 
-    public string AppId { get; }
+    private ShuffleGrainState State => _state.State;
 
-    /// <summary>The application registered (its state exists in storage).</summary>
-    public bool IsRegistered => _etag is not null;
+    private bool IsRegistered => _state.RecordExists;
 
-    /// <summary>Another activation wrote this grain's state: this one is stale and must be dropped.</summary>
-    public bool IsDefunct { get; private set; }
-
-    /// <summary>When the driver last heartbeat or any client called this grain.</summary>
-    public DateTimeOffset LastActivity => new(Interlocked.Read(ref _lastActivityTicks), TimeSpan.Zero);
-
-    public bool IsExpired(TimeSpan ttl) => _time.GetUtcNow() - LastActivity > ttl;
-
-    public void Touch() => Interlocked.Exchange(ref _lastActivityTicks, _time.GetUtcNow().UtcTicks);
-
-    /// <summary>
-    /// OnActivateAsync: loads the state. A shuffle whose maps all ended but whose commit outcome was
-    /// never recorded (the previous activation died committing) is committed again; commit is idempotent.
-    /// </summary>
-    public async Task ActivateAsync()
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var stored = await _storage.ReadStateAsync(GrainType, AppId).ConfigureAwait(false);
-        if (stored is null) return;
-        _state = JsonSerializer.Deserialize<ShuffleGrainState>(stored.Data, Json) ?? new ShuffleGrainState();
-        _etag = stored.ETag;
-        foreach (var record in _state.Shuffles.Values)
+        _appId = this.GetPrimaryKeyString();
+        IdValidator.ValidateAppId(_appId);
+        _copies = new PartitionCopies(GrainFactory, _membership, _appId, _options.MaxPartitionCallsInFlight);
+        // A commit the previous activation did not finish (its silo died): commit is idempotent.
+        foreach (var record in State.Shuffles.Values.Where(r => r.CommitPending)) SelfCommit(record.ShuffleId);
+        return Task.CompletedTask;
+    }
+
+    public async Task RegisterApplication()
+    {
+        Touch();
+        if (IsRegistered) return;
+        // The reminder first: an application must never be stored without the reminder that expires it
+        // (a reminder without an application removes itself at its first tick).
+        await this.RegisterOrUpdateReminder(ExpiryReminder, _options.ExpiryCheckPeriod, _options.ExpiryCheckPeriod).ConfigureAwait(true);
+        State.LastHeartbeat = _time.GetUtcNow();
+        await WriteStateAsync().ConfigureAwait(true);
+        GrainLog.ApplicationRegistered(_logger, _appId);
+    }
+
+    public async Task Heartbeat()
+    {
+        RequireRegistered();
+        Touch();
+        // Written at most every quarter TTL: enough for expiry to survive this grain's silo, cheap enough for storage.
+        if (_lastSeen - State.LastHeartbeat > _options.HeartbeatTtl / 4)
         {
-            if (record.AllMapsEnded && record.Committed is null && record.CommitError is null) _commits[record.ShuffleId] = CommitAsync(record);
+            State.LastHeartbeat = _lastSeen;
+            await WriteStateAsync().ConfigureAwait(true);
         }
     }
 
-    public async Task RegisterApplicationAsync(CancellationToken cancellationToken)
-    {
-        using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
-        if (!IsRegistered) await WriteStateAsync().ConfigureAwait(false);
-    }
+    public Task UnregisterApplication() => UnregisterApplicationAsync("unregistered by the driver");
 
-    public async Task<IReadOnlyList<PartitionLocation>> RegisterShuffleAsync(int shuffleId, int numMaps, int numPartitions, int replicas, CancellationToken cancellationToken)
+    public async Task<ShuffleLocations> RegisterShuffle(int shuffleId, ShuffleSpec spec)
     {
+        RequireRegistered();
+        Touch();
         IdValidator.ValidateShuffleId(shuffleId);
-        IdValidator.ValidateShape(numMaps, numPartitions);
-        if (replicas is < 1 or > ReducerFileGroup.MaxCopies)
-            throw new GridException(ErrorCode.InvalidArgument, $"Replicas must be 1 or {ReducerFileGroup.MaxCopies}, not {replicas}.");
-        using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
-        if (_state.Shuffles.TryGetValue(shuffleId, out var existing))
+        ArgumentNullException.ThrowIfNull(spec);
+        spec.Validate();
+        if (State.Shuffles.TryGetValue(shuffleId, out var existing))
         {
-            if (existing.NumMaps != numMaps || existing.NumPartitions != numPartitions)
-            {
-                throw new GridException(ErrorCode.ShuffleMismatch,
-                    $"Shuffle {AppId}/{shuffleId} is registered with {existing.NumMaps} maps and {existing.NumPartitions} partitions, not {numMaps} and {numPartitions}.");
-            }
+            if (existing.Spec != spec)
+                throw new GridException(GridErrorCode.ShuffleMismatch, $"Shuffle {_appId}/{shuffleId} is registered as {existing.Spec}, not {spec}.");
             return existing.CurrentLocations();
         }
 
-        var epochs = Enumerable.Range(0, numPartitions).Select(p => new PartitionRef(p, 0)).ToList();
-        var names = new Dictionary<string, string>();
-        var locations = await PlaceOrReleaseAsync(shuffleId, epochs, replicas, [], names, cancellationToken).ConfigureAwait(false);
-        var record = new ShuffleRecord
+        var record = new ShuffleRecord { ShuffleId = shuffleId, Spec = spec, WinningAttempts = Enumerable.Repeat(-1, spec.NumMaps).ToArray() };
+        bool replicate = Replicate(spec);
+        var placed = await Task.WhenAll(Enumerable.Range(0, spec.NumPartitions).Select(async p =>
         {
-            SiloNames = names,
-            ShuffleId = shuffleId,
-            NumMaps = numMaps,
-            NumPartitions = numPartitions,
-            Replicas = replicas,
-            Locations = [.. locations],
-            WinningAttempts = Enumerable.Repeat(-1, numMaps).ToArray(),
-        };
-        _state.Shuffles[shuffleId] = record;
-        await WriteStateAsync().ConfigureAwait(false);
-        GrainLog.ShuffleRegistered(_logger, AppId, shuffleId, numMaps, numPartitions, record.Silos().Count());
+            try
+            {
+                return (Location: await _copies.PlaceAsync(shuffleId, p, 0, replicate, [], record.Abandoned).ConfigureAwait(true), Error: (Exception?)null);
+            }
+            catch (GridException e)
+            {
+                return (Location: default(PartitionLocation), Error: e);
+            }
+        })).ConfigureAwait(true);
+        if (placed.FirstOrDefault(p => p.Error is not null).Error is { } failure)
+        {
+            // Nothing of this shuffle is recorded yet: free what the other partitions reserved, and what
+            // failed tries may have left (the silos of abandoned epochs are not known: every silo is asked).
+            await Task.WhenAll(placed.Where(p => p.Error is null).Select(p => _copies.DestroyAsync(shuffleId, p.Location))).ConfigureAwait(true);
+            if (record.Abandoned.Count > 0) await SweepSilosAsync(shuffleId).ConfigureAwait(true);
+            throw new GridException(((GridException)failure).Code,
+                $"Shuffle {_appId}/{shuffleId} ({spec}) could not be placed: {failure.Message}", failure);
+        }
+        record.Locations = [.. placed.Select(p => p.Location)];
+        State.Shuffles[shuffleId] = record;
+        await WriteStateAsync().ConfigureAwait(true);
+        GrainLog.ShuffleRegistered(_logger, _appId, shuffleId, spec.ToString(), record.Silos().Count());
         return record.CurrentLocations();
     }
 
-    /// <summary>
-    /// Gives partitions whose pushes failed (or that split) a new epoch on other silos. A partition
-    /// already revived past the failed epoch gets its current location, so concurrent writers that
-    /// saw the same failure share one new epoch.
-    /// </summary>
-    public async Task<IReadOnlyList<PartitionLocation>> ReviveAsync(int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken)
+    public Task<ShuffleLocations> GetShuffleLocations(int shuffleId)
     {
-        using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
+        RequireRegistered();
+        Touch();
+        return Task.FromResult(Get(shuffleId).CurrentLocations());
+    }
+
+    public async Task<IReadOnlyList<PartitionLocation>> Revive(int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos)
+    {
+        RequireRegistered();
+        Touch();
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(excludedSilos);
         var record = Get(shuffleId);
         if (record.AllMapsEnded)
-            throw new GridException(ErrorCode.MapEnded, $"Shuffle {AppId}/{shuffleId} has ended: every map ended, nothing more is pushed.");
-        var wanted = partitions.Select(p => p.PartitionId).Distinct().ToList();
-        foreach (int partition in wanted)
+            throw new GridException(GridErrorCode.MapEnded, $"Shuffle {_appId}/{shuffleId} has ended: every map ended, nothing more is pushed.");
+        if (excludedSilos.Count > 10_000) throw new GridException(GridErrorCode.InvalidArgument, "A revive excludes at most 10000 silos.");
+        var failedEpoch = new Dictionary<int, int>();
+        foreach (var p in partitions)
         {
-            if (partition < 0 || partition >= record.NumPartitions)
-                throw new GridException(ErrorCode.InvalidId, $"Partition {partition} does not exist in {AppId}/{shuffleId}.");
+            if (p.PartitionId < 0 || p.PartitionId >= record.Spec.NumPartitions || p.Epoch < 0)
+                throw new GridException(GridErrorCode.InvalidId, $"Partition {p} does not exist in {_appId}/{shuffleId} ({record.Spec.NumPartitions} partitions).");
+            failedEpoch[p.PartitionId] = Math.Max(failedEpoch.GetValueOrDefault(p.PartitionId), p.Epoch);
         }
 
-        var failedEpoch = partitions.GroupBy(p => p.PartitionId).ToDictionary(g => g.Key, g => g.Max(p => p.Epoch));
-        var toPlace = wanted.Select(record.Current).Where(current => current.Epoch <= failedEpoch[current.PartitionId])
-            .Select(current => new PartitionRef(current.PartitionId, current.Epoch + 1)).ToList();
+        // Only partitions whose current epoch is the failed one (or older) move; the others moved already.
+        var toPlace = failedEpoch.Keys.Where(p => record.Current(p).Epoch <= failedEpoch[p]).ToList();
         if (toPlace.Count > 0)
         {
-            var placed = await PlaceOrReleaseAsync(shuffleId, toPlace, record.Replicas, excludedSilos, record.SiloNames, cancellationToken).ConfigureAwait(false);
-            record.Locations.AddRange(placed);
-            await WriteStateAsync().ConfigureAwait(false);
-            GrainLog.Revived(_logger, AppId, shuffleId, toPlace.Count, string.Join(",", excludedSilos));
-        }
-        return wanted.Select(record.Current).ToList();
-    }
-
-    /// <summary>
-    /// Places the epochs. If a first registration fails, what it reserved is freed by deleting the
-    /// shuffle on those silos (nothing else of it exists yet). A failed revive frees nothing: the
-    /// silos hold acknowledged data of the shuffle, and its stray reservations go when it is unregistered.
-    /// </summary>
-    private async Task<List<PartitionLocation>> PlaceOrReleaseAsync(
-        int shuffleId, IReadOnlyList<PartitionRef> epochs, int replicas, IReadOnlyList<string> excludedSilos, Dictionary<string, string> names,
-        CancellationToken cancellationToken)
-    {
-        var reserved = new Dictionary<string, SiloInfo>();
-        try
-        {
-            var placed = await PlaceAsync(shuffleId, epochs, replicas, excludedSilos, reserved, cancellationToken).ConfigureAwait(false);
-            foreach (var silo in reserved.Values) names[silo.Identity] = silo.Name;
-            return placed;
-        }
-        catch (GridException) when (!_state.Shuffles.ContainsKey(shuffleId))
-        {
-            await DestroyOnAsync(reserved.Values.Select(Endpoint), shuffleId, cancellationToken).ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Places each epoch's primary and replica and reserves them on their silos. A silo that refuses
-    /// or cannot be reached is left out and the epochs that touched it are placed again.
-    /// </summary>
-    private async Task<List<PartitionLocation>> PlaceAsync(
-        int shuffleId, IReadOnlyList<PartitionRef> epochs, int replicas, IReadOnlyList<string> excludedSilos,
-        Dictionary<string, SiloInfo> reserved, CancellationToken cancellationToken)
-    {
-        var placed = new List<PartitionLocation>();
-        var pending = epochs.ToList();
-        var excluded = new HashSet<string>(excludedSilos);
-        for (int round = 0; pending.Count > 0; round++)
-        {
-            var active = (await _silos.GetActiveSilosWithLoadAsync(cancellationToken).ConfigureAwait(false))
-                .Where(s => !excluded.Contains(s.Identity)).ToList();
-            if (round >= PlacementRounds || active.Count == 0)
-                throw new GridException(ErrorCode.NoSlots, $"Could not place {pending.Count} partitions of {AppId}/{shuffleId}: no silo accepted them.");
-            var chosen = _placement.PlaceWithReplicas(pending.Count, active, replicas, (int)HashOf(shuffleId, round));
-            var candidates = pending.Select((epoch, i) => new PartitionLocation(
-                epoch.PartitionId, epoch.Epoch, Endpoint(chosen[i].Primary), chosen[i].Replica is { } r ? Endpoint(r) : null)).ToList();
-
-            var bySilo = new Dictionary<string, (SiloInfo Silo, List<PartitionReservation> Reservations)>();
-            foreach (var (location, i) in candidates.Select((l, i) => (l, i)))
-            {
-                Add(chosen[i].Primary, new PartitionReservation(location.PartitionId, location.Epoch, PartitionRole.Primary, location.Replica));
-                if (chosen[i].Replica is { } replica)
-                    Add(replica, new PartitionReservation(location.PartitionId, location.Epoch, PartitionRole.Replica, location.Primary));
-            }
-
-            var failed = new HashSet<string>();
-            await Task.WhenAll(bySilo.Values.Select(async entry =>
+            bool replicate = Replicate(record.Spec);
+            var abandoned = new List<PartitionRef>();
+            var placed = await Task.WhenAll(toPlace.Select(async p =>
             {
                 try
                 {
-                    await _silos.ReservePartitionsAsync(Endpoint(entry.Silo), new ReservePartitions(AppId, shuffleId, entry.Reservations), cancellationToken).ConfigureAwait(false);
-                    lock (reserved) reserved[entry.Silo.Identity] = entry.Silo;
+                    return (Location: await _copies.PlaceAsync(shuffleId, p, record.NextEpoch(p), replicate, excludedSilos, abandoned).ConfigureAwait(true),
+                        Error: (GridException?)null);
                 }
-                catch (GridException e) when (e.Code is ErrorCode.NoSlots or ErrorCode.SiloUnavailable or ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.ShuttingDown)
+                catch (GridException e)
                 {
-                    GrainLog.ReserveFailed(_logger, e, AppId, shuffleId, entry.Reservations.Count, entry.Silo.Name);
-                    lock (failed) failed.Add(entry.Silo.Identity);
+                    return (Location: default(PartitionLocation), Error: e);
                 }
-            })).ConfigureAwait(false);
-
-            pending = [];
-            foreach (var location in candidates)
-            {
-                if (location.Copies.Any(c => failed.Contains(c.Identity))) pending.Add(new PartitionRef(location.PartitionId, location.Epoch));
-                else placed.Add(location);
-            }
-            excluded.UnionWith(failed);
-
-            void Add(SiloInfo silo, PartitionReservation reservation)
-            {
-                if (!bySilo.TryGetValue(silo.Identity, out var entry)) bySilo[silo.Identity] = entry = (silo, []);
-                entry.Reservations.Add(reservation);
-            }
+            })).ConfigureAwait(true);
+            // What was placed is recorded even if another partition failed: its epoch is taken, its copies hold slots.
+            record.Locations.AddRange(placed.Where(p => p.Error is null).Select(p => p.Location));
+            record.Abandoned.AddRange(abandoned);
+            await WriteStateAsync().ConfigureAwait(true);
+            GrainLog.Revived(_logger, _appId, shuffleId, placed.Count(p => p.Error is null), string.Join(",", excludedSilos));
+            if (placed.FirstOrDefault(p => p.Error is not null).Error is { } failure) throw failure;
         }
-        return placed;
+        return failedEpoch.Keys.Select(record.Current).ToList();
     }
 
-    public async Task<MapperEndReply> MapperEndAsync(int shuffleId, int mapId, int attemptId, CancellationToken cancellationToken)
+    public async Task<MapperEndReply> MapperEnd(int shuffleId, int mapId, int attemptId)
     {
+        RequireRegistered();
+        Touch();
         IdValidator.ValidateMapAttempt(mapId, attemptId);
-        using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
         var record = Get(shuffleId);
-        if (mapId >= record.NumMaps)
-            throw new GridException(ErrorCode.InvalidId, $"Map {mapId} does not exist in {AppId}/{shuffleId} ({record.NumMaps} maps).");
+        if (mapId >= record.Spec.NumMaps)
+            throw new GridException(GridErrorCode.InvalidId, $"Map {mapId} does not exist in {_appId}/{shuffleId} ({record.Spec.NumMaps} maps).");
 
         int winner = record.WinningAttempts[mapId];
         if (winner < 0)
         {
             record.WinningAttempts[mapId] = winner = attemptId;
             record.EndedMaps++;
-            await WriteStateAsync().ConfigureAwait(false);
-            if (record.AllMapsEnded) _commits[shuffleId] = CommitAsync(record);
+            await WriteStateAsync().ConfigureAwait(true);
+            if (record.AllMapsEnded) SelfCommit(shuffleId);
         }
         return new MapperEndReply(winner == attemptId, winner, record.AllMapsEnded);
     }
 
-    public async Task<ReducerFileGroup> GetReducerFileGroupAsync(int shuffleId, CancellationToken cancellationToken)
+    public async Task<ReducerFileGroup> GetReducerFileGroup(int shuffleId, TimeSpan maxWait, CancellationToken cancellationToken)
     {
-        Task<ReducerFileGroup> commit;
-        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
+        RequireRegistered();
+        Touch();
+        var wait = maxWait < TimeSpan.Zero ? TimeSpan.Zero : maxWait > _options.MaxCommitWait ? _options.MaxCommitWait : maxWait;
+        var deadline = _time.GetUtcNow() + wait;
+        // Bounded: each round waits for a commit outcome or the rest of the wait.
+        while (true)
         {
+            RequireRegistered();
             var record = Get(shuffleId);
             if (record.Committed is { } committed) return committed;
-            if (record.CommitError is { } error) throw new GridException(ErrorCode.DataLost, error);
-            if (!record.AllMapsEnded)
-                throw new GridException(ErrorCode.NotCommitted, $"Shuffle {AppId}/{shuffleId} is not committed: {record.EndedMaps} of {record.NumMaps} maps have ended.");
-            if (!_commits.TryGetValue(shuffleId, out commit!)) _commits[shuffleId] = commit = CommitAsync(record);
-        }
-        // Await outside the turn: the commit runs on its own and other calls go on meanwhile. A commit
-        // waiting on a slow silo answers NotCommitted, and the reducer polls, rather than the request timing out.
-        try
-        {
-            return await commit.WaitAsync(CommitReplyWait, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            throw new GridException(ErrorCode.NotCommitted, $"Shuffle {AppId}/{shuffleId} is committing; ask again.");
+            if (record.CommitError is { } error) throw new GridException(GridErrorCode.DataLost, error);
+            var remaining = deadline - _time.GetUtcNow();
+            // A deactivating activation answers at once, so the caller asks the next one instead of waiting here.
+            if (remaining <= TimeSpan.Zero || _deactivating)
+            {
+                throw new GridException(GridErrorCode.NotCommitted,
+                    $"Shuffle {_appId}/{shuffleId} is not committed: {record.EndedMaps} of {record.Spec.NumMaps} maps have ended" +
+                    (record.AllMapsEnded ? ", and its commit is running." : "."));
+            }
+            if (!_commitWaiters.TryGetValue(shuffleId, out var outcome))
+                _commitWaiters[shuffleId] = outcome = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            try
+            {
+                await outcome.Task.WaitAsync(remaining, _time, cancellationToken).ConfigureAwait(true);
+            }
+            catch (TimeoutException)
+            {
+                // Checked again at the top: the message says how far the maps are.
+            }
         }
     }
 
-    /// <summary>
-    /// Commits every copy of every partition epoch on its silo. An epoch is committed when at least
-    /// one copy is; an epoch with none is lost, and the commit fails with DataLost naming them.
-    /// </summary>
-    private async Task<ReducerFileGroup> CommitAsync(ShuffleRecord record)
+    public async Task CommitShuffle(int shuffleId)
     {
-        long started = Stopwatch.GetTimestamp();
-        var copies = record.Locations.SelectMany(l => l.Copies.Select(c => (Location: l, Silo: c))).ToList();
-        var results = await Task.WhenAll(copies.GroupBy(c => c.Silo.Identity).Select(async group =>
+        try
         {
-            var silo = group.First().Silo;
-            var refs = new PartitionRefs(AppId, record.ShuffleId, group.Select(c => new PartitionRef(c.Location.PartitionId, c.Location.Epoch)).ToList());
-            var (reply, error) = await CommitOnAsync(silo, refs).ConfigureAwait(false);
-            return (Silo: silo, Reply: reply, Error: error);
-        })).ConfigureAwait(false);
-
-        var files = new Dictionary<(int, int, string), CommittedFile>();
-        foreach (var (silo, reply, _) in results)
-        {
-            foreach (var p in reply?.Partitions ?? []) files[(p.PartitionId, p.Epoch, silo.Identity)] = p.File;
+            await CommitAsync(shuffleId).ConfigureAwait(true);
         }
+        finally
+        {
+            // Waiters look at the outcome themselves: none yet (the write failed) sends them to ask again.
+            Release(shuffleId);
+        }
+    }
+
+    private async Task CommitAsync(int shuffleId)
+    {
+        if (!IsRegistered || !State.Shuffles.TryGetValue(shuffleId, out var record) || !record.CommitPending) return;
+        long started = _time.GetTimestamp();
+        var copies = record.Locations.SelectMany(l => l.Copies.Select((silo, copy) => (Location: l, Copy: copy, Silo: silo))).ToList();
+        var results = await Task.WhenAll(copies.Select(c =>
+            _copies.CommitAsync(new PartitionKey(_appId, shuffleId, c.Location.PartitionId, c.Location.Epoch), c.Copy, c.Silo))).ConfigureAwait(true);
+
+        // Only read-only requests interleave with this one, so the shuffle is still registered; checked
+        // anyway, because a commit that wrote a shuffle's outcome after it was unregistered would resurrect it.
+        if (!State.Shuffles.TryGetValue(shuffleId, out var current) || !ReferenceEquals(current, record)) return;
+
         var committed = new List<CommittedLocation>(record.Locations.Count);
         var lost = new List<string>();
-        foreach (var location in record.Locations.OrderBy(l => l.PartitionId).ThenBy(l => l.Epoch))
+        foreach (var group in copies.Zip(results).GroupBy(r => (r.First.Location.PartitionId, r.First.Location.Epoch)).OrderBy(g => g.Key))
         {
-            var ok = location.Copies
-                .Where(c => files.ContainsKey((location.PartitionId, location.Epoch, c.Identity)))
-                .Select(c => new CommittedCopy(c, files[(location.PartitionId, location.Epoch, c.Identity)])).ToList();
+            var location = group.First().First.Location;
+            var ok = group.Where(r => r.Second.File is not null).Select(r => new CommittedCopy(r.First.Silo, r.Second.File!)).ToList();
             if (ok.Count > 0)
             {
                 committed.Add(new CommittedLocation(location, ok));
                 continue;
             }
-            string where = string.Join(" and ", location.Copies.Select(record.NameOf));
-            string why = string.Join("; ", location.Copies.Select(c => results.FirstOrDefault(r => r.Silo.Identity == c.Identity).Error?.Message ?? "not committed"));
-            lost.Add($"{location.PartitionId}-{location.Epoch} on {where} ({why})");
+            string why = string.Join("; ", group.Select(r => $"{r.First.Silo.Name}: {r.Second.Error}"));
+            lost.Add($"{location.PartitionId}-{location.Epoch} ({why})");
         }
 
-        using (await EnterAsync(CancellationToken.None).ConfigureAwait(false))
+        if (lost.Count > 0)
         {
-            if (lost.Count > 0)
-            {
-                string names = string.Join(", ", lost);
-                GrainLog.CommitLostData(_logger, AppId, record.ShuffleId, names);
-                record.CommitError = $"Shuffle data lost for {AppId}/{record.ShuffleId}: no copy of partitions {names} committed. Rerun the map stage.";
-                await WriteStateAsync().ConfigureAwait(false);
-                throw new GridException(ErrorCode.DataLost, record.CommitError);
-            }
-            record.Committed = new ReducerFileGroup(record.NumMaps, record.NumPartitions, (int[])record.WinningAttempts.Clone(), committed);
-            await WriteStateAsync().ConfigureAwait(false);
+            string names = string.Join(", ", lost);
+            GrainLog.CommitLostData(_logger, _appId, shuffleId, names);
+            record.CommitError = $"Shuffle data lost for {_appId}/{shuffleId}: no copy of partitions {names} committed. Rerun the map stage.";
         }
-        GrainLog.ShuffleCommitted(_logger, AppId, record.ShuffleId, committed.Sum(c => c.Copies[0].File.Bytes), committed.Sum(c => (long)c.Copies[0].File.BatchCount),
-            committed.Count, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return record.Committed;
+        else
+        {
+            record.Committed = new ReducerFileGroup(record.Spec.NumMaps, record.Spec.NumPartitions, (int[])record.WinningAttempts.Clone(), committed);
+            GrainLog.ShuffleCommitted(_logger, _appId, shuffleId, committed.Sum(c => c.Copies[0].File.Bytes),
+                committed.Sum(c => (long)c.Copies[0].File.BatchCount), committed.Count, (long)_time.GetElapsedTime(started).TotalMilliseconds);
+        }
+        await WriteStateAsync().ConfigureAwait(true);
     }
 
-    /// <summary>Commits on one silo, retrying transient failures; a silo that stays unreachable yields its error.</summary>
-    private async Task<(CommitReply? Reply, Exception? Error)> CommitOnAsync(SiloEndpoint silo, PartitionRefs refs)
+    public async Task UnregisterShuffle(int shuffleId)
     {
-        Exception? last = null;
-        for (int attempt = 0; attempt < CommitAttempts; attempt++)
+        Touch();
+        if (!IsRegistered || !State.Shuffles.Remove(shuffleId, out var record)) return;
+        await WriteStateAsync().ConfigureAwait(true);
+        Release(shuffleId);
+        await DestroyAsync(record).ConfigureAwait(true);
+        if (record.Abandoned.Count > 0) await SweepSilosAsync(shuffleId).ConfigureAwait(true);
+        GrainLog.ShuffleUnregistered(_logger, _appId, shuffleId);
+    }
+
+    public Task<ApplicationSummary> Describe()
+    {
+        RequireRegistered();
+        var shuffles = State.Shuffles.Values.OrderBy(s => s.ShuffleId).Select(s => new ShuffleSummary(
+            s.ShuffleId, s.Spec, s.EndedMaps, s.StateName, s.Locations.Count - s.Spec.NumPartitions,
+            s.Silos().Select(silo => silo.Name).Order(StringComparer.Ordinal).ToList())).ToList();
+        return Task.FromResult(new ApplicationSummary(_appId, _siloIdentity, LastHeartbeat, shuffles));
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName != ExpiryReminder) return;
+        if (!IsRegistered)
+        {
+            // An application deleted without its reminder (a silo died in between), or a registration whose
+            // state write failed: whatever is left of it on the silos goes, then the reminder.
+            await SweepSilosAsync(null).ConfigureAwait(true);
+            await UnregisterReminderAsync().ConfigureAwait(true);
+            Deactivate();
+            return;
+        }
+        var silent = _time.GetUtcNow() - LastHeartbeat;
+        if (silent <= _options.HeartbeatTtl) return;
+        GrainLog.ApplicationExpired(_logger, _appId, (long)silent.TotalSeconds);
+        await UnregisterApplicationAsync("heartbeat lapsed").ConfigureAwait(true);
+    }
+
+    /// <summary>
+    /// The latest sign of life: a call to this activation, or the heartbeat in storage. An activation's
+    /// own start is none (the expiry reminder starts activations too). After its silo died the stored
+    /// heartbeat is at most a quarter TTL old, and the driver's next heartbeat comes within its interval.
+    /// </summary>
+    private DateTimeOffset LastHeartbeat => _lastSeen > State.LastHeartbeat ? _lastSeen : State.LastHeartbeat;
+
+    private async Task UnregisterApplicationAsync(string reason)
+    {
+        if (IsRegistered)
+        {
+            // The data first, then the state: an unregister cut short (its silo died) leaves the application
+            // registered, so the driver's retry or the expiry reminder deletes it again; deletion is idempotent.
+            var records = State.Shuffles.Values.ToList();
+            foreach (var record in records) await DestroyAsync(record).ConfigureAwait(true);
+            await SweepSilosAsync(null).ConfigureAwait(true);
+            await _state.ClearStateAsync().ConfigureAwait(true);
+            foreach (int shuffleId in records.Select(r => r.ShuffleId)) Release(shuffleId);
+            GrainLog.ApplicationUnregistered(_logger, _appId, reason);
+        }
+        await UnregisterReminderAsync().ConfigureAwait(true);
+        Deactivate();
+    }
+
+    private async Task UnregisterReminderAsync()
+    {
+        if (await this.GetReminder(ExpiryReminder).ConfigureAwait(true) is { } reminder)
+            await this.UnregisterReminder(reminder).ConfigureAwait(true);
+    }
+
+    /// <summary>Deletes every copy of a shuffle, best effort: a silo that fails is logged; its copies go with it when it restarts.</summary>
+    private async Task DestroyAsync(ShuffleRecord record)
+    {
+        var errors = await Task.WhenAll(record.Locations.Select(l => _copies.DestroyAsync(record.ShuffleId, l))).ConfigureAwait(true);
+        if (errors.FirstOrDefault(e => e is not null) is { } error)
+            GrainLog.DestroyFailed(_logger, error, _appId, record.ShuffleId, errors.Count(e => e is not null));
+    }
+
+    /// <summary>
+    /// Asks every Active silo to delete what it still hosts of the application (of one shuffle, when
+    /// <paramref name="shuffleId"/> is given): copies whose grain could not be reached to delete them (a
+    /// call that went astray while a silo's directory partition was being recovered), or that an
+    /// abandoned placement left. Best effort, like the rest of deletion.
+    /// </summary>
+    private async Task SweepSilosAsync(int? shuffleId)
+    {
+        var silos = _membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
+        var swept = await Task.WhenAll(silos.Select(async silo =>
         {
             try
             {
-                return (await _silos.CommitPartitionsAsync(silo, refs, CancellationToken.None).ConfigureAwait(false), null);
+                return await _storageSilos.DeleteCopies(silo, _appId, shuffleId).ConfigureAwait(true);
             }
-            catch (GridException e) when (e.Code is ErrorCode.ConnectionLost or ErrorCode.Timeout or ErrorCode.SiloUnavailable)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                last = e;
-                await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), _time).ConfigureAwait(false);
+                GrainLog.SweepFailed(_logger, e, _appId, silo.ToParsableString());
+                return 0;
             }
-            catch (GridException e)
-            {
-                return (null, e);
-            }
-        }
-        return (null, last);
+        })).ConfigureAwait(true);
+        if (swept.Sum() > 0) GrainLog.SweptLeftovers(_logger, _appId, swept.Sum());
     }
 
-    public async Task UnregisterShuffleAsync(int shuffleId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Ends this activation once it is idle. Orleans deactivates only when no request runs, so reducers
+    /// parked in GetReducerFileGroup are answered now (NotCommitted, and they ask the next activation)
+    /// instead of holding the deactivation, and every call queued behind it, until their waits end.
+    /// </summary>
+    private void Deactivate()
     {
-        ShuffleRecord? record;
-        Task? commit;
-        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
-        {
-            if (!_state.Shuffles.Remove(shuffleId, out record)) return;
-            _commits.Remove(shuffleId, out var running);
-            commit = running;
-            await WriteStateAsync().ConfigureAwait(false);
-        }
-        await DestroyAsync(record, commit, cancellationToken).ConfigureAwait(false);
-        GrainLog.ShuffleUnregistered(_logger, AppId, shuffleId);
+        _deactivating = true;
+        foreach (int shuffleId in _commitWaiters.Keys.ToList()) Release(shuffleId);
+        DeactivateOnIdle();
     }
 
-    /// <summary>Deletes every shuffle of the application and its state. The caller deactivates the grain afterwards.</summary>
-    public async Task UnregisterApplicationAsync(string reason, CancellationToken cancellationToken)
+    /// <summary>Queues a commit of the shuffle as a request of its own, after the current one.</summary>
+    private void SelfCommit(int shuffleId) => this.AsReference<IShuffleGrain>().CommitShuffle(shuffleId).Ignore();
+
+    /// <summary>Wakes every GetReducerFileGroup waiting for the shuffle; each looks at the outcome itself.</summary>
+    private void Release(int shuffleId)
     {
-        List<ShuffleRecord> records;
-        List<Task> commits;
-        using (await EnterAsync(cancellationToken).ConfigureAwait(false))
-        {
-            records = [.. _state.Shuffles.Values];
-            commits = [.. _commits.Values];
-            if (_etag is not null)
-            {
-                try
-                {
-                    await _storage.ClearStateAsync(GrainType, AppId, _etag).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not GridException)
-                {
-                    IsDefunct = true;
-                    throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} could not clear its state ({e.Message}); retry.");
-                }
-                _etag = null;
-            }
-            _state = new ShuffleGrainState();
-            _commits.Clear();
-        }
-        foreach (var record in records) await DestroyAsync(record, Task.WhenAll(commits), cancellationToken).ConfigureAwait(false);
-        GrainLog.ApplicationUnregistered(_logger, AppId, reason);
+        if (_commitWaiters.Remove(shuffleId, out var waiters)) waiters.TrySetResult();
     }
 
-    private async Task DestroyAsync(ShuffleRecord record, Task? commit, CancellationToken cancellationToken)
+    /// <summary>With one active silo there is nowhere to put a replica: the shuffle's new epochs run unreplicated, and say so.</summary>
+    private bool Replicate(ShuffleSpec spec)
     {
-        if (commit is not null)
-        {
-            // Let an in-flight commit finish, so its files are not deleted under it.
-            try { await commit.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false); } catch (Exception) { }
-        }
-        await DestroyOnAsync(record.Silos(), record.ShuffleId, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Deletes a shuffle's partitions on each silo, best effort: a silo that fails logs it and expiry cleans up later.</summary>
-    private Task DestroyOnAsync(IEnumerable<SiloEndpoint> silos, int shuffleId, CancellationToken cancellationToken) =>
-        Task.WhenAll(silos.Select(async silo =>
-        {
-            try
-            {
-                await _silos.DestroyShuffleAsync(silo, AppId, shuffleId, cancellationToken).ConfigureAwait(false);
-            }
-            catch (GridException e)
-            {
-                GrainLog.DestroyFailed(_logger, e, AppId, shuffleId, silo.Identity);
-            }
-        }));
-
-    /// <summary>A summary of each shuffle, for the silo's state page.</summary>
-    public async Task<IReadOnlyList<ShuffleSummary>> DescribeAsync(CancellationToken cancellationToken)
-    {
-        using var turn = await EnterAsync(cancellationToken).ConfigureAwait(false);
-        return _state.Shuffles.Values.Select(s => new ShuffleSummary(
-            s.ShuffleId, s.NumMaps, s.NumPartitions, s.EndedMaps,
-            s.Committed is not null ? "committed" : s.CommitError is not null ? "lost" : s.AllMapsEnded ? "committing" : "open",
-            s.Replicas, s.Locations.Count - s.NumPartitions,
-            s.Silos().Select(s.NameOf).Order().ToList())).ToList();
+        if (spec.Replicas < 2) return false;
+        int active = _membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
+        if (active > 1) return true;
+        GrainLog.NoSiloForReplica(_logger, _appId, active);
+        return false;
     }
 
     private async Task WriteStateAsync()
     {
         try
         {
-            _etag = await _storage.WriteStateAsync(GrainType, AppId, JsonSerializer.SerializeToUtf8Bytes(_state, Json), _etag).ConfigureAwait(false);
+            await _state.WriteStateAsync().ConfigureAwait(true);
         }
-        catch (InconsistentStateException e)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            IsDefunct = true;
-            throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} moved to another silo ({e.Message}); retry.");
-        }
-        catch (Exception e) when (e is not GridException)
-        {
-            // Memory may now be ahead of storage: never serve it. The next call re-activates from storage.
-            IsDefunct = true;
-            throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} could not save its state ({e.Message}); retry.");
+            // This activation's memory now holds a change storage does not (an etag conflict: another
+            // activation wrote; or a storage failure). It goes, and the next call activates a fresh one
+            // from storage, which a retried call (every call is idempotent) then changes again.
+            GrainLog.StateWriteFailed(_logger, e, _appId);
+            Deactivate();
+            throw;
         }
     }
 
-    private ShuffleRecord Get(int shuffleId) => _state.Shuffles.TryGetValue(shuffleId, out var record)
+    private void RequireRegistered()
+    {
+        if (IsRegistered) return;
+        Deactivate();
+        throw new GridException(GridErrorCode.UnknownApplication,
+            $"Application {_appId} is not registered (never registered, unregistered, or its heartbeat lapsed and its data was deleted).");
+    }
+
+    private ShuffleRecord Get(int shuffleId) => State.Shuffles.TryGetValue(shuffleId, out var record)
         ? record
-        : throw new GridException(ErrorCode.UnknownShuffle, $"Shuffle {AppId}/{shuffleId} is not registered.");
+        : throw new GridException(GridErrorCode.UnknownShuffle, $"Shuffle {_appId}/{shuffleId} is not registered (or was unregistered).");
 
-    private static SiloEndpoint Endpoint(SiloInfo silo) => new(silo.Identity, silo.Host, silo.Port);
-
-    private static uint HashOf(int shuffleId, int round) => ((uint)shuffleId * 2654435761u) + (uint)round;
-
-    private async Task<Turn> EnterAsync(CancellationToken cancellationToken)
-    {
-        Touch();
-        await _turn.WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (IsDefunct)
-        {
-            _turn.Release();
-            throw new GridException(ErrorCode.SiloUnavailable, $"The ShuffleGrain of {AppId} moved to another silo; retry.");
-        }
-        return new Turn(_turn);
-    }
-
-    private readonly struct Turn(SemaphoreSlim gate) : IDisposable
-    {
-        public void Dispose() => gate.Release();
-    }
+    private void Touch() => _lastSeen = _time.GetUtcNow();
 }
-
-/// <summary>One shuffle as the state page shows it.</summary>
-public sealed record ShuffleSummary(int ShuffleId, int NumMaps, int NumPartitions, int EndedMaps, string State, int Replicas, int Revives, IReadOnlyList<string> Silos);

@@ -1,7 +1,7 @@
 using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 using Orleans.Shuffle.Batches;
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Storage;
@@ -64,8 +64,10 @@ public sealed class PartitionFileWriter : IDisposable
         int length = header.TotalLength;
         lock (_gate)
         {
-            if (_sealed || _disposed) throw new GridException(ErrorCode.PartitionCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is already committed.");
-            if (_failure is not null) throw new GridException(ErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
+            // Deleted (its shuffle was unregistered meanwhile) is not committed: the pusher must not take it for a lost attempt.
+            if (_disposed) throw new GridException(GridErrorCode.UnknownPartition, $"Partition file {System.IO.Path.GetFileName(Path)} was deleted.");
+            if (_sealed) throw new GridException(GridErrorCode.PartitionCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is already committed.");
+            if (_failure is not null) throw new GridException(GridErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
             if (_buffer is null || _bufferLength + length > _buffer.Length)
             {
                 SubmitBufferLocked();
@@ -76,7 +78,7 @@ public sealed class PartitionFileWriter : IDisposable
             batch.CopyTo(destination);
             if (!header.Verify(destination, destination[BatchHeader.Size..]))
             {
-                throw new GridException(ErrorCode.ChecksumMismatch,
+                throw new GridException(GridErrorCode.ChecksumMismatch,
                     $"Checksum mismatch in batch (map {header.MapId}, attempt {header.AttemptId}, batch {header.BatchId}); the batch was not stored.");
             }
             if (_length > _chunkOffsets[^1] && _length - _chunkOffsets[^1] + length > _chunkBytes) _chunkOffsets.Add(_length);
@@ -130,7 +132,7 @@ public sealed class PartitionFileWriter : IDisposable
         {
             if (_committed is not null) return _committed;
             if (_failure is not null)
-                throw new GridException(ErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
+                throw new GridException(GridErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
             if (fsync && _handle is not null) RandomAccess.FlushToDisk(_handle);
             var offsets = new List<long>(_chunkOffsets);
             if (_length > offsets[^1]) offsets.Add(_length);
@@ -149,10 +151,10 @@ public sealed class PartitionFileWriter : IDisposable
         long start, end;
         lock (_gate)
         {
-            var committed = _committed ?? throw new GridException(ErrorCode.NotCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is not committed yet.");
+            var committed = _committed ?? throw new GridException(GridErrorCode.NotCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is not committed yet.");
             if (chunkIndex < 0 || chunkIndex >= committed.ChunkCount)
-                throw new GridException(ErrorCode.InvalidArgument, $"Chunk {chunkIndex} does not exist; the partition has {committed.ChunkCount} chunks.");
-            if (_disposed) throw new GridException(ErrorCode.UnknownPartition, "The partition was deleted.");
+                throw new GridException(GridErrorCode.InvalidArgument, $"Chunk {chunkIndex} does not exist; the partition has {committed.ChunkCount} chunks.");
+            if (_disposed) throw new GridException(GridErrorCode.UnknownPartition, "The partition was deleted.");
             handle = _handle;
             start = committed.ChunkOffsets[chunkIndex];
             end = committed.ChunkOffsets[chunkIndex + 1];
@@ -194,7 +196,7 @@ public sealed class PartitionFileWriter : IDisposable
         while (read < destination.Length)
         {
             int n = RandomAccess.Read(handle, destination[read..], offset + read);
-            if (n == 0) throw new GridException(ErrorCode.StorageFailure, "Partition file is shorter than its committed length.");
+            if (n == 0) throw new GridException(GridErrorCode.StorageFailure, "Partition file is shorter than its committed length.");
             read += n;
         }
     }
@@ -241,7 +243,7 @@ public sealed class PartitionFileWriter : IDisposable
             {
                 // The buffer stays ours and is dropped: this epoch failed, the replica or a new epoch has the data.
                 _failure ??= e;
-                throw new GridException(ErrorCode.StorageFailure, $"Cannot create partition file {System.IO.Path.GetFileName(Path)}: {e.Message}");
+                throw new GridException(GridErrorCode.StorageFailure, $"Cannot create partition file {System.IO.Path.GetFileName(Path)}: {e.Message}");
             }
         }
         _pendingFlushes++;

@@ -54,6 +54,33 @@ public sealed class StorageDirectory : IDisposable
 
     public string PartitionPath(in PartitionKey key) => Path.Combine(ShuffleDirectory(key.AppId, key.ShuffleId), $"{key.PartitionId}-{key.Epoch}.data");
 
+    /// <summary>
+    /// Deletes the partition files an earlier incarnation of the silo left in <paramref name="root"/>
+    /// (it was killed, so it could not delete them): a silo never takes a file of another incarnation
+    /// up, so they would only hold space. Only the partition layout is touched; returns the files deleted.
+    /// </summary>
+    public static int DeleteLeftovers(string root)
+    {
+        if (!Directory.Exists(root)) return 0;
+        int deleted = 0;
+        foreach (string shuffle in Directory.EnumerateDirectories(root).SelectMany(app => Directory.EnumerateDirectories(app, "shuffle-*")).ToList())
+        {
+            foreach (string file in Directory.EnumerateFiles(shuffle, "*-*.data"))
+            {
+                File.Delete(file);
+                deleted++;
+            }
+            DeleteIfEmpty(shuffle);
+            DeleteIfEmpty(Path.GetDirectoryName(shuffle)!);
+        }
+        return deleted;
+    }
+
+    private static void DeleteIfEmpty(string directory)
+    {
+        if (!Directory.EnumerateFileSystemEntries(directory).Any()) Directory.Delete(directory);
+    }
+
     /// <summary>Slots a disk gets when none are configured: free space less the reserve, over the expected partition size.</summary>
     public static int DeriveSlots(string root, StorageOptions options)
     {

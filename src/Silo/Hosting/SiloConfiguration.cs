@@ -1,8 +1,7 @@
 using Microsoft.Extensions.Configuration;
-using Orleans.Shuffle.GrainDirectory;
-using Orleans.Shuffle.Persistence;
+using Orleans.Shuffle.Grains.Shuffle;
 using Orleans.Shuffle.Grains.Storage;
-using Orleans.Shuffle.Membership;
+using Orleans.Shuffle.Silo.DataPlane;
 
 namespace Orleans.Shuffle.Silo.Hosting;
 
@@ -14,26 +13,31 @@ public sealed class SiloConfigurationException(IReadOnlyList<string> failures)
 }
 
 /// <summary>
-/// All options of a silo, bound from configuration (appsettings.json, SHUFFLE_-prefixed environment
-/// variables, command line), with defaults filled in and validated before anything starts.
+/// The grid's own options of a silo, bound from configuration (appsettings.json, SHUFFLE_-prefixed
+/// environment variables, command line), with defaults filled in and validated before anything
+/// starts. Orleans' own options (e.g. ClusterMembershipOptions from "Membership") bind on their own.
 /// </summary>
 public sealed record SiloConfiguration(
-    SiloOptions Silo, NetworkOptions Network, MembershipOptions Membership, StorageOptions Storage, ApplicationOptions Applications)
+    SiloOptions Silo, DataEndpointOptions DataEndpoint, MembershipOptions Membership, StorageOptions Storage, ApplicationOptions Applications)
 {
     /// <summary>Short command-line switches for the settings people change most.</summary>
     public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>
     {
         ["--cluster-id"] = "Silo:ClusterId",
+        ["--service-id"] = "Silo:ServiceId",
         ["--name"] = "Silo:Name",
         ["--listen"] = "Silo:ListenAddress",
         ["--host"] = "Silo:AdvertisedHost",
-        ["--port"] = "Silo:Port",
+        ["--silo-port"] = "Silo:SiloPort",
+        ["--gateway-port"] = "Silo:GatewayPort",
+        ["--data-port"] = "Silo:DataPort",
         ["--http-port"] = "Silo:HttpPort",
         ["--fault-zone"] = "Silo:FaultZone",
+        ["--parent-pid"] = "Silo:ParentProcessId",
         ["--disk"] = "Storage:Directories:0",
         ["--slots"] = "Storage:SlotsPerDisk",
-        ["--membership-file"] = "Membership:FilePath",
         ["--membership"] = "Membership:Provider",
+        ["--membership-dir"] = "Membership:Directory",
         ["--dynamodb-service"] = "Membership:DynamoDB:Service",
     };
 
@@ -55,20 +59,13 @@ public sealed record SiloConfiguration(
 
         var config = new SiloConfiguration(
             Bind<SiloOptions>(SiloOptions.SectionName),
-            Bind<NetworkOptions>(NetworkOptions.SectionName),
+            Bind<DataEndpointOptions>(DataEndpointOptions.SectionName),
             Bind<MembershipOptions>(MembershipOptions.SectionName),
             Bind<StorageOptions>(StorageOptions.SectionName),
             Bind<ApplicationOptions>(ApplicationOptions.SectionName));
-        config.FillDefaults();
-        if (config.Membership.UsesDynamoDB)
-        {
-            // Every read of a DynamoDB table is billed: unless told otherwise, use Orleans' periods
-            // there (gossip still spreads changes at once).
-            if (configuration["Membership:IAmAlivePeriod"] is null) config.Membership.IAmAlivePeriod = MembershipOptions.DynamoDBIAmAlivePeriod;
-            if (configuration["Membership:TableRefreshPeriod"] is null) config.Membership.TableRefreshPeriod = MembershipOptions.DynamoDBTableRefreshPeriod;
-        }
         failures.AddRange(config.Silo.Validate());
-        failures.AddRange(config.Network.Validate());
+        if (failures.Count == 0) config.FillDefaults();
+        failures.AddRange(config.DataEndpoint.Validate());
         failures.AddRange(config.Membership.Validate());
         failures.AddRange(config.Storage.Validate());
         failures.AddRange(config.Applications.Validate());
@@ -76,14 +73,19 @@ public sealed record SiloConfiguration(
         return config;
     }
 
+    /// <summary>The embedded stores' default directory of a cluster: {temp}/orleans-shuffle/{cluster id}.</summary>
+    public static string DefaultMembershipDirectory(string clusterId) => Path.Combine(Path.GetTempPath(), "orleans-shuffle", clusterId);
+
     private void FillDefaults()
     {
-        string clusterId = string.IsNullOrWhiteSpace(Silo.ClusterId) ? "dev" : Silo.ClusterId;
-        if (string.IsNullOrEmpty(Membership.FilePath)) Membership.FilePath = FileMembershipTable.DefaultPath(clusterId);
-        if (string.IsNullOrEmpty(Membership.GrainDirectoryPath)) Membership.GrainDirectoryPath = FileGrainDirectory.PathBeside(Membership.FilePath);
-        if (string.IsNullOrEmpty(Membership.GrainStoragePath)) Membership.GrainStoragePath = FileGrainStorage.PathBeside(Membership.FilePath);
-        if (string.IsNullOrEmpty(Silo.Name)) Silo.Name = Silo.Port == 0 ? $"silo-{Environment.ProcessId}" : $"silo-{Silo.Port}";
+        if (string.IsNullOrEmpty(Silo.Name)) Silo.Name = $"silo-{Silo.SiloPort}";
+        if (string.IsNullOrEmpty(Silo.ServiceId)) Silo.ServiceId = Silo.ClusterId;
+        if (string.IsNullOrEmpty(Membership.Directory)) Membership.Directory = DefaultMembershipDirectory(Silo.ClusterId);
         if (Storage.Directories.Count == 0)
-            Storage.Directories.Add(Path.Combine(Path.GetTempPath(), "orleans-shuffle", clusterId, Silo.Name, "disk0"));
+            Storage.Directories.Add(Path.Combine(Path.GetTempPath(), "orleans-shuffle", Silo.ClusterId, Silo.Name, "disk0"));
+        // The data endpoint listens where the silo does, under the silo's port setting.
+        DataEndpoint.ListenAddress = Silo.ListenAddress;
+        DataEndpoint.AdvertisedHost = Silo.EffectiveAddress.ToString();
+        DataEndpoint.Port = Silo.DataPort;
     }
 }

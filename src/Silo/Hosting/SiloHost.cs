@@ -1,136 +1,211 @@
+using System.Net;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Orleans.Shuffle.Grains.Partition;
-using Orleans.Shuffle.Grains.Runtime;
-using Orleans.Shuffle.Grains.Shuffle;
-using Orleans.Shuffle.Membership;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Shuffle.Grains.Hosting;
+using Orleans.Shuffle.Grains.Placement;
+using Orleans.Shuffle.Silo.DataPlane;
 using Orleans.Shuffle.Silo.Http;
-using Orleans.Shuffle.Silo.Membership;
-using Orleans.Shuffle.Silo.Networking;
-using Orleans.Shuffle.Silo.Runtime;
-using Orleans.Shuffle.Transport;
+using Orleans.Storage;
 
 namespace Orleans.Shuffle.Silo.Hosting;
 
-/// <summary>Builds and runs a silo: configuration, services, Kestrel endpoints, HTTP routes.</summary>
+/// <summary>
+/// Builds and runs a storage silo: an Orleans silo (membership, grain directory, activation,
+/// messaging, placement, persistence, reminders: Orleans') in the generic host, carrying the
+/// shuffle grains, the data endpoint and, unless turned off, the HTTP endpoints.
+/// </summary>
 public static class SiloHost
 {
-    /// <summary>The silo executable's entry point. Exit codes: 0 stopped, 2 bad configuration, 3 could not start.</summary>
+    /// <summary>Exit codes: 0 stopped, 2 bad configuration, 3 could not start (ports, disks, stores), 4 the parent process is gone.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        WebApplication app;
+        IHost host;
         try
         {
-            app = Build(args);
+            host = Build(args);
         }
         catch (SiloConfigurationException e)
         {
             await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
             return 2;
         }
-        try
+        var config = host.Services.GetRequiredService<SiloConfiguration>();
+        var problems = StartupChecks.Problems(config);
+        if (problems.Count > 0)
         {
-            await app.StartAsync().ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
-        {
-            await Console.Error.WriteLineAsync("The silo could not start: " + e.Message).ConfigureAwait(false);
+            await Console.Error.WriteLineAsync("The silo cannot start:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", problems))
+                .ConfigureAwait(false);
             return 3;
         }
-        await app.WaitForShutdownAsync().ConfigureAwait(false);
-        await app.DisposeAsync().ConfigureAwait(false);
-        return 0;
+        try
+        {
+            await host.StartAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync("The silo could not start: " + Explain(e)).ConfigureAwait(false);
+            return 3;
+        }
+        await AnnounceAsync(host, config).ConfigureAwait(false);
+        await host.WaitForShutdownAsync().ConfigureAwait(false);
+        host.Dispose();
+        return Environment.ExitCode;
     }
 
-    /// <summary>Builds a silo without starting it. Tests pass <paramref name="configure"/> to replace services (a fake TimeProvider).</summary>
-    public static WebApplication Build(string[] args, Action<IServiceCollection>? configure = null)
+    /// <summary>
+    /// Builds a silo without starting it. Tests pass <paramref name="configure"/> to replace services
+    /// (a fake grid clock). Without HTTP (Silo:HttpPort -1) it is a plain generic host.
+    /// </summary>
+    public static IHost Build(string[] args, Action<IServiceCollection>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddEnvironmentVariables("SHUFFLE_");
-        builder.Configuration.AddCommandLine(args, SiloConfiguration.SwitchMappings.ToDictionary());
-        var config = SiloConfiguration.Load(builder.Configuration);
+        var configuration = new ConfigurationManager();
+        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        configuration.AddEnvironmentVariables("SHUFFLE_");
+        configuration.AddCommandLine(args, SiloConfiguration.SwitchMappings.ToDictionary());
+        var config = SiloConfiguration.Load(configuration);
 
+        if (config.Silo.HttpPort < 0)
+        {
+            var plain = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Configuration = configuration, ContentRootPath = AppContext.BaseDirectory });
+            ConfigureServices(plain, config, configure);
+            return plain.Build();
+        }
+
+        var web = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        web.Configuration.AddConfiguration(configuration);
+        ConfigureServices(web, config, configure);
+        web.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+        web.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Parse(config.Silo.ListenAddress), config.Silo.HttpPort,
+            listen => listen.Protocols = HttpProtocols.Http1));
+        var app = web.Build();
+        app.MapStateEndpoints();
+        return app;
+    }
+
+    /// <summary>
+    /// What makes an Orleans silo a storage silo, apart from its cluster, endpoints and stores: the
+    /// shuffle grains with their options, and the data endpoint. The test cluster's silos use it too.
+    /// </summary>
+    public static ISiloBuilder AddStorageSilo(this ISiloBuilder silo, SiloConfiguration config)
+    {
+        var services = silo.Services;
+        services.AddSingleton(Options.Create(config.Storage));
+        services.AddSingleton(Options.Create(config.Applications));
+        services.AddSingleton(Options.Create(config.DataEndpoint));
+        services.Configure<SlotPlacementOptions>(o => o.FaultZone = config.Silo.FaultZone);
+        // The ShuffleGrain's state is Orleans-serialized: compact, and its types say how ([GenerateSerializer]).
+        services.AddSingleton<IGrainStorageSerializer>(sp => new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>()));
+        silo.Configure<ReminderOptions>(o =>
+        {
+            if (config.Applications.ExpiryCheckPeriod < o.MinimumReminderPeriod) o.MinimumReminderPeriod = config.Applications.ExpiryCheckPeriod;
+        });
+        silo.AddShuffleGrains();
+        services.AddShuffleDataEndpoint();
+        return silo;
+    }
+
+    private static void ConfigureServices(IHostApplicationBuilder builder, SiloConfiguration config, Action<IServiceCollection>? configure)
+    {
         builder.Logging.AddSimpleConsole(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
         });
+        // Orleans is talkative at Information; its warnings and errors still show.
+        if (builder.Configuration["Logging:LogLevel:Orleans"] is null) builder.Logging.AddFilter("Orleans", LogLevel.Warning);
+        builder.Logging.AddFilter("Orleans.Shuffle", LogLevel.Information);
 
         var services = builder.Services;
         services.AddSingleton(config);
         services.AddSingleton(config.Silo);
-        services.AddSingleton(Options.Create(config.Network));
-        services.AddSingleton(Options.Create(config.Membership));
-        services.AddSingleton(Options.Create(config.Applications));
-        services.TryAddSingleton(TimeProvider.System);
-
-        services.AddSingleton(sp => new PartitionCatalog(config.Storage, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton<LocalSilo>();
-        services.AddSingleton<ClusterMembership>();
-        services.AddSingleton<IMembershipTable>(_ => config.Membership.CreateTable(config.Silo.ClusterId));
-        // The grain directory and grain storage go with the membership provider (files, or DynamoDB tables created at start-up).
-        config.Membership.AddGrainDirectoryAndStorage(services, config.Silo.ClusterId);
-        services.AddSingleton<ReplicaForwarder>();
-        // Built by a factory so the container disposes it: a stopping silo closes its outbound connections.
-        services.AddSingleton(_ => new SiloConnectionPool(new GridConnectionOptions
+        services.AddHostedService<ParentProcessWatchdog>();
+        builder.UseOrleans(silo =>
         {
-            PeerName = config.Silo.Name,
-            RequestTimeout = config.Network.SiloRequestTimeout,
-            MaxFrameBodyBytes = config.Network.MaxFrameBodyBytes,
-        }));
-        services.AddSingleton<ShuffleGrainLocator>();
-        services.AddSingleton<ISiloDirectory, SiloDirectory>();
-        services.AddSingleton<ShuffleGrainCatalog>();
-        services.AddSingleton<RequestRouter>();
-        services.AddSingleton<SiloEndpoints>();
-        services.AddSingleton<MembershipAgent>();
-        // Lifecycle order matters: endpoints give the silo its address before membership joins with it.
-        services.AddHostedService(sp => sp.GetRequiredService<SiloEndpoints>());
-        services.AddHostedService(sp => sp.GetRequiredService<MembershipAgent>());
-        services.AddHostedService<ApplicationExpiryService>();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new JsonStringEnumConverter()));
+            ConfigureCluster(silo, config, builder.Configuration);
+            SiloStores.Add(silo, config);
+            silo.AddStorageSilo(config);
+        });
         configure?.Invoke(services);
-
-        builder.WebHost.UseSockets(o =>
-        {
-            // A frame must fit in the input pipe whole, or the read loop would wait forever for its end.
-            o.MaxReadBufferSize = config.Network.MaxFrameBodyBytes + 1024L * 1024;
-            o.MaxWriteBufferSize = 4L * 1024 * 1024;
-        });
-        builder.WebHost.ConfigureKestrel((context, kestrel) =>
-        {
-            var endpoints = kestrel.ApplicationServices.GetRequiredService<SiloEndpoints>();
-            var address = SiloEndpoints.ListenAddress(config.Silo);
-            kestrel.Listen(address, config.Silo.Port, listen =>
-            {
-                listen.UseConnectionHandler<GridConnectionHandler>();
-                endpoints.Grid = listen;
-            });
-            if (config.Silo.HttpPort >= 0)
-            {
-                kestrel.Listen(address, config.Silo.HttpPort, listen =>
-                {
-                    listen.Protocols = HttpProtocols.Http1;
-                    endpoints.Http = listen;
-                });
-            }
-        });
-
-        var app = builder.Build();
-        app.MapStateEndpoints();
-        app.Lifetime.ApplicationStopped.Register(() =>
-        {
-            app.Services.GetRequiredService<PartitionCatalog>().Dispose();
-        });
-        return app;
     }
+
+    private static void ConfigureCluster(ISiloBuilder silo, SiloConfiguration config, IConfiguration configuration)
+    {
+        var options = config.Silo;
+        var listen = IPAddress.Parse(options.ListenAddress);
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.ServiceId;
+        });
+        silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = options.Name);
+        silo.Configure<EndpointOptions>(o =>
+        {
+            o.AdvertisedIPAddress = options.EffectiveAddress;
+            o.SiloPort = options.SiloPort;
+            o.GatewayPort = options.GatewayPort;
+            o.SiloListeningEndpoint = new IPEndPoint(listen, options.SiloPort);
+            o.GatewayListeningEndpoint = new IPEndPoint(listen, options.GatewayPort);
+        });
+        var membership = configuration.GetSection(MembershipOptions.SectionName);
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            membership.Bind(o);
+            if (membership[nameof(ClusterMembershipOptions.ProbeTimeout)] is null) o.ProbeTimeout = MembershipOptions.DefaultProbeTimeout;
+            if (membership[nameof(ClusterMembershipOptions.IAmAliveTablePublishTimeout)] is null)
+                o.IAmAliveTablePublishTimeout = MembershipOptions.DefaultIAmAliveTablePublishTimeout;
+        });
+    }
+
+    /// <summary>Prints the line a parent (the local job, tests) waits for: where this silo's endpoints are.</summary>
+    private static async Task AnnounceAsync(IHost host, SiloConfiguration config)
+    {
+        var data = await host.Services.GetRequiredService<DataEndpoint>().Bound.ConfigureAwait(false);
+        var silo = host.Services.GetRequiredService<ILocalSiloDetails>();
+        string http = config.Silo.HttpPort < 0 ? "-" : HttpEndpoint(host, config);
+        var logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Orleans.Shuffle.Silo");
+        int leftovers = host.Services.GetRequiredService<Grains.Partition.PartitionCatalog>().LeftoversDeleted;
+        if (leftovers > 0) Logging.SiloLog.LeftoversDeleted(logger, leftovers);
+        Logging.SiloLog.SiloActive(logger, silo.Name, silo.SiloAddress.ToParsableString(), silo.GatewayAddress?.Endpoint.ToString() ?? "-", data.Endpoint, http);
+        await Console.Out.WriteLineAsync(
+            $"{SiloReadyLine.Prefix}name={silo.Name} identity={silo.SiloAddress.ToParsableString()} silo={silo.SiloAddress.Endpoint} " +
+            $"gateway={silo.GatewayAddress?.Endpoint.ToString() ?? "-"} data={data.Endpoint} http={http}").ConfigureAwait(false);
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+    }
+
+    private static string HttpEndpoint(IHost host, SiloConfiguration config)
+    {
+        var addresses = host.Services.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>()?.Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses;
+        var url = addresses?.FirstOrDefault();
+        return url is null ? $"{config.Silo.ListenAddress}:{config.Silo.HttpPort}" : new Uri(url).Authority;
+    }
+
+    /// <summary>The innermost message worth showing: Orleans wraps a failed start-up step in lifecycle exceptions.</summary>
+    private static string Explain(Exception e)
+    {
+        var messages = new List<string>();
+        for (var current = e; current is not null; current = current.InnerException)
+        {
+            if (current is AggregateException { InnerExceptions.Count: 1 } aggregate) current = aggregate.InnerExceptions[0];
+            if (!messages.Contains(current.Message)) messages.Add(current.Message);
+        }
+        return messages.Count == 1 ? messages[0] : string.Join(Environment.NewLine + "  because: ", messages);
+    }
+}
+
+/// <summary>The line a silo prints on stdout once it is Active: "SILO READY name=.. identity=.. silo=.. gateway=.. data=.. http=..".</summary>
+public static class SiloReadyLine
+{
+    public const string Prefix = "SILO READY ";
 }

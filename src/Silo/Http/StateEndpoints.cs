@@ -1,16 +1,15 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Orleans.Runtime;
 using Orleans.Shuffle.Grains.Partition;
-using Orleans.Shuffle.Grains.Shuffle;
-using Orleans.Shuffle.Membership;
-using Orleans.Shuffle.Silo.Membership;
-using Orleans.Shuffle.Silo.Runtime;
+using Orleans.Shuffle.Grains.Runtime;
 
 namespace Orleans.Shuffle.Silo.Http;
 
 /// <summary>
-/// HTTP endpoints for health checks and inspection: /healthz (200 when Active, 503 otherwise) and
-/// /state, a JSON view of silos, slots, disks, memory, applications, shuffles and partitions.
+/// HTTP endpoints for health checks and inspection: /healthz (200 while Orleans says this silo is
+/// Active, 503 otherwise) and /state, a JSON view of this silo, the cluster as its membership sees it,
+/// its disks, memory and the partition copies it hosts.
 /// </summary>
 public static class StateEndpoints
 {
@@ -18,37 +17,36 @@ public static class StateEndpoints
 
     public static void MapStateEndpoints(this WebApplication app)
     {
-        app.MapGet("/healthz", (LocalSilo local) => local.Status == SiloStatus.Active
-            ? Results.Ok(new { status = local.Status.ToString() })
-            : Results.Json(new { status = local.Status.ToString() }, statusCode: StatusCodes.Status503ServiceUnavailable));
+        app.MapGet("/healthz", (ISiloStatusOracle oracle) => oracle.CurrentStatus == SiloStatus.Active
+            ? Results.Ok(new { status = oracle.CurrentStatus.ToString() })
+            : Results.Json(new { status = oracle.CurrentStatus.ToString() }, statusCode: StatusCodes.Status503ServiceUnavailable));
 
-        app.MapGet("/state", async (LocalSilo local, ClusterMembership membership, PartitionCatalog partitions, ShuffleGrainCatalog grains, CancellationToken cancellationToken) =>
+        app.MapGet("/state", async (ILocalSiloDetails silo, ISiloStatusOracle oracle, IClusterMembershipService membership,
+            ILocalDataEndpoint data, PartitionCatalog partitions) =>
         {
-            var applications = new List<object>();
-            foreach (var grain in grains.All)
-            {
-                applications.Add(new
-                {
-                    appId = grain.AppId,
-                    lastActivity = grain.LastActivity,
-                    shuffles = await grain.DescribeAsync(cancellationToken).ConfigureAwait(false),
-                });
-            }
+            var endpoint = await data.Bound.ConfigureAwait(false);
+            var snapshot = membership.CurrentSnapshot;
             return Results.Ok(new
             {
-                silo = local.IsBound ? local.ToInfo() : null,
+                silo = new
+                {
+                    name = silo.Name,
+                    identity = silo.SiloAddress.ToParsableString(),
+                    status = oracle.CurrentStatus.ToString(),
+                    siloEndpoint = silo.SiloAddress.Endpoint.ToString(),
+                    gateway = silo.GatewayAddress?.Endpoint.ToString(),
+                    data = endpoint.Endpoint,
+                    totalSlots = partitions.TotalSlots,
+                    freeSlots = partitions.FreeSlots,
+                },
                 membership = new
                 {
-                    version = membership.Version,
-                    silos = membership.Snapshot.Members.Select(m => new
+                    version = snapshot.Version.Value,
+                    silos = snapshot.Members.Values.OrderBy(m => m.SiloAddress.ToParsableString(), StringComparer.Ordinal).Select(m => new
                     {
-                        identity = m.Entry.SiloAddress.Identity,
-                        name = m.Entry.SiloName,
-                        status = m.Entry.Status.ToString(),
-                        endpoint = m.Entry.SiloAddress.Endpoint,
-                        httpPort = m.Entry.HttpPort,
-                        iAmAliveTime = m.Entry.IAmAliveTime,
-                        suspectVotes = m.Entry.SuspectTimes.Count,
+                        identity = m.SiloAddress.ToParsableString(),
+                        name = m.Name,
+                        status = m.Status.ToString(),
                     }),
                 },
                 disks = partitions.Disks.Select(d => new
@@ -64,7 +62,6 @@ public static class StateEndpoints
                     writeSeconds = d.Flusher.WriteTime.TotalSeconds,
                 }),
                 memory = new { usedBytes = partitions.Budget.UsedBytes, limitBytes = partitions.Budget.LimitBytes, paused = partitions.Budget.IsPaused, pauses = partitions.Budget.PauseCount },
-                applications,
                 partitionCount = partitions.Count,
                 partitions = partitions.All.Take(MaxPartitionsListed).Select(p => new
                 {
@@ -72,6 +69,7 @@ public static class StateEndpoints
                     shuffleId = p.Key.ShuffleId,
                     partitionId = p.Key.PartitionId,
                     epoch = p.Key.Epoch,
+                    role = p.Role.ToString(),
                     disk = p.Disk.Root,
                     bytes = p.File.Length,
                     batches = p.File.Batches,

@@ -134,7 +134,7 @@ public class BatchIteratorTests
         int lastPayload = buffer.Length - 5;
         buffer[lastPayload] ^= 1;
         var e = Assert.Throws<GridException>(() => ReadAll(buffer));
-        Assert.Equal(ErrorCode.ChecksumMismatch, e.Code);
+        Assert.Equal(GridErrorCode.ChecksumMismatch, e.Code);
         // Without verification the same bytes walk fine: the iterator only checks when asked.
         Assert.Equal(3, ReadAll(buffer, verify: false).Count);
     }
@@ -149,7 +149,7 @@ public class BatchIteratorTests
             if (boundaries.Contains(length)) continue;
             var cut = buffer[..length];
             var e = Assert.Throws<GridException>(() => ReadAll(cut, verify: false));
-            Assert.Equal(ErrorCode.MalformedFrame, e.Code);
+            Assert.Equal(GridErrorCode.MalformedFrame, e.Code);
         }
     }
 
@@ -174,7 +174,7 @@ public class BatchIteratorTests
             }
             catch (GridException e)
             {
-                Assert.True(e.Code is ErrorCode.MalformedFrame or ErrorCode.ChecksumMismatch, e.Code.ToString());
+                Assert.True(e.Code is GridErrorCode.MalformedFrame or GridErrorCode.ChecksumMismatch, e.Code.ToString());
             }
         }
 

@@ -4,6 +4,7 @@ using System.Collections.Concurrent;
 using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Client;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Wire;
 
@@ -11,6 +12,12 @@ namespace Orleans.Shuffle.Tests.Client;
 
 /// <summary>One entry of a PushData as a fake silo saw it; the batch is copied and its checksum checked.</summary>
 internal sealed record PushedEntry(int PartitionId, int Epoch, int MapId, int AttemptId, int BatchId, byte[] Payload);
+
+/// <summary>One Revive call a writer made to the ShuffleGrain; the lists are copied.</summary>
+internal sealed record ReviveCall(string AppId, int ShuffleId, IReadOnlyList<PartitionRef> Partitions, IReadOnlyList<string> ExcludedSilos);
+
+/// <summary>One MapperEnd call a writer made to the ShuffleGrain.</summary>
+internal sealed record MapperEndCall(string AppId, int ShuffleId, int MapId, int AttemptId);
 
 /// <summary>One PushData as a fake silo saw it.</summary>
 internal sealed record PushCall(int Sequence, string Host, int Port, IReadOnlyList<PushedEntry> Entries)
@@ -51,20 +58,20 @@ internal sealed class FakePushTransport : IPushTransport
     /// <summary>Pushes the fake stored (the handler returned a reply).</summary>
     public ConcurrentQueue<PushCall> Stored { get; } = new();
 
-    public ConcurrentQueue<Revive> Revives { get; } = new();
+    public ConcurrentQueue<ReviveCall> Revives { get; } = new();
 
-    public ConcurrentQueue<MapperEnd> MapperEnds { get; } = new();
+    public ConcurrentQueue<MapperEndCall> MapperEnds { get; } = new();
 
     /// <summary>Stored pushes counted when MapperEnd arrived.</summary>
     public int StoredAtMapperEnd { get; private set; } = -1;
 
     public int PushFailedCalls;
 
-    public SiloEndpoint DefaultReviveSilo { get; set; } = new("silo-b@2", "b", 2);
+    public SiloEndpoint DefaultReviveSilo { get; set; } = new("silo-b@2", "silo-b", "b", 2);
 
     public Func<PushCall, Task<PushReply>> OnPush { get; set; } = _ => Task.FromResult(PushReply.None);
 
-    public Func<Revive, IReadOnlyList<PartitionLocation>>? OnRevive { get; set; }
+    public Func<ReviveCall, IReadOnlyList<PartitionLocation>>? OnRevive { get; set; }
 
     public async Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
@@ -76,8 +83,10 @@ internal sealed class FakePushTransport : IPushTransport
         return reply;
     }
 
-    public Task<IReadOnlyList<PartitionLocation>> ReviveAsync(Revive request, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<PartitionLocation>> ReviveAsync(
+        string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken)
     {
+        var request = new ReviveCall(appId, shuffleId, [.. partitions], [.. excludedSilos]);
         Revives.Enqueue(request);
         var answer = OnRevive is not null
             ? OnRevive(request)
@@ -85,23 +94,24 @@ internal sealed class FakePushTransport : IPushTransport
         return Task.FromResult(answer);
     }
 
-    public Task<MapperEndReply> MapperEndAsync(MapperEnd request, CancellationToken cancellationToken)
+    public Task<MapperEndReply> MapperEndAsync(string appId, int shuffleId, int mapId, int attemptId, CancellationToken cancellationToken)
     {
         StoredAtMapperEnd = Stored.Count;
-        MapperEnds.Enqueue(request);
-        return Task.FromResult(new MapperEndReply(true, request.AttemptId, false));
+        MapperEnds.Enqueue(new MapperEndCall(appId, shuffleId, mapId, attemptId));
+        return Task.FromResult(new MapperEndReply(true, attemptId, false));
     }
 
     public void OnPushFailed(string appId, int shuffleId) => Interlocked.Increment(ref PushFailedCalls);
 
     public IEnumerable<PushedEntry> StoredEntries => Stored.SelectMany(c => c.Entries);
 
-    public static Task<PushReply> Fail(ErrorCode code) => Task.FromException<PushReply>(new GridException(code, $"scripted {code}"));
+    public static Task<PushReply> Fail(GridErrorCode code) => Task.FromException<PushReply>(new GridException(code, $"scripted {code}"));
 }
 
 /// <summary>
 /// Committed copies served by fake silos: each copy is a list of batches cut into chunks. A test
-/// breaks a copy by scripting errors or wrong bytes for some chunks.
+/// breaks a copy by scripting errors or wrong bytes for some chunks, and scripts what the
+/// ShuffleGrain says when the reader asks whether the shuffle still exists (by default: it does).
 /// </summary>
 internal sealed class FakeChunkSource(IndexedFileGroup group) : IChunkSource
 {
@@ -113,13 +123,25 @@ internal sealed class FakeChunkSource(IndexedFileGroup group) : IChunkSource
     /// <summary>Chunks handed out and not disposed yet.</summary>
     public int Outstanding => Volatile.Read(ref _outstanding);
 
+    /// <summary>Every ConfirmShuffleAsync call, by (app, shuffle).</summary>
+    public ConcurrentQueue<(string AppId, int ShuffleId)> Confirms { get; } = new();
+
+    /// <summary>What ConfirmShuffleAsync does; null: the shuffle is still registered.</summary>
+    public Func<Task>? OnConfirm { get; set; }
+
     public Task<IndexedFileGroup> GetFileGroupAsync(string appId, int shuffleId, CancellationToken cancellationToken) => Task.FromResult(group);
+
+    public Task ConfirmShuffleAsync(string appId, int shuffleId, CancellationToken cancellationToken)
+    {
+        Confirms.Enqueue((appId, shuffleId));
+        return OnConfirm?.Invoke() ?? Task.CompletedTask;
+    }
 
     public Task<FetchedChunk> FetchChunkAsync(string host, int port, FetchChunk request, CancellationToken cancellationToken)
     {
         Fetches.Enqueue((host, request.Epoch, request.ChunkIndex));
         if (!_chunks.TryGetValue((host, port, request.Epoch, request.ChunkIndex), out var serve))
-            return Task.FromException<FetchedChunk>(new GridException(ErrorCode.UnknownPartition, $"{host} has no chunk {request.ChunkIndex} of epoch {request.Epoch}"));
+            return Task.FromException<FetchedChunk>(new GridException(GridErrorCode.UnknownPartition, $"{host} has no chunk {request.ChunkIndex} of epoch {request.Epoch}"));
         try
         {
             var bytes = serve();

@@ -1,6 +1,6 @@
 using System.Text;
 using Orleans.Shuffle.Client;
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 using static Orleans.Shuffle.Tests.Client.CommittedCopies;
 
@@ -9,8 +9,8 @@ namespace Orleans.Shuffle.Tests.Client;
 /// <summary>The reader's failover between the committed copies of an epoch, against fake silos.</summary>
 public class ShuffleReaderFailoverTests
 {
-    private static readonly SiloEndpoint SiloA = new("silo-a@1", "a", 1);
-    private static readonly SiloEndpoint SiloB = new("silo-b@2", "b", 2);
+    private static readonly SiloEndpoint SiloA = new("silo-a@1", "silo-a", "a", 1);
+    private static readonly SiloEndpoint SiloB = new("silo-b@2", "silo-b", "b", 2);
 
     /// <summary>Epoch 0: maps 0 and 1, three batches each, two records per batch.</summary>
     private static readonly byte[][] Epoch0 =
@@ -66,13 +66,14 @@ public class ShuffleReaderFailoverTests
         Assert.DoesNotContain(source.Fetches, f => f.Host == "b");
         Assert.Equal(1, reader.DuplicateBatchesSkipped);
         Assert.Equal(0, source.Outstanding);
+        Assert.Empty(source.Confirms);
     }
 
     [Fact]
     public async Task When_copy_0_fails_mid_epoch_copy_1_is_read_from_its_first_chunk_and_each_record_is_returned_once()
     {
         // Chunk 1 of copy 0 is lost for good (every fetch retry too); chunk 0 was returned already.
-        var (source, reader) = Setup((s, _, _) => s.Serve(SiloA, 0, 1, () => throw new GridException(ErrorCode.ConnectionLost, "silo A died")));
+        var (source, reader) = Setup((s, _, _) => s.Serve(SiloA, 0, 1, () => throw new GridException(GridErrorCode.ConnectionLost, "silo A died")));
         var records = await ReadAllAsync(reader);
 
         Assert.Equal(Expected.Order(), records.Order());
@@ -88,6 +89,8 @@ public class ShuffleReaderFailoverTests
         Assert.Equal(7, reader.BatchesRead);
         // The chunks fetched ahead from copy 0 were freed.
         Assert.Equal(0, source.Outstanding);
+        // One copy was left: the ShuffleGrain is not asked whether the shuffle still exists.
+        Assert.Empty(source.Confirms);
     }
 
     [Fact]
@@ -124,16 +127,12 @@ public class ShuffleReaderFailoverTests
         var (source, reader) = Setup((s, _, chunksB) =>
         {
             // Copy 0: the silo no longer knows the partition. Copy 1: its second chunk comes back short.
-            s.Serve(SiloA, 0, 0, () => throw new GridException(ErrorCode.UnknownPartition, "not here"));
+            s.Serve(SiloA, 0, 0, () => throw new GridException(GridErrorCode.UnknownPartition, "not here"));
             s.Serve(SiloB, 0, 1, () => chunksB[1][..^5]);
         });
-        var records = new List<string>();
-        var error = await Assert.ThrowsAsync<GridException>(async () =>
-        {
-            await foreach (var record in reader.ReadRecordsAsync()) records.Add(Encoding.UTF8.GetString(record.Span));
-        });
+        var (error, records) = await ReadUntilFailureAsync(reader);
 
-        Assert.Equal(ErrorCode.DataLost, error.Code);
+        Assert.Equal(GridErrorCode.DataLost, error.Code);
         Assert.Contains("Partition 0 epoch 0", error.Message);
         Assert.Contains("silo-a@1", error.Message);
         Assert.Contains("silo-b@2", error.Message);
@@ -141,6 +140,72 @@ public class ShuffleReaderFailoverTests
         // Whatever was returned before the failure was returned once.
         Assert.Equal(records.Count, records.Distinct().Count());
         Assert.Equal(0, source.Outstanding);
+        // Before calling it lost, the reader asked once whether the shuffle still exists: it does.
+        Assert.Equal([("app", 7)], source.Confirms);
+    }
+
+    /// <summary>Both copies of epoch 0 answer UnknownPartition for every chunk, as after the shuffle's files were deleted.</summary>
+    private static void EveryCopyOfEpoch0Unknown(FakeChunkSource source, byte[][] chunksA, byte[][] chunksB)
+    {
+        foreach (var (silo, chunks) in new[] { (SiloA, chunksA), (SiloB, chunksB) })
+        {
+            for (int i = 0; i < chunks.Length; i++)
+                source.Serve(silo, 0, i, () => throw new GridException(GridErrorCode.UnknownPartition, $"{silo.Name} does not host it"));
+        }
+    }
+
+    private static async Task<(GridException Error, List<string> Records)> ReadUntilFailureAsync(ShuffleReader reader)
+    {
+        var records = new List<string>();
+        var error = await Assert.ThrowsAsync<GridException>(async () =>
+        {
+            await foreach (var record in reader.ReadRecordsAsync()) records.Add(Encoding.UTF8.GetString(record.Span));
+        });
+        return (error, records);
+    }
+
+    /// <summary>Both copies of epoch 0 were tried, then the ShuffleGrain was asked once, and the read stopped there having returned nothing.</summary>
+    private static void AssertBothCopiesTriedThenShuffleConfirmedOnce(FakeChunkSource source, ShuffleReader reader, List<string> records)
+    {
+        Assert.Contains(("a", 0, 0), source.Fetches);
+        Assert.Contains(("b", 0, 0), source.Fetches);
+        Assert.DoesNotContain(source.Fetches, f => f.Epoch == 1);
+        Assert.Equal([("app", 7)], source.Confirms);
+        Assert.Equal(1, reader.Failovers);
+        Assert.Empty(records);
+        Assert.Equal(0, source.Outstanding);
+    }
+
+    [Theory]
+    [InlineData(GridErrorCode.UnknownShuffle)]
+    [InlineData(GridErrorCode.UnknownApplication)]
+    public async Task When_every_copy_fails_because_the_shuffle_was_unregistered_the_read_fails_with_the_ShuffleGrains_answer_not_DataLost(GridErrorCode unregistered)
+    {
+        var (source, reader) = Setup(EveryCopyOfEpoch0Unknown);
+        source.OnConfirm = () => Task.FromException(new GridException(unregistered, "unregistered by the driver"));
+
+        var (error, records) = await ReadUntilFailureAsync(reader);
+
+        Assert.Equal(unregistered, error.Code);
+        Assert.NotEqual(GridErrorCode.DataLost, error.Code);
+        Assert.Contains("unregistered by the driver", error.Message);
+        AssertBothCopiesTriedThenShuffleConfirmedOnce(source, reader, records);
+    }
+
+    [Fact]
+    public async Task When_every_copy_fails_with_UnknownPartition_but_the_shuffle_still_exists_the_read_fails_with_DataLost()
+    {
+        var (source, reader) = Setup(EveryCopyOfEpoch0Unknown);
+        source.OnConfirm = () => Task.CompletedTask;
+
+        var (error, records) = await ReadUntilFailureAsync(reader);
+
+        Assert.Equal(GridErrorCode.DataLost, error.Code);
+        Assert.Contains("Partition 0 epoch 0", error.Message);
+        Assert.Contains("silo-a@1 at a:1: UnknownPartition", error.Message);
+        Assert.Contains("silo-b@2 at b:2: UnknownPartition", error.Message);
+        Assert.Equal(GridErrorCode.UnknownPartition, Assert.IsType<GridException>(error.InnerException).Code);
+        AssertBothCopiesTriedThenShuffleConfirmedOnce(source, reader, records);
     }
 
     [Fact]

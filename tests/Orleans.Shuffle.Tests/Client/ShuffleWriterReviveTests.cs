@@ -1,15 +1,19 @@
 using System.Text;
 using Orleans.Shuffle.Client;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Tests.Client;
 
-/// <summary>The writer's fault tolerance against a scripted grid: revive after failed pushes, resends, splits, MapEnded.</summary>
+/// <summary>
+/// The writer against a scripted grid: bounded pushes in flight, and its fault tolerance (revive after
+/// failed pushes, resends, splits, MapEnded).
+/// </summary>
 public class ShuffleWriterReviveTests
 {
-    private static readonly SiloEndpoint SiloA = new("silo-a@1", "a", 1);
-    private static readonly SiloEndpoint SiloB = new("silo-b@2", "b", 2);
+    private static readonly SiloEndpoint SiloA = new("silo-a@1", "silo-a", "a", 1);
+    private static readonly SiloEndpoint SiloB = new("silo-b@2", "silo-b", "b", 2);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
     /// <summary>
@@ -20,7 +24,6 @@ public class ShuffleWriterReviveTests
     {
         var options = new GridClientOptions
         {
-            Gateways = ["localhost:1"],
             PushBufferBytes = ShuffleWriter.EntryPrefixBytes + 12,
             MergedPushBytes = 1,
             MaxPushesInFlightPerSilo = 4,
@@ -56,11 +59,65 @@ public class ShuffleWriterReviveTests
     }
 
     [Fact]
+    public async Task At_most_MaxPushesInFlightPerSilo_pushes_wait_on_a_slow_silo_and_further_records_for_it_wait_too()
+    {
+        // Silo A answers a push only when the test lets it; B answers at once.
+        var answer = new SemaphoreSlim(0);
+        var inFlightLock = new Lock();
+        int inFlight = 0, maxInFlight = 0;
+        bool open = false;
+        var transport = new FakePushTransport
+        {
+            OnPush = async call =>
+            {
+                if (call.Host != "a") return PushReply.None;
+                lock (inFlightLock) maxInFlight = Math.Max(maxInFlight, ++inFlight);
+                if (!Volatile.Read(ref open)) await answer.WaitAsync();
+                lock (inFlightLock) inFlight--;
+                return PushReply.None;
+            },
+        };
+        await using var writer = Writer(transport, Options(o => o.MaxPushesInFlightPerSilo = 2), At(0, 0, SiloA), At(1, 0, SiloB));
+
+        // Records 1, 2 and 3 seal batches 0, 1 and 2 of partition 0: two take A's slots, the third waits for one.
+        for (int i = 0; i < 4; i++) Assert.True(writer.TryWrite(0, Record(0, i)));
+        await WaitUntilAsync(() => transport.Pushes.Count(c => c.Host == "a") >= 2);
+        Assert.Equal(2, transport.Pushes.Count(c => c.Host == "a"));
+        // A full push waits for A: no further batch for A is accepted, so memory does not grow.
+        Assert.False(writer.TryWrite(0, Record(0, 4)));
+
+        // The bound is per silo: records for B are still taken and pushed while A holds its two.
+        for (int i = 0; i < 4; i++) Assert.True(writer.TryWrite(1, Record(1, i)));
+        await WaitUntilAsync(() => transport.Stored.Count(c => c.Host == "b") >= 2);
+        Assert.Equal(2, transport.Pushes.Count(c => c.Host == "a"));
+        Assert.DoesNotContain(transport.Stored, c => c.Host == "a");
+
+        // Waiting for A's capacity: the write cannot complete before A answers.
+        var blocked = writer.WriteAsync(0, Record(0, 4)).AsTask();
+        Assert.False(blocked.IsCompleted);
+
+        // A answers one push: its slot goes to the waiting push, and the blocked record is taken.
+        answer.Release();
+        await blocked.WaitAsync(Generous);
+        Assert.Single(transport.Stored, c => c.Host == "a");
+        await WaitUntilAsync(() => transport.Pushes.Count(c => c.Host == "a") >= 3);
+        Assert.Equal(3, transport.Pushes.Count(c => c.Host == "a"));
+
+        Volatile.Write(ref open, true);
+        answer.Release(100);
+        await writer.CloseAsync().WaitAsync(Generous);
+        Assert.Equal(2, maxInFlight);
+        AssertEveryBatchStoredOnce(transport, 0, 5, e => e.Epoch == 0);
+        AssertEveryBatchStoredOnce(transport, 1, 4, e => e.Epoch == 0);
+        Assert.Empty(transport.Revives);
+    }
+
+    [Fact]
     public async Task A_failed_push_revives_its_partitions_and_resends_the_same_batch_ids_to_the_new_epoch()
     {
         var transport = new FakePushTransport
         {
-            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(ErrorCode.SiloUnavailable) : Task.FromResult(PushReply.None),
+            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(GridErrorCode.SiloUnavailable) : Task.FromResult(PushReply.None),
         };
         await using var writer = Writer(transport, Options(), At(0, 0, SiloA), At(1, 0, SiloA));
 
@@ -82,6 +139,7 @@ public class ShuffleWriterReviveTests
 
         // Each partition was revived once, excluding the failed silo, before MapperEnd.
         var revives = transport.Revives.ToList();
+        Assert.All(revives, r => Assert.Equal(("app", 7), (r.AppId, r.ShuffleId)));
         Assert.All(revives, r => Assert.Equal(["silo-a@1"], r.ExcludedSilos));
         Assert.Equal([new PartitionRef(0, 0), new PartitionRef(1, 0)],
             revives.SelectMany(r => r.Partitions).OrderBy(p => p.PartitionId));
@@ -91,7 +149,7 @@ public class ShuffleWriterReviveTests
         Assert.InRange(writer.BatchesResent, failedOnA.Count, 5);
         Assert.Equal(5, writer.BatchesPushed);
         Assert.Equal(transport.Stored.Count, transport.StoredAtMapperEnd);
-        Assert.Single(transport.MapperEnds);
+        Assert.Equal(new MapperEndCall("app", 7, 3, 1), Assert.Single(transport.MapperEnds));
         Assert.Equal(0, transport.PushFailedCalls);
     }
 
@@ -100,7 +158,7 @@ public class ShuffleWriterReviveTests
     {
         var transport = new FakePushTransport
         {
-            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(ErrorCode.ConnectionLost) : Task.FromResult(PushReply.None),
+            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(GridErrorCode.ConnectionLost) : Task.FromResult(PushReply.None),
         };
         await using var writer = Writer(transport, Options(), At(0, 4, SiloA));
 
@@ -123,7 +181,7 @@ public class ShuffleWriterReviveTests
     {
         var transport = new FakePushTransport
         {
-            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(ErrorCode.Timeout) : Task.FromResult(PushReply.None),
+            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(GridErrorCode.Timeout) : Task.FromResult(PushReply.None),
         };
         await using var writer = Writer(transport, Options(), At(0, 0, SiloA), At(1, 0, SiloA));
 
@@ -147,7 +205,7 @@ public class ShuffleWriterReviveTests
         int calls = 0;
         var transport = new FakePushTransport
         {
-            OnPush = _ => Interlocked.Increment(ref calls) == 1 ? FakePushTransport.Fail(ErrorCode.ConnectionLost) : Task.FromResult(PushReply.None),
+            OnPush = _ => Interlocked.Increment(ref calls) == 1 ? FakePushTransport.Fail(GridErrorCode.ConnectionLost) : Task.FromResult(PushReply.None),
         };
         await using var writer = Writer(transport, Options(), At(0, 0, SiloA));
         await WriteAsync(writer, 0, 0, 1);
@@ -172,7 +230,7 @@ public class ShuffleWriterReviveTests
                 // Hold every push to A until all four are in flight, then fail them together.
                 if (Interlocked.Increment(ref arrived) == 4) gate.SetResult();
                 await gate.Task;
-                throw new GridException(ErrorCode.StorageFailure, "disk gone");
+                throw new GridException(GridErrorCode.StorageFailure, "disk gone");
             },
         };
         var options = Options(o => o.ReviveBatchWindow = TimeSpan.FromMilliseconds(300));
@@ -197,7 +255,7 @@ public class ShuffleWriterReviveTests
         var transport = new FakePushTransport
         {
             OnPush = call => call.Host == "a" && Interlocked.Increment(ref failures) == 1
-                ? FakePushTransport.Fail(ErrorCode.ReplicationFailed)
+                ? FakePushTransport.Fail(GridErrorCode.ReplicationFailed)
                 : Task.FromResult(PushReply.None),
         };
         await using var writer = Writer(transport, Options(), At(0, 0, SiloA));
@@ -245,7 +303,7 @@ public class ShuffleWriterReviveTests
     [Fact]
     public async Task MapEnded_stops_the_writer_without_reviving()
     {
-        var transport = new FakePushTransport { OnPush = _ => FakePushTransport.Fail(ErrorCode.MapEnded) };
+        var transport = new FakePushTransport { OnPush = _ => FakePushTransport.Fail(GridErrorCode.MapEnded) };
         await using var writer = Writer(transport, Options(o => o.MaxPushesInFlightPerSilo = 1), At(0, 0, SiloA));
 
         var error = await Assert.ThrowsAsync<GridException>(async () =>
@@ -253,7 +311,7 @@ public class ShuffleWriterReviveTests
             await WriteAsync(writer, 0, 0, 50);
             await writer.CloseAsync().WaitAsync(Generous);
         });
-        Assert.Equal(ErrorCode.MapEnded, error.Code);
+        Assert.Equal(GridErrorCode.MapEnded, error.Code);
         Assert.Contains("Map 3 attempt 1", error.Message);
 
         // One push was refused; nothing after it was sent, revived or ended.
@@ -261,7 +319,7 @@ public class ShuffleWriterReviveTests
         Assert.Empty(transport.Revives);
         Assert.Empty(transport.MapperEnds);
         Assert.Equal(0, transport.PushFailedCalls);
-        Assert.Equal(ErrorCode.MapEnded, Assert.Throws<GridException>(() => writer.TryWrite(0, Record(0, 99))).Code);
+        Assert.Equal(GridErrorCode.MapEnded, Assert.Throws<GridException>(() => writer.TryWrite(0, Record(0, 99))).Code);
     }
 
     [Fact]
@@ -269,15 +327,15 @@ public class ShuffleWriterReviveTests
     {
         var transport = new FakePushTransport
         {
-            OnPush = _ => FakePushTransport.Fail(ErrorCode.SiloUnavailable),
+            OnPush = _ => FakePushTransport.Fail(GridErrorCode.SiloUnavailable),
             // A grid whose every new placement fails too.
-            OnRevive = r => r.Partitions.Select(p => new PartitionLocation(p.PartitionId, p.Epoch + 1, new SiloEndpoint($"silo-{p.Epoch + 1}", "a", 1))).ToArray(),
+            OnRevive = r => r.Partitions.Select(p => new PartitionLocation(p.PartitionId, p.Epoch + 1, new SiloEndpoint($"silo-{p.Epoch + 1}", $"silo-{p.Epoch + 1}", "a", 1))).ToArray(),
         };
         await using var writer = Writer(transport, Options(o => o.MaxRevivesPerPartition = 3), At(0, 0, SiloA));
 
         await WriteAsync(writer, 0, 0, 1);
         var error = await Assert.ThrowsAsync<GridException>(() => writer.CloseAsync().WaitAsync(Generous));
-        Assert.Equal(ErrorCode.SiloUnavailable, error.Code);
+        Assert.Equal(GridErrorCode.SiloUnavailable, error.Code);
         Assert.Contains("MaxRevivesPerPartition", error.Message);
         Assert.Equal(3, transport.Revives.Count);
         Assert.Equal(3, writer.Revives);
@@ -292,31 +350,31 @@ public class ShuffleWriterReviveTests
     {
         var transport = new FakePushTransport
         {
-            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(ErrorCode.ShuttingDown) : Task.FromResult(PushReply.None),
-            OnRevive = _ => throw new GridException(ErrorCode.UnknownShuffle, "gone"),
+            OnPush = call => call.Host == "a" ? FakePushTransport.Fail(GridErrorCode.ShuttingDown) : Task.FromResult(PushReply.None),
+            OnRevive = _ => throw new GridException(GridErrorCode.UnknownShuffle, "gone"),
         };
         await using var writer = Writer(transport, Options(), At(0, 0, SiloA));
         await WriteAsync(writer, 0, 0, 1);
         var error = await Assert.ThrowsAsync<GridException>(() => writer.CloseAsync().WaitAsync(Generous));
-        Assert.Equal(ErrorCode.UnknownShuffle, error.Code);
+        Assert.Equal(GridErrorCode.UnknownShuffle, error.Code);
         Assert.Empty(transport.MapperEnds);
     }
 
     [Fact]
     public async Task A_push_error_that_is_not_a_silo_failure_fails_the_writer_without_reviving()
     {
-        var transport = new FakePushTransport { OnPush = _ => FakePushTransport.Fail(ErrorCode.PartitionCommitted) };
+        var transport = new FakePushTransport { OnPush = _ => FakePushTransport.Fail(GridErrorCode.PartitionCommitted) };
         await using var writer = Writer(transport, Options(), At(0, 0, SiloA));
         await WriteAsync(writer, 0, 0, 1);
         var error = await Assert.ThrowsAsync<GridException>(() => writer.CloseAsync().WaitAsync(Generous));
-        Assert.Equal(ErrorCode.PartitionCommitted, error.Code);
+        Assert.Equal(GridErrorCode.PartitionCommitted, error.Code);
         Assert.Empty(transport.Revives);
     }
 
     [Fact]
     public async Task Disposing_a_writer_with_resends_waiting_for_a_revive_does_not_hang()
     {
-        var transport = new FakePushTransport { OnPush = _ => FakePushTransport.Fail(ErrorCode.Timeout) };
+        var transport = new FakePushTransport { OnPush = _ => FakePushTransport.Fail(GridErrorCode.Timeout) };
         var writer = Writer(transport, Options(o => o.ReviveBatchWindow = TimeSpan.FromSeconds(5)), At(0, 0, SiloA));
         await WriteAsync(writer, 0, 0, 3);
         await writer.FlushPendingAsync();
@@ -341,33 +399,6 @@ public class ShuffleWriterReviveTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
         await writer.CloseAsync();
         Assert.Equal(10_100, transport.StoredEntries.Sum(e => e.Payload.Length / 44));
-    }
-
-    [Theory]
-    [InlineData(0)]
-    [InlineData(3)]
-    public void Replicas_must_be_one_or_two(int replicas)
-    {
-        var options = new GridClientOptions { Gateways = ["localhost:1"], Replicas = replicas };
-        Assert.Contains("Replicas", Assert.Throws<ArgumentException>(options.Validate).Message);
-    }
-
-    [Fact]
-    public void Revive_settings_are_bounded_and_copied()
-    {
-        Assert.Throws<ArgumentException>(new GridClientOptions { Gateways = ["h:1"], MaxRevivesPerPartition = -1 }.Validate);
-        Assert.Throws<ArgumentException>(new GridClientOptions { Gateways = ["h:1"], MaxRevivesPerPartition = 1000 }.Validate);
-        Assert.Throws<ArgumentException>(new GridClientOptions { Gateways = ["h:1"], ReviveBatchWindow = TimeSpan.FromMilliseconds(-1) }.Validate);
-        Assert.Throws<ArgumentException>(new GridClientOptions { Gateways = ["h:1"], ReviveBatchWindow = TimeSpan.FromMinutes(1) }.Validate);
-
-        var defaults = new GridClientOptions { Gateways = ["h:1"] };
-        defaults.Validate();
-        Assert.Equal((2, TimeSpan.FromMilliseconds(50), 8), (defaults.Replicas, defaults.ReviveBatchWindow, defaults.MaxRevivesPerPartition));
-
-        var custom = new GridClientOptions { Gateways = ["h:1"], Replicas = 1, ReviveBatchWindow = TimeSpan.Zero, MaxRevivesPerPartition = 0 };
-        custom.Validate();
-        var copy = custom.Clone();
-        Assert.Equal((1, TimeSpan.Zero, 0), (copy.Replicas, copy.ReviveBatchWindow, copy.MaxRevivesPerPartition));
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

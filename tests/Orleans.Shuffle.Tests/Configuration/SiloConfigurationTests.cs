@@ -3,23 +3,30 @@ using Orleans.Shuffle.Silo.Hosting;
 
 namespace Orleans.Shuffle.Tests.Configuration;
 
+/// <summary>The silo's own settings: bound, defaulted and validated before anything starts, every problem listed.</summary>
 public class SiloConfigurationTests
 {
     private static IConfiguration Config(params (string Key, string Value)[] values) =>
         new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
 
+    private static SiloConfiguration Args(params string[] args) =>
+        SiloConfiguration.Load(new ConfigurationBuilder().AddCommandLine(args, SiloConfiguration.SwitchMappings.ToDictionary()).Build());
+
     [Fact]
     public void Bad_values_are_all_listed()
     {
         var e = Assert.Throws<SiloConfigurationException>(() => SiloConfiguration.Load(Config(
-            ("Silo:Port", "70000"),
+            ("Silo:SiloPort", "70000"),
             ("Silo:ClusterId", "../../etc"),
             ("Storage:Directories:0", Path.GetTempPath()),
-            ("Storage:FlushBufferBytes", "1"))));
-        Assert.Equal(3, e.Failures.Count);
-        Assert.Contains(e.Failures, f => f.Contains("Silo:Port") && f.Contains("70000"));
+            ("Storage:FlushBufferBytes", "1"),
+            ("Membership:Provider", "zookeeper"),
+            ("DataEndpoint:MaxFrameBodyBytes", "10"))));
+        Assert.Contains(e.Failures, f => f.Contains("Silo:SiloPort") && f.Contains("70000"));
         Assert.Contains(e.Failures, f => f.Contains("Silo:ClusterId"));
         Assert.Contains(e.Failures, f => f.Contains("Storage:FlushBufferBytes"));
+        Assert.Contains(e.Failures, f => f.Contains("Membership:Provider 'zookeeper'"));
+        Assert.Contains(e.Failures, f => f.Contains("DataEndpoint:MaxFrameBodyBytes"));
         Assert.All(e.Failures, f => Assert.Contains(f, e.Message));
     }
 
@@ -38,37 +45,64 @@ public class SiloConfigurationTests
     public void Values_that_do_not_bind_are_listed_with_the_others()
     {
         var e = Assert.Throws<SiloConfigurationException>(() => SiloConfiguration.Load(Config(
-            ("Silo:Port", "not-a-number"),
-            ("Network:MaxFrameBodyBytes", "10"),
+            ("Silo:GatewayPort", "not-a-number"),
             ("Applications:HeartbeatTtl", "-00:00:01"))));
         Assert.Contains(e.Failures, f => f.StartsWith("Silo:", StringComparison.Ordinal));
-        Assert.Contains(e.Failures, f => f.Contains("Network:MaxFrameBodyBytes"));
         Assert.Contains(e.Failures, f => f.Contains("Applications:HeartbeatTtl"));
     }
 
     [Fact]
     public void Good_values_load_with_defaults_filled_in()
     {
-        var config = SiloConfiguration.Load(Config(
-            ("Silo:ClusterId", "c1"),
-            ("Silo:Port", "0"),
-            ("Silo:HttpPort", "-1"),
-            ("Storage:SlotsPerDisk", "7"),
-            ("Applications:HeartbeatTtl", "00:00:02")));
+        var config = Args("--cluster-id", "c1", "--silo-port", "21000", "--gateway-port", "21001", "--data-port", "0", "--http-port", "-1",
+            "--slots", "7", "--fault-zone", "az-b", "--Applications:HeartbeatTtl=00:00:02");
         Assert.Equal("c1", config.Silo.ClusterId);
-        Assert.Equal(0, config.Silo.Port);
-        Assert.Equal(-1, config.Silo.HttpPort);
+        Assert.Equal("c1", config.Silo.ServiceId);
+        Assert.Equal((21000, 21001, 0, -1), (config.Silo.SiloPort, config.Silo.GatewayPort, config.Silo.DataPort, config.Silo.HttpPort));
+        Assert.Equal("az-b", config.Silo.FaultZone);
         Assert.Equal(7, config.Storage.SlotsPerDisk);
         Assert.Equal(TimeSpan.FromSeconds(2), config.Applications.HeartbeatTtl);
         Assert.Single(config.Storage.Directories);
-        Assert.Contains("c1", config.Membership.FilePath);
-        Assert.False(string.IsNullOrEmpty(config.Silo.Name));
+        Assert.Equal(SiloConfiguration.DefaultMembershipDirectory("c1"), config.Membership.Directory);
+        Assert.Equal("silo-21000", config.Silo.Name);
+        // The data endpoint listens where the silo does.
+        Assert.Equal(("127.0.0.1", "127.0.0.1", 0), (config.DataEndpoint.ListenAddress, config.DataEndpoint.AdvertisedHost, config.DataEndpoint.Port));
     }
 
     [Fact]
-    public void Equal_grid_and_http_ports_are_refused()
+    public void Equal_ports_are_refused()
     {
-        var e = Assert.Throws<SiloConfigurationException>(() => SiloConfiguration.Load(Config(("Silo:Port", "9000"), ("Silo:HttpPort", "9000"))));
+        var e = Assert.Throws<SiloConfigurationException>(() => Args("--silo-port", "9000", "--gateway-port", "9000"));
         Assert.Contains(e.Failures, f => f.Contains("must differ"));
+    }
+
+    [Fact]
+    public void A_wildcard_listen_address_needs_an_advertised_IP()
+    {
+        Assert.Contains(Assert.Throws<SiloConfigurationException>(() => Args("--listen", "0.0.0.0")).Failures, f => f.Contains("Silo:AdvertisedHost is required"));
+        Assert.Contains(Assert.Throws<SiloConfigurationException>(() => Args("--listen", "0.0.0.0", "--host", "ip-10-0-0-5")).Failures,
+            f => f.Contains("is not an IP address"));
+        Assert.Equal("10.0.0.5", Args("--listen", "0.0.0.0", "--host", "10.0.0.5").DataEndpoint.AdvertisedHost);
+    }
+
+    [Fact]
+    public void The_DynamoDB_provider_needs_a_service_and_three_different_tables()
+    {
+        var missing = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb"));
+        Assert.Contains(missing.Failures, f => f.Contains("Membership:DynamoDB:Service"));
+
+        var config = Args("--membership", "DynamoDB", "--dynamodb-service", "us-east-1");
+        Assert.True(config.Membership.UsesDynamoDB);
+        Assert.Equal(("OrleansSilos", "OrleansGrainState", "OrleansReminders"),
+            (config.Membership.DynamoDB.SilosTableName, config.Membership.DynamoDB.GrainStateTableName, config.Membership.DynamoDB.RemindersTableName));
+        Assert.Equal("us-east-1", config.Membership.DynamoDB.Clustering().Service);
+
+        var same = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1",
+            "--Membership:DynamoDB:RemindersTableName=OrleansSilos"));
+        Assert.Contains("three different names", Assert.Single(same.Failures));
+
+        var badName = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1",
+            "--Membership:DynamoDB:GrainStateTableName=x"));
+        Assert.Contains(badName.Failures, f => f.Contains("Membership:DynamoDB:GrainStateTableName 'x'"));
     }
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Orleans.Shuffle.Testing;
 using Orleans.Shuffle.Tests.Infrastructure;
 
 namespace Orleans.Shuffle.Tests.Faults;
@@ -20,7 +21,7 @@ public sealed class FaultJobResult(int? exitCode, JsonElement? report, string ou
         ? value.GetInt64()
         : throw new Xunit.Sdk.XunitException($"the report has no number '{property}'.{Environment.NewLine}{Describe()}");
 
-    /// <summary>Everything needed to see why a run went wrong: exit code, report, output and the tails of the silo and worker logs.</summary>
+    /// <summary>Everything needed to see why a run went wrong: exit code, report, output and the tails of the silo and executor logs.</summary>
     public string Describe()
     {
         var text = new StringBuilder();
@@ -68,7 +69,7 @@ public static class FaultJob
         return new FaultJobResult(exit, document, job.Tail(80), fine ? "" : LogTails(Path.Combine(work, "logs")));
     }
 
-    /// <summary>The last lines of every log in the job's log directory (silos and workers).</summary>
+    /// <summary>The last lines of every log in the job's log directory (silos and executors).</summary>
     public static string LogTails(string directory, int lines = 25)
     {
         if (!Directory.Exists(directory)) return "";

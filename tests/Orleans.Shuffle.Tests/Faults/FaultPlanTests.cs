@@ -48,7 +48,7 @@ public class FaultPlanTests
     [Fact]
     public async Task The_stage_gate_fires_once_when_every_running_worker_has_paused()
     {
-        using var temp = new Infrastructure.TempDirectory("oshuffle-gate");
+        using var temp = new Orleans.Shuffle.Testing.TempDirectory("oshuffle-gate");
         int fired = 0;
         var gate = new StageGate(0.5, temp.Combine("resume"), () =>
         {
@@ -56,20 +56,20 @@ public class FaultPlanTests
             return Task.CompletedTask;
         });
         Assert.Equal(50, gate.PausePointFor(100));
-        gate.WorkerStarted();
-        gate.WorkerStarted();
-        gate.WorkerPaused();
+        gate.TaskStarted();
+        gate.TaskStarted();
+        gate.TaskPaused();
         Assert.False(gate.Fired);
-        gate.WorkerPaused();
+        gate.TaskPaused();
         Assert.True(gate.Fired);
         Assert.True(await gate.CompleteAsync().WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.True(File.Exists(gate.ResumeFile));
         Assert.Equal(1, fired);
         // Workers started later run without a pause, and nothing fires again.
         Assert.Null(gate.PausePointFor(100));
-        gate.WorkerStarted();
-        gate.WorkerPaused();
-        gate.WorkerEnded(paused: true);
+        gate.TaskStarted();
+        gate.TaskPaused();
+        gate.TaskEnded(paused: true);
         Assert.Equal(1, fired);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Orleans.Shuffle.Testing;
 using Orleans.Shuffle.Tests.Infrastructure;
 
 namespace Orleans.Shuffle.Tests.Faults;

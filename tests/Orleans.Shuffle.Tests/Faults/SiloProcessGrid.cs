@@ -1,51 +1,51 @@
 using System.Diagnostics;
 using System.Text;
+using Orleans.Shuffle.Testing;
 using Orleans.Shuffle.Tests.Infrastructure;
 
 namespace Orleans.Shuffle.Tests.Faults;
 
-/// <summary>What a silo process announced on its "SILO READY name=.. identity=.. grid=host:port http=host:port" line.</summary>
-public sealed record SiloReadyLine(string Name, string Grid, string Http, string Identity = "")
+/// <summary>What a silo process announced on its "SILO READY name=.. identity=.. silo=.. gateway=.. data=.. http=.." line.</summary>
+public sealed record SiloReady(string Name, string Identity, string Gateway, string Data, string Http)
 {
-    public static SiloReadyLine? TryParse(string line)
+    public static SiloReady? TryParse(string line)
     {
-        const string Prefix = "SILO READY ";
-        if (!line.StartsWith(Prefix, StringComparison.Ordinal)) return null;
-        var fields = line[Prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
+        if (!line.StartsWith(Silo.Hosting.SiloReadyLine.Prefix, StringComparison.Ordinal)) return null;
+        var fields = line[Silo.Hosting.SiloReadyLine.Prefix.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)
             .Select(t => t.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
-        return fields.TryGetValue("name", out string? name) && fields.TryGetValue("grid", out string? grid)
-            ? new SiloReadyLine(name, grid, fields.GetValueOrDefault("http", ""), fields.GetValueOrDefault("identity", ""))
+        return fields.TryGetValue("name", out string? name) && fields.TryGetValue("identity", out string? identity)
+            ? new SiloReady(name, identity, fields.GetValueOrDefault("gateway", ""), fields.GetValueOrDefault("data", ""), fields.GetValueOrDefault("http", ""))
             : null;
     }
 }
 
 /// <summary>
 /// Silo processes a test starts itself (rather than letting the job tool start them), so the test
-/// controls their disks and their lives: one cluster id, one membership file (or the membership
-/// table that <c>extraArgs</c> name, e.g. DynamoDB), loopback, ports chosen by the OS. Disposing
-/// kills exactly these processes, through their own Process objects.
+/// controls their disks and their lives: one cluster id, one embedded store directory (or the
+/// DynamoDB tables that <c>extraArgs</c> name), loopback, free ports. Each silo watches the test
+/// process and stops if it dies. Disposing kills exactly these processes, through their own Process objects.
 /// </summary>
 public sealed class SiloProcessGrid : IDisposable
 {
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
 
-    private readonly List<(ChildProcess Process, SiloReadyLine Ready)> _silos = [];
+    private readonly List<(ChildProcess Process, SiloReady Ready)> _silos = [];
 
     private SiloProcessGrid(string clusterId) => ClusterId = clusterId;
 
     public string ClusterId { get; }
 
-    public IReadOnlyList<SiloReadyLine> Silos => _silos.Select(s => s.Ready).ToList();
+    public IReadOnlyList<SiloReady> Silos => _silos.Select(s => s.Ready).ToList();
 
-    /// <summary>Grid endpoints, for the job's --grid.</summary>
-    public string Gateways => string.Join(',', _silos.Select(s => s.Ready.Grid));
+    /// <summary>Orleans gateway endpoints, for the job's --grid.</summary>
+    public string Gateways => string.Join(',', _silos.Select(s => s.Ready.Gateway));
 
     /// <param name="disks">One storage directory per silo.</param>
-    /// <param name="membershipFile">The shared membership table.</param>
+    /// <param name="membershipDirectory">The shared embedded stores (membership, grain state, reminders).</param>
     /// <param name="extraArgs">Appended to every silo's command line.</param>
     /// <param name="clusterId">The silos' cluster id; default a new one.</param>
     public static async Task<SiloProcessGrid> StartAsync(
-        IReadOnlyList<string> disks, string membershipFile, IEnumerable<string> extraArgs, string? clusterId = null)
+        IReadOnlyList<string> disks, string membershipDirectory, IEnumerable<string> extraArgs, string? clusterId = null)
     {
         Assert.True(File.Exists(RepoPaths.SiloDll), $"{RepoPaths.SiloDll} is not built");
         var grid = new SiloProcessGrid(clusterId ?? "fault-" + Guid.NewGuid().ToString("N")[..8]);
@@ -61,10 +61,13 @@ public sealed class SiloProcessGrid : IDisposable
                     RepoPaths.SiloDll,
                     "--cluster-id", grid.ClusterId,
                     "--name", name,
-                    "--port", "0",
+                    "--silo-port", LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--gateway-port", LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "--data-port", "0",
                     "--http-port", "0",
                     "--disk", disks[i],
-                    "--membership-file", membershipFile,
+                    "--membership-dir", membershipDirectory,
+                    "--parent-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
                     .. extra,
                 ]), name));
             }
@@ -84,6 +87,34 @@ public sealed class SiloProcessGrid : IDisposable
     }
 
     public string Output(int index, int lines = 40) => _silos[index].Process.Tail(lines);
+
+    /// <summary>Sends silo <paramref name="index"/> a signal (SIGTERM, SIGSTOP, SIGCONT), through its own pid.</summary>
+    public void Signal(int index, int signal) => _silos[index].Process.Signal(signal);
+
+    /// <summary>The exit code of silo <paramref name="index"/>, or null if it did not exit in time (then it is killed).</summary>
+    public Task<int?> WaitForExitAsync(int index, TimeSpan timeout) => _silos[index].Process.WaitForExitAsync(timeout);
+
+    /// <summary>
+    /// The status silo <paramref name="observer"/>'s membership gives <paramref name="identity"/>, once it
+    /// is not Active any more (polled, bounded by the ready timeout); "Active" if it stays so.
+    /// </summary>
+    public async Task<string> StatusSeenByAsync(int observer, string identity)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        string status = "Active";
+        var clock = Stopwatch.StartNew();
+        // Bounded by ReadyTimeout.
+        while (clock.Elapsed < ReadyTimeout)
+        {
+            using var state = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://{_silos[observer].Ready.Http}/state"));
+            var row = state.RootElement.GetProperty("membership").GetProperty("silos").EnumerateArray()
+                .FirstOrDefault(s => s.GetProperty("identity").GetString() == identity);
+            status = row.ValueKind == System.Text.Json.JsonValueKind.Object ? row.GetProperty("status").GetString() ?? "?" : "absent";
+            if (status != "Active") return status;
+            await Task.Delay(100);
+        }
+        return status;
+    }
 
     /// <summary>Kills silo <paramref name="index"/> with SIGKILL through its own Process (no shutdown, no goodbye to the membership table), and waits until it is gone.</summary>
     public void Kill(int index) => _silos[index].Process.Kill();
@@ -129,7 +160,7 @@ public sealed class SiloProcessGrid : IDisposable
         throw new Xunit.Sdk.XunitException($"the silos did not all see {_silos.Count} active silos within {ReadyTimeout.TotalSeconds:0} s (they saw {views}).");
     }
 
-    private static async Task<SiloReadyLine> WaitForReadyAsync(ChildProcess process, string name)
+    private static async Task<SiloReady> WaitForReadyAsync(ChildProcess process, string name)
     {
         var clock = Stopwatch.StartNew();
         // Bounded by ReadyTimeout.
@@ -137,7 +168,7 @@ public sealed class SiloProcessGrid : IDisposable
         {
             foreach (string line in process.Output)
             {
-                if (SiloReadyLine.TryParse(line) is { } ready) return ready;
+                if (SiloReady.TryParse(line) is { } ready) return ready;
             }
             await Task.Delay(50);
         }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
+using Orleans.Shuffle.Testing;
 using Orleans.Shuffle.Tests.Infrastructure;
 
 namespace Orleans.Shuffle.Tests.Faults;
@@ -27,7 +28,7 @@ public class StorageFailureTests(ITestOutputHelper output)
         using var temp = new TempDirectory("oshuffle-disk");
         using var tmpfs = TmpfsMount.Mount(temp.Combine("s1-disk"), TmpfsMiB);
         string[] disks = [tmpfs.Directory, temp.Combine("s2-disk"), temp.Combine("s3-disk")];
-        using var grid = await SiloProcessGrid.StartAsync(disks, temp.Combine("membership.json"),
+        using var grid = await SiloProcessGrid.StartAsync(disks, temp.Combine("membership"),
         [
             "--Storage:SplitThresholdBytes=1048576",
             "--Storage:ReservedBytesPerDisk=0",
@@ -39,6 +40,7 @@ public class StorageFailureTests(ITestOutputHelper output)
         [
             RepoPaths.JobDll,
             "--grid", grid.Gateways,
+            "--cluster-id", grid.ClusterId,
             "--replicas", "2",
             .. FaultJob.SmallJob("32MiB"),
             "--report", report,
@@ -86,7 +88,7 @@ public class StorageFailureTests(ITestOutputHelper output)
     }
 
     /// <summary>The disks[] of a silo's /state as JSON text, for the test's messages, and the failed writes they count.</summary>
-    private static async Task<(string Text, long Failures)> DiskStateAsync(SiloReadyLine silo)
+    private static async Task<(string Text, long Failures)> DiskStateAsync(SiloReady silo)
     {
         try
         {

@@ -16,14 +16,14 @@ public class IdValidatorTests
     {
         Assert.False(IdValidator.IsValidAppId(appId));
         var e = Assert.Throws<GridException>(() => IdValidator.ValidateAppId(appId));
-        Assert.Equal(ErrorCode.InvalidId, e.Code);
+        Assert.Equal(GridErrorCode.InvalidId, e.Code);
     }
 
     [Fact]
     public void Rejects_null()
     {
         Assert.False(IdValidator.IsValidAppId(null));
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateAppId(null)).Code);
+        Assert.Equal(GridErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateAppId(null)).Code);
     }
 
     [Theory]
@@ -46,14 +46,14 @@ public class IdValidatorTests
     [Fact]
     public void Numeric_ids_are_range_checked()
     {
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateShuffleId(-1)).Code);
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidatePartition(-1, 0)).Code);
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidatePartition(IdValidator.MaxPartitions, 0)).Code);
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidatePartition(0, -1)).Code);
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateMapAttempt(-1, 0)).Code);
-        Assert.Equal(ErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateMapAttempt(0, -1)).Code);
-        Assert.Equal(ErrorCode.InvalidArgument, Assert.Throws<GridException>(() => IdValidator.ValidateShape(0, 1)).Code);
-        Assert.Equal(ErrorCode.InvalidArgument, Assert.Throws<GridException>(() => IdValidator.ValidateShape(1, 0)).Code);
+        Assert.Equal(GridErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateShuffleId(-1)).Code);
+        Assert.Equal(GridErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidatePartition(-1, 0)).Code);
+        Assert.Equal(GridErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidatePartition(IdValidator.MaxPartitions, 0)).Code);
+        Assert.Equal(GridErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidatePartition(0, -1)).Code);
+        Assert.Equal(GridErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateMapAttempt(-1, 0)).Code);
+        Assert.Equal(GridErrorCode.InvalidId, Assert.Throws<GridException>(() => IdValidator.ValidateMapAttempt(0, -1)).Code);
+        Assert.Equal(GridErrorCode.InvalidArgument, Assert.Throws<GridException>(() => IdValidator.ValidateShape(0, 1)).Code);
+        Assert.Equal(GridErrorCode.InvalidArgument, Assert.Throws<GridException>(() => IdValidator.ValidateShape(1, 0)).Code);
         IdValidator.ValidateShuffleId(0);
         IdValidator.ValidatePartition(IdValidator.MaxPartitions - 1, 0);
         IdValidator.ValidateMapAttempt(0, 0);

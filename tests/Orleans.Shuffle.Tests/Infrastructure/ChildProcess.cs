@@ -7,8 +7,12 @@ namespace Orleans.Shuffle.Tests.Infrastructure;
 /// A process a test starts: output collected, bounded by a timeout after which this test kills it
 /// and everything it started, through its own Process object.
 /// </summary>
-public sealed class ChildProcess : IDisposable
+public sealed partial class ChildProcess : IDisposable
 {
+    public const int SigTerm = 15;
+    public const int SigStop = 19;
+    public const int SigCont = 18;
+
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
 
@@ -39,6 +43,20 @@ public sealed class ChildProcess : IDisposable
     }
 
     public IReadOnlyCollection<string> Output => _output;
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>Sends a signal (SIGTERM, SIGSTOP, SIGCONT) to this process only, by its pid.</summary>
+    public void Signal(int signal)
+    {
+        if (!_process.HasExited && Kill(_process.Id, signal) != 0)
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     public string Tail(int lines = 60) => string.Join(Environment.NewLine, _output.TakeLast(lines));
 

@@ -1,16 +1,31 @@
 using System.Buffers;
+using System.Net;
 using System.Net.Sockets;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Tests.Infrastructure;
 
+/// <summary>A body passed through as it is: for sending bytes a test built by hand through the project's framing.</summary>
+public readonly struct RawBody(ReadOnlyMemory<byte> bytes) : IWireMessage<RawBody>
+{
+    public ReadOnlyMemory<byte> Bytes { get; } = bytes;
+
+    public void Write(WireWriter writer) => writer.WriteRaw(Bytes.Span);
+
+    public static RawBody Read(ref WireReader reader) => new(reader.ReadToEnd().ToArray());
+}
+
 /// <summary>
-/// A bare TCP connection to a silo's grid port that sends whatever bytes a test likes and parses
-/// what comes back frame by frame: for feeding a silo garbage and checking its answers.
+/// A bare loopback TCP connection that sends whatever bytes a test likes and parses what comes back
+/// frame by frame: as a client of a silo's data endpoint, for feeding it garbage and checking its
+/// answers, or as the accepted side of a listener, for checking what a project client sends.
 /// </summary>
 public sealed class RawGridSocket : IAsyncDisposable
 {
+    private static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(30);
+
     private readonly Socket _socket;
     private readonly byte[] _receive = new byte[64 * 1024];
     private byte[] _pending = [];
@@ -21,25 +36,64 @@ public sealed class RawGridSocket : IAsyncDisposable
     public static async Task<RawGridSocket> ConnectAsync(string host, int port)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await socket.ConnectAsync(host, port, timeout.Token);
+        using var timeout = new CancellationTokenSource(DefaultWait);
+        try
+        {
+            await socket.ConnectAsync(host, port, timeout.Token);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
         return new RawGridSocket(socket);
     }
 
-    public static async Task<RawGridSocket> ConnectAndHelloAsync(string host, int port)
+    public static Task<RawGridSocket> ConnectAsync(SiloEndpoint endpoint) => ConnectAsync(endpoint.Host, endpoint.Port);
+
+    /// <summary>Connects and completes the handshake; the silo's HelloOk (request id 1) is checked and returned.</summary>
+    public static async Task<(RawGridSocket Socket, HelloOk Ok)> ConnectAndHelloAsync(SiloEndpoint endpoint)
     {
-        var raw = await ConnectAsync(host, port);
-        await raw.SendFrameAsync(MessageType.Hello, Hello.ForThisBuild("raw-test"), requestId: 1);
-        var reply = await raw.ReceiveFrameAsync();
-        Assert.NotNull(reply);
-        Assert.Equal(FrameFlags.Response, reply.Value.Header.Flags);
-        Assert.Equal(1UL, reply.Value.Header.RequestId);
-        return raw;
+        var raw = await ConnectAsync(endpoint);
+        try
+        {
+            await raw.SendFrameAsync(MessageType.Hello, Hello.ForThisBuild("raw-test"), requestId: 1);
+            var reply = await raw.ReceiveFrameAsync();
+            Assert.NotNull(reply);
+            Assert.Equal(new FrameHeader(reply.Value.Body.Length, MessageType.Hello, FrameFlags.Response, 1), reply.Value.Header);
+            var reader = new WireReader(new ReadOnlySequence<byte>(reply.Value.Body));
+            var ok = HelloOk.Read(ref reader);
+            reader.EnsureEnd();
+            Assert.Equal(ProtocolConstants.Version, ok.Version);
+            return (raw, ok);
+        }
+        catch
+        {
+            await raw.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>A loopback listener on a free port, for <see cref="AcceptAsync"/>.</summary>
+    public static TcpListener Listen()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start(1);
+        return listener;
+    }
+
+    /// <summary>The next connection <paramref name="listener"/> accepts, as a raw socket.</summary>
+    public static async Task<RawGridSocket> AcceptAsync(TcpListener listener)
+    {
+        using var timeout = new CancellationTokenSource(DefaultWait);
+        var socket = await listener.AcceptSocketAsync(timeout.Token);
+        socket.NoDelay = true;
+        return new RawGridSocket(socket);
     }
 
     public async Task SendAsync(ReadOnlyMemory<byte> bytes)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var timeout = new CancellationTokenSource(DefaultWait);
         // Bounded: each send moves forward by at least one byte.
         while (bytes.Length > 0)
         {
@@ -56,20 +110,30 @@ public sealed class RawGridSocket : IAsyncDisposable
     }
 
     /// <summary>Sends a frame with <paramref name="body"/> as its raw body bytes.</summary>
-    public Task SendRawFrameAsync(MessageType type, byte[] body, ulong requestId) =>
-        SendFrameAsync(type, new RawBody(body), requestId);
+    public Task SendRawFrameAsync(MessageType type, byte[] body, ulong requestId, FrameFlags flags = FrameFlags.None) =>
+        SendFrameAsync(type, new RawBody(body), requestId, flags);
 
-    /// <summary>Tells the silo we will send nothing more.</summary>
+    /// <summary>Tells the peer we will send nothing more.</summary>
     public void ShutdownSend() => _socket.Shutdown(SocketShutdown.Send);
 
-    /// <summary>The next whole frame, or null when the silo closed the connection first.</summary>
+    /// <summary>The next whole frame, or null when the peer closed the connection first.</summary>
     public async Task<(FrameHeader Header, byte[] Body)?> ReceiveFrameAsync(TimeSpan? timeout = null)
     {
-        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(15));
+        var raw = await ReceiveRawFrameAsync(timeout);
+        if (raw is null) return null;
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(raw));
+        Assert.True(FrameCodec.TryRead(ref reader, int.MaxValue, out var frame, out _));
+        return (frame.Header, frame.Body.ToArray());
+    }
+
+    /// <summary>The next whole frame exactly as it arrived (header and body), or null when the peer closed the connection first.</summary>
+    public async Task<byte[]?> ReceiveRawFrameAsync(TimeSpan? timeout = null)
+    {
+        using var cancel = new CancellationTokenSource(timeout ?? DefaultWait);
         // Bounded by the timeout: every round either parses, or receives at least one byte, or ends.
         while (true)
         {
-            if (TryParse(out var frame)) return frame;
+            if (TryTakeFrame(out var frame)) return frame;
             if (_closedByPeer) return null;
             int received;
             try
@@ -89,7 +153,7 @@ public sealed class RawGridSocket : IAsyncDisposable
         }
     }
 
-    /// <summary>The error reply that must come next; its code and message.</summary>
+    /// <summary>The error reply that must come next; its header and body.</summary>
     public async Task<(FrameHeader Header, ErrorReply Error)> ReceiveErrorAsync()
     {
         var frame = await ReceiveFrameAsync();
@@ -102,16 +166,16 @@ public sealed class RawGridSocket : IAsyncDisposable
         return (header, error);
     }
 
-    /// <summary>True when the silo closes the connection within the timeout (frames before the close are skipped).</summary>
-    public async Task<bool> WaitForCloseAsync(TimeSpan timeout)
+    /// <summary>True when the peer closes the connection within the timeout (frames before the close are skipped).</summary>
+    public async Task<bool> WaitForCloseAsync(TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultWait);
         // Bounded by the deadline.
         while (DateTime.UtcNow < deadline)
         {
             try
             {
-                if (await ReceiveFrameAsync(deadline - DateTime.UtcNow) is null) return true;
+                if (await ReceiveRawFrameAsync(deadline - DateTime.UtcNow) is null) return true;
             }
             catch (OperationCanceledException)
             {
@@ -121,17 +185,19 @@ public sealed class RawGridSocket : IAsyncDisposable
         return false;
     }
 
-    private bool TryParse(out (FrameHeader Header, byte[] Body) frame)
+    /// <summary>Takes one whole frame off the received bytes, if they hold one.</summary>
+    private bool TryTakeFrame(out byte[] frame)
     {
-        frame = default;
+        frame = [];
         var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(_pending));
-        if (!FrameCodec.TryRead(ref reader, int.MaxValue, out var parsed, out var error))
+        if (!FrameCodec.TryRead(ref reader, int.MaxValue, out _, out var error))
         {
-            Assert.Equal(FrameError.None, error); // a silo never sends a broken frame
+            Assert.Equal(FrameError.None, error); // the project never sends a broken frame header
             return false;
         }
-        frame = (parsed.Header, parsed.Body.ToArray());
-        _pending = _pending[(int)reader.Consumed..];
+        int length = (int)reader.Consumed;
+        frame = _pending[..length];
+        _pending = _pending[length..];
         return true;
     }
 

@@ -1,6 +1,6 @@
 using System.Text;
 using Orleans.Shuffle.Client;
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 
 namespace Orleans.Shuffle.Tests.Infrastructure;
 
@@ -54,13 +54,14 @@ public static class ShuffleData
     }
 
     /// <summary>A whole small shuffle through <paramref name="client"/>: register, two maps, read every partition back exactly.</summary>
-    public static async Task RunSmallShuffleAsync(GridClient client, string appId, int shuffleId = 0, int partitions = 4, int recordsPerMap = 300)
+    public static async Task RunSmallShuffleAsync(GridClient client, string appId, int shuffleId = 0, int partitions = 4, int recordsPerMap = 300, int replicas = 2)
     {
         await client.RegisterApplicationAsync(appId);
         const int Maps = 2;
+        await client.RegisterShuffleAsync(appId, shuffleId, new ShuffleSpec(Maps, partitions, replicas));
         for (int map = 0; map < Maps; map++)
         {
-            await using var writer = await client.CreateWriterAsync(appId, shuffleId, Maps, partitions, map, 0);
+            await using var writer = await client.CreateWriterAsync(appId, shuffleId, map, 0);
             await WriteMapAsync(writer, map, recordsPerMap, partitions);
             var reply = await writer.CloseAsync();
             Assert.True(reply.Won);
@@ -74,6 +75,6 @@ public static class ShuffleData
         }
     }
 
-    /// <summary>Every location's silo, as host:port.</summary>
-    public static IEnumerable<string> Endpoints(IEnumerable<PartitionLocation> locations) => locations.Select(l => $"{l.Host}:{l.Port}");
+    /// <summary>Every location's primary, as its data endpoint host:port.</summary>
+    public static IEnumerable<string> Endpoints(IEnumerable<PartitionLocation> locations) => locations.Select(l => l.Primary.Endpoint);
 }

@@ -1,25 +1,42 @@
+using System.Buffers;
 using System.Buffers.Binary;
+using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Transport;
 using Orleans.Shuffle.Wire;
+using Orleans.TestingHost;
 
 namespace Orleans.Shuffle.Tests.Integration;
 
-/// <summary>Bad input on one connection gets an error (or a closed connection) and harms nobody else.</summary>
+/// <summary>
+/// Bad input on one data-plane connection gets the error reply or the closed connection that
+/// docs/protocol.md specifies, and harms nobody else: after every attack a whole shuffle through the
+/// grid client still reads back exactly. Two real storage silos (so pushes are replicated); the
+/// attacks go to the first one's data endpoint over raw loopback sockets.
+/// </summary>
 [Collection(SiloCollection.Name)]
 public sealed class GarbageResilienceTests : IAsyncLifetime
 {
-    private InProcessCluster _cluster = null!;
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(60);
 
-    private SiloHandle Silo => _cluster.Silos[0];
+    private TestGrid _grid = null!;
+    private SiloEndpoint _endpoint = null!;
+
+    private InProcessSiloHandle Silo => _grid.Silos[0];
 
     public async Task InitializeAsync()
     {
-        _cluster = await InProcessCluster.StartAsync(2, slotsPerSilo: 32, ["--Network:HandshakeTimeout=00:00:01"]);
+        // A short handshake timeout, so the slowloris test does not wait the default 10 s.
+        _grid = await TestGrid.StartAsync(2, settings: new Dictionary<string, string?> { ["DataEndpoint:HandshakeTimeout"] = "00:00:01" });
+        _endpoint = await _grid.DataEndpointOf(Silo);
     }
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+    public async Task DisposeAsync() => await _grid.DisposeAsync();
+
+    /// <summary>The silo still serves: a whole small shuffle through the grid client reads back exactly.</summary>
+    private Task AssertStillServesAsync(string appId) => ShuffleData.RunSmallShuffleAsync(_grid.Client, appId);
 
     private static byte[] Header(int bodyLength, ushort type, byte flags = 0, byte reserved = 0, ulong requestId = 0)
     {
@@ -32,12 +49,43 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         return header;
     }
 
+    /// <summary>A raw connection to the first silo's data endpoint, or to <paramref name="silo"/>'s.</summary>
+    private async Task<RawGridSocket> ConnectAsync(bool hello, SiloEndpoint? silo = null)
+    {
+        silo ??= _endpoint;
+        if (!hello) return await RawGridSocket.ConnectAsync(silo);
+        var (raw, ok) = await RawGridSocket.ConnectAndHelloAsync(silo);
+        Assert.Equal(silo.Identity, ok.SiloIdentity);
+        Assert.Matches(@"^\d{1,3}(\.\d{1,3}){3}:\d+@\d+$", ok.SiloIdentity); // the Orleans address, ip:port@generation
+        return raw;
+    }
+
+    /// <summary>The connection still serves requests: a fetch of a partition nobody has gets UnknownPartition for its id.</summary>
+    private static async Task AssertConnectionServesAsync(RawGridSocket raw, ulong requestId)
+    {
+        await raw.SendFrameAsync(MessageType.FetchChunk, new FetchChunk("app-nobody", 0, 0, 0, 0, 0, int.MaxValue), requestId);
+        var (header, error) = await raw.ReceiveErrorAsync();
+        Assert.Equal((MessageType.FetchChunk, requestId, GridErrorCode.UnknownPartition), (header.Type, header.RequestId, error.Code));
+    }
+
+    private static async Task AssertErrorAsync(RawGridSocket raw, MessageType type, ulong requestId, GridErrorCode code)
+    {
+        var (header, error) = await raw.ReceiveErrorAsync();
+        Assert.True((type, requestId, code) == (header.Type, header.RequestId, error.Code),
+            $"expected {code} for {type} #{requestId}, got {error.Code} for {header.Type} #{header.RequestId}: {error.Message}");
+    }
+
+    /// <summary>The error the silo sends before it closes a connection whose byte stream it cannot trust: request id 0.</summary>
+    private static async Task AssertConnectionErrorThenCloseAsync(RawGridSocket raw, GridErrorCode code)
+    {
+        var (header, error) = await raw.ReceiveErrorAsync();
+        Assert.Equal((0UL, code), (header.RequestId, error.Code));
+        Assert.True(await raw.WaitForCloseAsync(CloseWait), "the connection was left open");
+    }
+
     [Fact]
     public async Task Random_bytes_close_the_connection_and_the_silo_keeps_serving()
     {
-        var client = await _cluster.ConnectClientAsync();
-        await client.RegisterApplicationAsync("app-before-garbage");
-
         var random = new Random(1234);
         var inputs = Enumerable.Range(0, 20).Select(_ =>
         {
@@ -47,205 +95,487 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         }).ToList();
         var garbage = inputs.Select(async (bytes, i) =>
         {
-            await using var raw = await RawGridSocket.ConnectAsync(Silo.Host, Silo.Port);
+            await using var raw = await RawGridSocket.ConnectAsync(_endpoint);
             await raw.SendAsync(bytes);
             raw.ShutdownSend();
-            Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(15)), $"connection {i} was left open");
+            Assert.True(await raw.WaitForCloseAsync(CloseWait), $"connection {i} was left open");
         }).ToList();
         // Meanwhile a correct client works.
-        await ShuffleData.RunSmallShuffleAsync(client, "app-during-garbage");
+        await AssertStillServesAsync("app-during-garbage");
         await Task.WhenAll(garbage);
-        // And afterwards, on a new client too.
-        var after = await _cluster.ConnectClientAsync();
-        await ShuffleData.RunSmallShuffleAsync(after, "app-after-garbage");
-    }
-
-    [Fact]
-    public async Task An_oversized_length_gets_FrameTooLarge_and_a_closed_connection()
-    {
-        await using var raw = await RawGridSocket.ConnectAndHelloAsync(Silo.Host, Silo.Port);
-        await raw.SendAsync(Header(ProtocolConstants.DefaultMaxFrameBodyBytes + 1, (ushort)MessageType.PushData, requestId: 5));
-        var (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal(ErrorCode.FrameTooLarge, error.Code);
-        Assert.Equal(0UL, header.RequestId);
-        Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
-        await ShuffleData.RunSmallShuffleAsync(await _cluster.ConnectClientAsync(), "app-after-oversized");
-    }
-
-    [Fact]
-    public async Task A_bad_header_before_Hello_gets_MalformedFrame_and_a_closed_connection()
-    {
-        await using var raw = await RawGridSocket.ConnectAsync(Silo.Host, Silo.Port);
-        await raw.SendAsync(Header(0, (ushort)MessageType.Hello, flags: 0x40, requestId: 3));
-        var (_, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal(ErrorCode.MalformedFrame, error.Code);
-        Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
-    }
-
-    [Fact]
-    public async Task A_first_frame_other_than_Hello_gets_HandshakeRequired_and_a_closed_connection()
-    {
-        await using var raw = await RawGridSocket.ConnectAsync(Silo.Host, Silo.Port);
-        await raw.SendFrameAsync(MessageType.Ping, default(Empty), requestId: 7);
-        var (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal(ErrorCode.HandshakeRequired, error.Code);
-        Assert.Equal(7UL, header.RequestId);
-        Assert.Equal(MessageType.Ping, header.Type);
-        Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
+        await AssertStillServesAsync("app-after-garbage");
     }
 
     [Theory]
-    [InlineData(ProtocolConstants.Magic, 2)]
-    [InlineData(ProtocolConstants.Magic, 0)]
-    [InlineData(0x12345678u, ProtocolConstants.Version)]
-    public async Task A_Hello_of_another_version_or_magic_gets_VersionMismatch_and_a_closed_connection(uint magic, ushort version)
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_oversized_length_gets_FrameTooLarge_with_request_id_0_and_a_closed_connection(bool hello)
     {
-        await using var raw = await RawGridSocket.ConnectAsync(Silo.Host, Silo.Port);
-        await raw.SendFrameAsync(MessageType.Hello, new Hello(magic, version, "old-client"), requestId: 1);
-        var (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal(ErrorCode.VersionMismatch, error.Code);
-        Assert.Equal(1UL, header.RequestId);
-        Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
-    }
-
-    [Fact]
-    public async Task A_malformed_Hello_body_gets_MalformedFrame_and_a_closed_connection()
-    {
-        await using var raw = await RawGridSocket.ConnectAsync(Silo.Host, Silo.Port);
-        await raw.SendRawFrameAsync(MessageType.Hello, [0x4F, 0x53], requestId: 1);
-        var (_, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal(ErrorCode.MalformedFrame, error.Code);
-        Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
-    }
-
-    [Fact]
-    public async Task A_connection_that_never_says_Hello_is_closed_after_the_handshake_timeout()
-    {
-        await using var raw = await RawGridSocket.ConnectAsync(Silo.Host, Silo.Port);
-        await raw.SendAsync(new byte[5]); // half a header, then silence
-        Assert.True(await raw.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
-    }
-
-    [Fact]
-    public async Task A_malformed_body_after_Hello_gets_an_error_and_the_connection_stays_open()
-    {
-        await using var raw = await RawGridSocket.ConnectAndHelloAsync(Silo.Host, Silo.Port);
-        var fetch = MessageSamples_FetchChunkBody();
-
-        // Truncated, then with trailing bytes, then a known type whose body is garbage.
-        await raw.SendRawFrameAsync(MessageType.FetchChunk, fetch[..^3], requestId: 10);
-        var (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal((10UL, ErrorCode.MalformedFrame), (header.RequestId, error.Code));
-
-        await raw.SendRawFrameAsync(MessageType.FetchChunk, [.. fetch, 1, 2], requestId: 11);
-        (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal((11UL, ErrorCode.MalformedFrame), (header.RequestId, error.Code));
-
-        await raw.SendRawFrameAsync(MessageType.RegisterShuffle, [0xFF, 0xFF, 1, 2, 3], requestId: 12);
-        (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal((12UL, ErrorCode.MalformedFrame), (header.RequestId, error.Code));
-
-        await raw.SendRawFrameAsync(MessageType.PushData, [1, 0, (byte)'a', 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x7F], requestId: 13);
-        (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal((13UL, ErrorCode.MalformedFrame), (header.RequestId, error.Code));
-
-        // A known type with a well-formed body for a grain request, and a bad one mid-body (valid app id, truncated rest).
-        await raw.SendRawFrameAsync(MessageType.MapperEnd, [3, 0, (byte)'a', (byte)'p', (byte)'p', 1], requestId: 14);
-        (header, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal((14UL, ErrorCode.MalformedFrame), (header.RequestId, error.Code));
-
-        // Still open: a Ping is answered.
-        await raw.SendFrameAsync(MessageType.Ping, default(Empty), requestId: 15);
-        var pong = await raw.ReceiveFrameAsync();
-        Assert.NotNull(pong);
-        Assert.Equal((15UL, FrameFlags.Response, 0), (pong.Value.Header.RequestId, pong.Value.Header.Flags, pong.Value.Body.Length));
-    }
-
-    private static byte[] MessageSamples_FetchChunkBody() =>
-        Tests.Wire.MessageSamples.BodyOf(new FetchChunk("app-x", 0, 0, 0, 0, 0, int.MaxValue));
-
-    [Fact]
-    public async Task An_unknown_message_type_gets_UnknownMessageType_and_the_connection_stays_open()
-    {
-        await using var raw = await RawGridSocket.ConnectAndHelloAsync(Silo.Host, Silo.Port);
-        foreach (ushort type in new ushort[] { 999, 4, 29, 65535 })
+        await using (var raw = await ConnectAsync(hello))
         {
-            await raw.SendRawFrameAsync((MessageType)type, [1, 2, 3], requestId: type);
+            await raw.SendAsync(Header(ProtocolConstants.DefaultMaxFrameBodyBytes + 1, (ushort)MessageType.PushData, requestId: 5));
+            await AssertConnectionErrorThenCloseAsync(raw, GridErrorCode.FrameTooLarge);
+        }
+        await using (var raw = await ConnectAsync(hello))
+        {
+            // u32 0xFFFFFFFF.
+            await raw.SendAsync(Header(-1, (ushort)MessageType.FetchChunk, requestId: 6));
+            await AssertConnectionErrorThenCloseAsync(raw, GridErrorCode.FrameTooLarge);
+        }
+        await AssertStillServesAsync("app-after-oversized");
+    }
+
+    [Theory]
+    [InlineData(false, 0x04, 0)] // version 1's Forwarded flag
+    [InlineData(true, 0x04, 0)]
+    [InlineData(false, 0x40, 0)]
+    [InlineData(true, 0x80, 0)]
+    [InlineData(true, 0x07, 0)]
+    [InlineData(false, 0, 1)]
+    [InlineData(true, 0, 0xFF)]
+    public async Task Bad_flags_or_reserved_byte_get_MalformedFrame_with_request_id_0_and_a_closed_connection(bool hello, byte flags, byte reserved)
+    {
+        await using (var raw = await ConnectAsync(hello))
+        {
+            var type = hello ? MessageType.FetchChunk : MessageType.Hello;
+            await raw.SendAsync(Header(0, (ushort)type, flags, reserved, requestId: 3));
+            await AssertConnectionErrorThenCloseAsync(raw, GridErrorCode.MalformedFrame);
+        }
+        await AssertStillServesAsync("app-after-bad-flags");
+    }
+
+    [Fact]
+    public async Task Unknown_message_types_get_UnknownMessageType_and_the_connection_stays_open()
+    {
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            // 2 was Ping, 3 and 10-17, 30-34 version 1's control messages: never reused.
+            ushort[] types = [0, 2, 3, 10, 11, 13, 17, 19, 23, 30, 33, 34, 999, 65535];
+            foreach (ushort type in types)
+            {
+                await raw.SendRawFrameAsync((MessageType)type, [1, 2, 3], requestId: 1000u + type);
+                await AssertErrorAsync(raw, (MessageType)type, 1000u + type, GridErrorCode.UnknownMessageType);
+                await raw.SendRawFrameAsync((MessageType)type, [], requestId: 100_000u + type);
+                await AssertErrorAsync(raw, (MessageType)type, 100_000u + type, GridErrorCode.UnknownMessageType);
+            }
+            await AssertConnectionServesAsync(raw, 7);
+        }
+        await AssertStillServesAsync("app-after-unknown-types");
+    }
+
+    [Theory]
+    [InlineData((ushort)MessageType.PushData)]
+    [InlineData((ushort)MessageType.FetchChunk)]
+    [InlineData((ushort)MessageType.ReplicateData)]
+    [InlineData((ushort)2)]
+    [InlineData((ushort)3)]
+    [InlineData((ushort)10)]
+    [InlineData((ushort)13)]
+    [InlineData((ushort)30)]
+    [InlineData((ushort)34)]
+    public async Task A_first_frame_other_than_Hello_gets_HandshakeRequired_and_a_closed_connection(ushort type)
+    {
+        await using (var raw = await ConnectAsync(hello: false))
+        {
+            var body = Wire.MessageSamples.BodyOf(new FetchChunk("app-x", 0, 0, 0, 0, 0, int.MaxValue));
+            await raw.SendRawFrameAsync((MessageType)type, body, requestId: 7);
+            await AssertErrorAsync(raw, (MessageType)type, 7, GridErrorCode.HandshakeRequired);
+            Assert.True(await raw.WaitForCloseAsync(CloseWait), "the connection was left open");
+        }
+        await AssertStillServesAsync("app-after-no-hello");
+    }
+
+    [Theory]
+    [InlineData(ProtocolConstants.Magic, (ushort)1)]
+    [InlineData(ProtocolConstants.Magic, (ushort)0)]
+    [InlineData(ProtocolConstants.Magic, (ushort)3)]
+    [InlineData(ProtocolConstants.Magic, (ushort)0x0200)] // the version with its bytes swapped
+    public async Task Another_protocol_version_gets_VersionMismatch_naming_version_2_and_a_closed_connection(uint magic, ushort version)
+    {
+        await using (var raw = await ConnectAsync(hello: false))
+        {
+            await raw.SendFrameAsync(MessageType.Hello, new Hello(magic, version, "old-client"), requestId: 1);
             var (header, error) = await raw.ReceiveErrorAsync();
-            Assert.Equal(ErrorCode.UnknownMessageType, error.Code);
-            Assert.Equal((ulong)type, header.RequestId);
+            Assert.Equal((MessageType.Hello, 1UL, GridErrorCode.VersionMismatch), (header.Type, header.RequestId, error.Code));
+            Assert.Contains($"version {ProtocolConstants.Version}", error.Message, StringComparison.Ordinal);
+            Assert.True(await raw.WaitForCloseAsync(CloseWait), "the connection was left open");
         }
-        await raw.SendFrameAsync(MessageType.Ping, default(Empty), requestId: 100);
-        Assert.Equal(100UL, (await raw.ReceiveFrameAsync())!.Value.Header.RequestId);
-    }
-
-    [Fact]
-    public async Task A_second_Hello_and_a_response_frame_are_refused_without_closing()
-    {
-        await using var raw = await RawGridSocket.ConnectAndHelloAsync(Silo.Host, Silo.Port);
-        await raw.SendFrameAsync(MessageType.Hello, Hello.ForThisBuild("again"), requestId: 2);
-        var (_, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal(ErrorCode.InvalidArgument, error.Code);
-        await raw.SendFrameAsync(MessageType.Ping, default(Empty), requestId: 3, FrameFlags.Response);
-        (_, error) = await raw.ReceiveErrorAsync();
-        Assert.Equal(ErrorCode.MalformedFrame, error.Code);
-        await raw.SendFrameAsync(MessageType.Ping, default(Empty), requestId: 4);
-        Assert.Equal(4UL, (await raw.ReceiveFrameAsync())!.Value.Header.RequestId);
+        await AssertStillServesAsync("app-after-old-version");
     }
 
     [Theory]
-    [InlineData("../etc")]
-    [InlineData("..")]
-    [InlineData("a/b")]
-    [InlineData("")]
-    public async Task Path_like_application_ids_get_InvalidId(string appId)
+    [InlineData(0xDEADBEEFu)]
+    [InlineData(0x4F534847u)] // "GHSO": the magic with its bytes swapped
+    [InlineData(0u)]
+    public async Task A_wrong_magic_gets_VersionMismatch_and_a_closed_connection(uint magic)
     {
-        await using var connection = await GridConnection.ConnectAsync(Silo.Host, Silo.Port, new GridConnectionOptions());
-        foreach (var type in new[] { MessageType.RegisterApplication, MessageType.ApplicationHeartbeat, MessageType.UnregisterApplication })
+        await using (var raw = await ConnectAsync(hello: false))
         {
-            var e = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(type, new AppRequest(appId)));
-            Assert.Equal(ErrorCode.InvalidId, e.Code);
+            await raw.SendFrameAsync(MessageType.Hello, new Hello(magic, ProtocolConstants.Version, "stranger"), requestId: 1);
+            var (header, error) = await raw.ReceiveErrorAsync();
+            Assert.Equal((MessageType.Hello, 1UL, GridErrorCode.VersionMismatch), (header.Type, header.RequestId, error.Code));
+            Assert.True(await raw.WaitForCloseAsync(CloseWait), "the connection was left open");
         }
-        var register = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.RegisterShuffle, new RegisterShuffle(appId, 0, 1, 1)));
-        Assert.Equal(ErrorCode.InvalidId, register.Code);
-        var destroy = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.DestroyShuffle, new ShuffleRequest(appId, -1)));
-        Assert.Equal(ErrorCode.InvalidId, destroy.Code);
-        var reserve = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.ReservePartitions, new ReservePartitions(appId, 0, [new PartitionReservation(0, 0, PartitionRole.Primary, null)])));
-        Assert.Equal(ErrorCode.InvalidId, reserve.Code);
-        var fetch = await Assert.ThrowsAsync<GridException>(() => connection.SendAsync(MessageType.FetchChunk, new FetchChunk(appId, 0, 0, 0, 0, 0, int.MaxValue)));
-        Assert.Equal(ErrorCode.InvalidId, fetch.Code);
-        using var ping = await connection.SendAsync(MessageType.Ping, default(Empty));
-        // Nothing was created anywhere under the silos' disks.
-        Assert.All(_cluster.Silos, s => Assert.Equal(0, s.Partitions.Count));
-        Assert.All(_cluster.Silos, s => Assert.False(Directory.Exists(Path.GetFullPath(Path.Combine(s.Disk, "..", "etc")))));
+        await AssertStillServesAsync("app-after-bad-magic");
+    }
+
+    [Fact]
+    public async Task A_wrong_magic_gets_a_VersionMismatch_message_naming_version_2()
+    {
+        await using var raw = await ConnectAsync(hello: false);
+        await raw.SendFrameAsync(MessageType.Hello, new Hello(0xDEADBEEF, ProtocolConstants.Version, "stranger"), requestId: 1);
+        var (_, error) = await raw.ReceiveErrorAsync();
+        Assert.Equal(GridErrorCode.VersionMismatch, error.Code);
+        Assert.Contains($"version {ProtocolConstants.Version}", error.Message, StringComparison.Ordinal);
+    }
+
+    public static IEnumerable<object[]> MalformedHelloBodies()
+    {
+        var hello = Wire.MessageSamples.BodyOf(Hello.ForThisBuild("raw"));
+        yield return new object[] { hello[..2] };          // ends inside the magic
+        yield return new object[] { hello[..6] };          // no peer name
+        yield return new object[] { hello[..^1] };         // peer name cut short
+        yield return new object[] { hello.Append((byte)0).ToArray() }; // trailing byte
+        yield return new object[] { Array.Empty<byte>() };
+    }
+
+    [Theory]
+    [MemberData(nameof(MalformedHelloBodies))]
+    public async Task A_malformed_Hello_body_gets_MalformedFrame_and_a_closed_connection(byte[] body)
+    {
+        await using (var raw = await ConnectAsync(hello: false))
+        {
+            await raw.SendRawFrameAsync(MessageType.Hello, body, requestId: 1);
+            await AssertErrorAsync(raw, MessageType.Hello, 1, GridErrorCode.MalformedFrame);
+            Assert.True(await raw.WaitForCloseAsync(CloseWait), "the connection was left open");
+        }
+        await AssertStillServesAsync("app-after-bad-hello");
+    }
+
+    [Fact]
+    public async Task A_second_Hello_gets_InvalidArgument_and_the_connection_stays_open()
+    {
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            await raw.SendFrameAsync(MessageType.Hello, Hello.ForThisBuild("again"), requestId: 2);
+            await AssertErrorAsync(raw, MessageType.Hello, 2, GridErrorCode.InvalidArgument);
+            // Also when it speaks another version: the handshake is over.
+            await raw.SendFrameAsync(MessageType.Hello, new Hello(ProtocolConstants.Magic, 1, "again"), requestId: 3);
+            await AssertErrorAsync(raw, MessageType.Hello, 3, GridErrorCode.InvalidArgument);
+            await AssertConnectionServesAsync(raw, 4);
+        }
+        await AssertStillServesAsync("app-after-second-hello");
+    }
+
+    [Fact]
+    public async Task A_response_frame_sent_to_the_silo_is_refused_and_the_connection_stays_open()
+    {
+        // Not in docs/protocol.md (a silo takes requests only); the silo answers MalformedFrame for the frame's id.
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            await raw.SendRawFrameAsync(MessageType.PushData, [0, 0, 0, 0], requestId: 2, FrameFlags.Response);
+            await AssertErrorAsync(raw, MessageType.PushData, 2, GridErrorCode.MalformedFrame);
+            await raw.SendRawFrameAsync(MessageType.FetchChunk, [], requestId: 3, FrameFlags.Response | FrameFlags.Error);
+            await AssertErrorAsync(raw, MessageType.FetchChunk, 3, GridErrorCode.MalformedFrame);
+            await AssertConnectionServesAsync(raw, 4);
+        }
+        await AssertStillServesAsync("app-after-response-frame");
+    }
+
+    [Fact]
+    public async Task A_first_frame_with_the_Response_flag_gets_HandshakeRequired_and_a_closed_connection()
+    {
+        await using var raw = await ConnectAsync(hello: false);
+        await raw.SendFrameAsync(MessageType.Hello, Hello.ForThisBuild("backwards"), requestId: 1, FrameFlags.Response);
+        await AssertErrorAsync(raw, MessageType.Hello, 1, GridErrorCode.HandshakeRequired);
+        Assert.True(await raw.WaitForCloseAsync(CloseWait), "the connection was left open");
+    }
+
+    [Fact]
+    public async Task A_request_with_id_0_gets_a_connection_level_error_and_a_closed_connection()
+    {
+        // Id 0 is what connection-level errors carry, so a request with it cannot be answered unambiguously.
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            await raw.SendFrameAsync(MessageType.FetchChunk, new FetchChunk("app-nobody", 0, 0, 0, 0, 0, int.MaxValue), requestId: 0);
+            await AssertConnectionErrorThenCloseAsync(raw, GridErrorCode.MalformedFrame);
+        }
+        await using (var raw = await ConnectAsync(hello: false))
+        {
+            await raw.SendFrameAsync(MessageType.Hello, Hello.ForThisBuild("zero"), requestId: 0);
+            await AssertConnectionErrorThenCloseAsync(raw, GridErrorCode.MalformedFrame);
+        }
+        await AssertStillServesAsync("app-after-request-id-0");
+    }
+
+    [Fact]
+    public async Task A_request_with_only_the_Error_flag_is_refused_and_the_connection_stays_open()
+    {
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            await raw.SendFrameAsync(MessageType.FetchChunk, new FetchChunk("app-nobody", 0, 0, 0, 0, 0, int.MaxValue), requestId: 2, FrameFlags.Error);
+            await AssertErrorAsync(raw, MessageType.FetchChunk, 2, GridErrorCode.MalformedFrame);
+            await AssertConnectionServesAsync(raw, 3);
+        }
+        await AssertStillServesAsync("app-after-error-flag");
+    }
+
+    [Fact]
+    public async Task A_connection_that_never_says_Hello_is_closed_without_a_reply()
+    {
+        // Slow lorises: one sends nothing, one half a header, one a whole Hello header and then its body
+        // a byte at a time, never finishing. The handshake timeout (1 s here) ends each.
+        var silent = await ConnectAsync(hello: false);
+        var half = await ConnectAsync(hello: false);
+        var trickle = await ConnectAsync(hello: false);
+        await using (silent)
+        await using (half)
+        await using (trickle)
+        {
+            await half.SendAsync(new byte[5]);
+            var frame = Wire.MessageSamples.BodyOf(Hello.ForThisBuild("slow-loris-with-a-long-name"));
+            await trickle.SendAsync(Header(frame.Length, (ushort)MessageType.Hello, requestId: 1));
+            var trickling = Task.Run(async () =>
+            {
+                // Bounded: at most the body less one byte, a byte at a time; a closed connection ends it.
+                for (int i = 0; i < frame.Length - 1; i++)
+                {
+                    try
+                    {
+                        await trickle.SendAsync(frame.AsMemory(i, 1));
+                    }
+                    catch (System.Net.Sockets.SocketException)
+                    {
+                        return;
+                    }
+                    await Task.Delay(100);
+                }
+            });
+
+            // Meanwhile everybody else is served.
+            await AssertStillServesAsync("app-during-slowloris");
+
+            foreach (var (name, raw) in new[] { ("silent", silent), ("half header", half), ("trickle", trickle) })
+            {
+                Assert.True(await raw.ReceiveRawFrameAsync(CloseWait) is null, $"the {name} connection got a frame instead of being closed");
+            }
+            await trickling;
+        }
+        await AssertStillServesAsync("app-after-slowloris");
+    }
+
+    private static byte[] FetchBody(string appId = "app-x", int shuffleId = 0, int partition = 0, int epoch = 0, int chunk = 0) =>
+        Wire.MessageSamples.BodyOf(new FetchChunk(appId, shuffleId, partition, epoch, chunk, 0, int.MaxValue));
+
+    /// <summary>A PushData / ReplicateData body; entries as (partition, epoch, declared batch length or null for the real one, batch bytes).</summary>
+    private static byte[] PushBody(string appId, int shuffleId, int? entryCount, params (int Partition, int Epoch, int? Declared, byte[] Batch)[] entries)
+    {
+        using var output = new PooledBufferWriter(256);
+        var writer = new WireWriter(output);
+        PushData.WriteHeader(writer, appId, shuffleId, entryCount ?? entries.Length);
+        foreach (var (partition, epoch, declared, batch) in entries)
+        {
+            writer.WriteInt32(partition);
+            writer.WriteInt32(epoch);
+            writer.WriteInt32(declared ?? batch.Length);
+            writer.WriteRaw(batch);
+        }
+        return output.WrittenSpan.ToArray();
+    }
+
+    /// <summary>
+    /// Registers shuffle 0 of one map and four partitions, two copies each, and returns the location of
+    /// partition 0: with two silos, its primary is on one and its replica on the other.
+    /// </summary>
+    private async Task<PartitionLocation> RegisterAsync(string appId)
+    {
+        await _grid.Client.RegisterApplicationAsync(appId);
+        var location = (await _grid.Client.RegisterShuffleAsync(appId, 0, new ShuffleSpec(1, 4, 2))).Locations[0];
+        Assert.NotNull(location.Replica);
+        Assert.NotEqual(location.Primary.Identity, location.Replica.Identity);
+        return location;
+    }
+
+    [Fact]
+    public async Task Truncated_or_overlong_bodies_get_MalformedFrame_and_the_connection_stays_open()
+    {
+        const string App = "app-truncated";
+        var primary = await RegisterAsync(App);
+        var batch = TestBatches.Make(0, 0, 0, TestBatches.FrameRecords(["x"]));
+        var fetch = FetchBody();
+        var push = PushBody(App, 0, null, (primary.PartitionId, primary.Epoch, null, batch));
+        var bodies = new (MessageType Type, byte[] Body)[]
+        {
+            (MessageType.FetchChunk, fetch[..^3]),                                 // truncated
+            (MessageType.FetchChunk, [.. fetch, 1, 2]),                             // trailing bytes
+            (MessageType.FetchChunk, []),                                           // empty
+            (MessageType.FetchChunk, [0xFF, 0xFF, 1, 2, 3]),                        // string longer than the body
+            (MessageType.PushData, push[..5]),                                      // ends in the header
+            (MessageType.PushData, push[..^1]),                                     // the batch cut short
+            (MessageType.PushData, [1, 0, (byte)'a', 0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0x7F]), // entry count the body cannot hold
+            (MessageType.PushData, PushBody(App, 0, -1)),                           // negative entry count
+            (MessageType.PushData, PushBody(App, 0, 2, (primary.PartitionId, primary.Epoch, null, batch))[..^batch.Length]), // two entries announced, none there
+            (MessageType.PushData, PushBody(App, 0, null, (primary.PartitionId, primary.Epoch, batch.Length + 1, batch))), // batch length past the end
+            (MessageType.PushData, PushBody(App, 0, null, (primary.PartitionId, primary.Epoch, -1, batch))), // negative batch length
+            (MessageType.PushData, [.. PushBody(App, 0, 0), 9]),                   // trailing bytes after zero entries
+            (MessageType.PushData, [.. push, 9, 9, 9]),                             // trailing bytes after the last entry
+            (MessageType.ReplicateData, push[..^1]),                                // the same layout for replication
+        };
+        await using (var raw = await ConnectAsync(hello: true, primary.Primary))
+        {
+            ulong id = 10;
+            foreach (var (type, body) in bodies)
+            {
+                await raw.SendRawFrameAsync(type, body, ++id);
+                await AssertErrorAsync(raw, type, id, GridErrorCode.MalformedFrame);
+            }
+            await AssertConnectionServesAsync(raw, ++id);
+        }
+
+        // The map ends with no batch of its own. The partition holds the one batch the push with trailing
+        // bytes stored before the silo found them (batches before a refusal are kept); nothing else.
+        await using (var writer = await _grid.Client.CreateWriterAsync(App, 0, 0, 0))
+        {
+            Assert.True((await writer.CloseAsync()).AllMapsEnded);
+        }
+        var (records, _) = await ShuffleData.ReadPartitionAsync(_grid.Client, App, 0, primary.PartitionId);
+        Assert.Equal(["x"], records);
+        await AssertStillServesAsync("app-after-truncated");
+    }
+
+    public static IEnumerable<object[]> BadAppIds => new[] { "../etc", "..", ".", "a/b", "a\\b", "", "-lead", new string('a', 129), "ü" }.Select(a => new object[] { a });
+
+    [Theory]
+    [MemberData(nameof(BadAppIds))]
+    public async Task Malformed_application_ids_get_InvalidId_and_nothing_is_created(string appId)
+    {
+        int hosted = _grid.CatalogOf(Silo).Count;
+        int files = _grid.DataFilesOf(Silo).Count;
+        var batch = TestBatches.Make(0, 0, 0, TestBatches.FrameRecords(["evil"]));
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            await raw.SendRawFrameAsync(MessageType.PushData, PushBody(appId, 0, null, (0, 0, null, batch)), 2);
+            await AssertErrorAsync(raw, MessageType.PushData, 2, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.ReplicateData, PushBody(appId, 0, null, (0, 0, null, batch)), 3);
+            await AssertErrorAsync(raw, MessageType.ReplicateData, 3, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.FetchChunk, FetchBody(appId), 4);
+            await AssertErrorAsync(raw, MessageType.FetchChunk, 4, GridErrorCode.InvalidId);
+            await AssertConnectionServesAsync(raw, 5);
+        }
+        Assert.Equal((hosted, files), (_grid.CatalogOf(Silo).Count, _grid.DataFilesOf(Silo).Count));
+        Assert.All(_grid.Silos, s => Assert.DoesNotContain(_grid.DataFilesOf(s), f => f.Contains("etc", StringComparison.Ordinal)));
+        await AssertStillServesAsync("app-after-bad-app-id");
+    }
+
+    [Fact]
+    public async Task Ids_out_of_range_get_InvalidId_and_the_connection_stays_open()
+    {
+        const string App = "app-bad-ids";
+        var primary = await RegisterAsync(App);
+        var batch = TestBatches.Make(0, 0, 0, TestBatches.FrameRecords(["evil"]));
+        await using (var raw = await ConnectAsync(hello: true, primary.Primary))
+        {
+            await raw.SendRawFrameAsync(MessageType.PushData, PushBody(App, -1, null, (primary.PartitionId, primary.Epoch, null, batch)), 2);
+            await AssertErrorAsync(raw, MessageType.PushData, 2, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.ReplicateData, PushBody(App, int.MinValue, null, (primary.PartitionId, primary.Epoch, null, batch)), 3);
+            await AssertErrorAsync(raw, MessageType.ReplicateData, 3, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.FetchChunk, FetchBody(App, partition: -1), 4);
+            await AssertErrorAsync(raw, MessageType.FetchChunk, 4, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.FetchChunk, FetchBody(App, partition: 1_000_000), 5);
+            await AssertErrorAsync(raw, MessageType.FetchChunk, 5, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.FetchChunk, FetchBody(App, partition: primary.PartitionId, epoch: -1), 6);
+            await AssertErrorAsync(raw, MessageType.FetchChunk, 6, GridErrorCode.InvalidId);
+            // Push entries are checked as fetches are.
+            await raw.SendRawFrameAsync(MessageType.PushData, PushBody(App, 0, null, (-1, 0, null, batch)), 7);
+            await AssertErrorAsync(raw, MessageType.PushData, 7, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.PushData, PushBody(App, 0, null, (primary.PartitionId, -1, null, batch)), 8);
+            await AssertErrorAsync(raw, MessageType.PushData, 8, GridErrorCode.InvalidId);
+            await AssertConnectionServesAsync(raw, 9);
+        }
+        await AssertStillServesAsync("app-after-bad-ids");
+    }
+
+    [Fact]
+    public async Task Fetching_an_unknown_partition_or_chunk_gets_the_documented_error()
+    {
+        // A committed shuffle to fetch from, and one registered but not committed.
+        const string Committed = "app-fetch-committed", Open = "app-fetch-open";
+        await ShuffleData.RunSmallShuffleAsync(_grid.Client, Committed);
+        var openCopy = await RegisterAsync(Open);
+        Assert.Contains(_endpoint.Identity, new[] { openCopy.Primary.Identity, openCopy.Replica!.Identity });
+        var group = await _grid.Client.GetReducerFileGroupAsync(Committed, 0);
+        var (location, copy) = group.Locations.SelectMany(l => l.Copies.Select(c => (l.Location, Copy: c))).First(x => x.Copy.Silo.Identity == _endpoint.Identity);
+        int chunks = copy.File.ChunkCount;
+        Assert.True(chunks >= 1);
+
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            async Task<(FrameHeader Header, byte[] Body)> FetchAsync(FetchChunk request, ulong id)
+            {
+                await raw.SendFrameAsync(MessageType.FetchChunk, request, id);
+                var reply = await raw.ReceiveFrameAsync();
+                Assert.NotNull(reply);
+                Assert.Equal(id, reply.Value.Header.RequestId);
+                return reply.Value;
+            }
+
+            // The chunk that exists comes back as whole batches that verify.
+            var good = await FetchAsync(new FetchChunk(Committed, 0, location.PartitionId, location.Epoch, 0, 0, int.MaxValue), 2);
+            Assert.Equal(FrameFlags.Response, good.Header.Flags);
+            var batches = new BatchIterator(good.Body);
+            int count = 0;
+            // Bounded: each batch moves the iterator past at least its header.
+            while (batches.MoveNext(out _, out _)) count++;
+            Assert.True(count > 0);
+
+            ulong id = 10;
+            foreach (var (request, code) in new (FetchChunk, GridErrorCode)[]
+            {
+                (new(Committed, 0, location.PartitionId, location.Epoch, chunks, 0, int.MaxValue), GridErrorCode.InvalidArgument),
+                (new(Committed, 0, location.PartitionId, location.Epoch, -1, 0, int.MaxValue), GridErrorCode.InvalidArgument),
+                (new(Committed, 0, location.PartitionId, location.Epoch, int.MaxValue, 0, int.MaxValue), GridErrorCode.InvalidArgument),
+                (new(Committed, 0, location.PartitionId, location.Epoch + 1, 0, 0, int.MaxValue), GridErrorCode.UnknownPartition),
+                (new(Committed, 0, 999, 0, 0, 0, int.MaxValue), GridErrorCode.UnknownPartition),
+                (new(Committed, 1, location.PartitionId, location.Epoch, 0, 0, int.MaxValue), GridErrorCode.UnknownPartition),
+                (new("app-never-registered", 0, 0, 0, 0, 0, int.MaxValue), GridErrorCode.UnknownPartition),
+                (new(Committed, -1, location.PartitionId, location.Epoch, 0, 0, int.MaxValue), GridErrorCode.InvalidId),
+                (new(Open, 0, openCopy.PartitionId, openCopy.Epoch, 0, 0, int.MaxValue), GridErrorCode.NotCommitted),
+            })
+            {
+                await raw.SendFrameAsync(MessageType.FetchChunk, request, ++id);
+                await AssertErrorAsync(raw, MessageType.FetchChunk, id, code);
+            }
+            await AssertConnectionServesAsync(raw, ++id);
+        }
+        await AssertStillServesAsync("app-after-bad-fetches");
     }
 
     [Fact]
     public async Task Pushes_with_bad_batches_are_refused_and_nothing_bad_is_stored()
     {
-        var client = await _cluster.ConnectClientAsync();
-        await client.RegisterApplicationAsync("app-bad-push");
-        var locations = await client.RegisterShuffleAsync("app-bad-push", 0, 1, 2);
-        var target = locations[0];
-        await using var connection = await GridConnection.ConnectAsync(target.Host, target.Port, new GridConnectionOptions());
+        const string App = "app-bad-push";
+        var primary = await RegisterAsync(App);
+        var options = new GridConnectionOptions { PeerName = "bad-pusher" };
+        await using var connection = await GridConnection.ConnectAsync(primary.Primary.Host, primary.Primary.Port, options);
+        await using var toReplica = await GridConnection.ConnectAsync(primary.Replica!.Host, primary.Replica.Port, options);
 
         var good = TestBatches.Make(0, 0, 0, TestBatches.FrameRecords(["good"]));
         var corrupt = TestBatches.Make(0, 0, 1, TestBatches.FrameRecords(["evil"]));
         corrupt[^1] ^= 0x55;
+        var badCrc = TestBatches.Make(0, 0, 2, TestBatches.FrameRecords(["evil"]));
+        badCrc[16] ^= 0x01;
+        var lying = TestBatches.Make(0, 0, 3, TestBatches.FrameRecords(["evil"]));
+        BinaryPrimitives.WriteInt32LittleEndian(lying.AsSpan(12), 3); // payloadLength shorter than the batch
+        var negative = TestBatches.Make(0, 0, 4, TestBatches.FrameRecords(["evil"]));
+        BinaryPrimitives.WriteInt32LittleEndian(negative, -1); // map id
 
-        async Task<ErrorCode> PushAsync(int partition, int epoch, byte[] batch, int? declaredLength = null)
+        async Task<GridErrorCode> SendAsync(MessageType type, byte[] body, GridConnection? to = null)
         {
-            using var output = new PooledBufferWriter(256);
-            var writer = new WireWriter(output);
-            PushData.WriteHeader(writer, "app-bad-push", 0, 1);
-            writer.WriteInt32(partition);
-            writer.WriteInt32(epoch);
-            writer.WriteInt32(declaredLength ?? batch.Length);
-            writer.WriteRaw(batch);
             try
             {
-                using var reply = await connection.SendAsync(MessageType.PushData, new RawBody(output.WrittenSpan.ToArray()));
-                return ErrorCode.None;
+                using var reply = await (to ?? connection).SendAsync(type, new RawBody(body));
+                Assert.Empty(reply.Read<PushReply>().Splits);
+                return GridErrorCode.None;
             }
             catch (GridException e)
             {
@@ -253,18 +583,43 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
             }
         }
 
-        Assert.Equal(ErrorCode.ChecksumMismatch, await PushAsync(target.PartitionId, 0, corrupt));
-        Assert.Equal(ErrorCode.UnknownPartition, await PushAsync(target.PartitionId, 5, good));
-        Assert.Equal(ErrorCode.UnknownPartition, await PushAsync(99, 0, good));
-        Assert.Equal(ErrorCode.MalformedFrame, await PushAsync(target.PartitionId, 0, good[..10]));
-        Assert.Equal(ErrorCode.MalformedFrame, await PushAsync(target.PartitionId, 0, good, declaredLength: good.Length + 1));
-        Assert.Equal(ErrorCode.None, await PushAsync(target.PartitionId, 0, good));
+        Task<GridErrorCode> PushAsync(int partition, int epoch, byte[] batch, int? declared = null) =>
+            SendAsync(MessageType.PushData, PushBody(App, 0, null, (partition, epoch, declared, batch)));
 
-        await using (var writer = await client.CreateWriterAsync("app-bad-push", 0, 1, 2, 0, 0))
+        Assert.Equal(GridErrorCode.ChecksumMismatch, await PushAsync(primary.PartitionId, primary.Epoch, corrupt));
+        Assert.Equal(GridErrorCode.ChecksumMismatch, await PushAsync(primary.PartitionId, primary.Epoch, badCrc));
+        Assert.Equal(GridErrorCode.UnknownPartition, await PushAsync(primary.PartitionId, primary.Epoch + 5, good));
+        Assert.Equal(GridErrorCode.UnknownPartition, await PushAsync(99, 0, good));
+        // A push goes to a primary, a replication to a replica: not the other way round.
+        Assert.Equal(GridErrorCode.UnknownPartition,
+            await SendAsync(MessageType.PushData, PushBody(App, 0, null, (primary.PartitionId, primary.Epoch, null, good)), toReplica));
+        Assert.Equal(GridErrorCode.UnknownPartition,
+            await SendAsync(MessageType.ReplicateData, PushBody(App, 0, null, (primary.PartitionId, primary.Epoch, null, good))));
+        Assert.Equal(GridErrorCode.MalformedFrame, await PushAsync(primary.PartitionId, primary.Epoch, good[..10]));
+        Assert.Equal(GridErrorCode.MalformedFrame, await PushAsync(primary.PartitionId, primary.Epoch, good[..^1]));
+        Assert.Equal(GridErrorCode.MalformedFrame, await PushAsync(primary.PartitionId, primary.Epoch, good, declared: good.Length + 1));
+        Assert.Equal(GridErrorCode.MalformedFrame, await PushAsync(primary.PartitionId, primary.Epoch, lying));
+        Assert.Equal(GridErrorCode.MalformedFrame, await PushAsync(primary.PartitionId, primary.Epoch, negative));
+        // A merged push whose second entry is refused: the error names it, the first entry was kept.
+        Assert.Equal(GridErrorCode.ChecksumMismatch, await SendAsync(MessageType.PushData,
+            PushBody(App, 0, null, (primary.PartitionId, primary.Epoch, null, good), (primary.PartitionId, primary.Epoch, null, corrupt))));
+        Assert.Equal(GridErrorCode.None, await PushAsync(primary.PartitionId, primary.Epoch, good));
+        Assert.True(connection.IsConnected);
+
+        await using (var writer = await _grid.Client.CreateWriterAsync(App, 0, 0, 0))
         {
             Assert.True((await writer.CloseAsync()).AllMapsEnded);
         }
-        var (records, _) = await ShuffleData.ReadPartitionAsync(client, "app-bad-push", 0, target.PartitionId);
+        // Pushed twice with the same (map, attempt, batch): the reader returns it once; nothing else was stored.
+        var (records, _) = await ShuffleData.ReadPartitionAsync(_grid.Client, App, 0, primary.PartitionId);
         Assert.Equal(["good"], records);
+        for (int p = 1; p < 4; p++)
+        {
+            Assert.Empty((await ShuffleData.ReadPartitionAsync(_grid.Client, App, 0, p)).Records);
+        }
+
+        // Every map has ended: a late push is told so.
+        Assert.Equal(GridErrorCode.MapEnded, await PushAsync(primary.PartitionId, primary.Epoch, TestBatches.Make(0, 1, 0, TestBatches.FrameRecords(["late"]))));
+        await AssertStillServesAsync("app-after-bad-push");
     }
 }

@@ -1,9 +1,10 @@
 using System.Text.Json;
+using Orleans.Shuffle.Testing;
 using Orleans.Shuffle.Tests.Infrastructure;
 
 namespace Orleans.Shuffle.Tests.Integration;
 
-/// <summary>The main job tool as a real process: it starts three silo processes and map and reduce worker processes.</summary>
+/// <summary>The main job tool as a real process: it starts three silo processes and map and reduce tasks in executor processes.</summary>
 [Collection(SiloCollection.Name)]
 public class MainJobProcessTests
 {

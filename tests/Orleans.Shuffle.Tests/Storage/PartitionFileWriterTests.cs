@@ -1,7 +1,8 @@
 using System.Buffers;
 using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Grains.Storage;
-using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
+using Orleans.Shuffle.Testing;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Wire;
 
@@ -171,7 +172,7 @@ public sealed class PartitionFileWriterTests : IDisposable
         Append(writer, TestBatches.Make(0, 0, 0, [1, 2, 3]));
         var committed = await writer.CommitAsync(fsync: false);
         var e = Assert.Throws<GridException>(() => Append(writer, TestBatches.Make(0, 0, 1, [4])));
-        Assert.Equal(ErrorCode.PartitionCommitted, e.Code);
+        Assert.Equal(GridErrorCode.PartitionCommitted, e.Code);
         Assert.Equal(1, writer.Batches);
         Assert.Equal(committed.Bytes, new FileInfo(writer.Path).Length);
     }
@@ -187,7 +188,7 @@ public sealed class PartitionFileWriterTests : IDisposable
 
         Append(writer, good1);
         var e = Assert.Throws<GridException>(() => Append(writer, bad));
-        Assert.Equal(ErrorCode.ChecksumMismatch, e.Code);
+        Assert.Equal(GridErrorCode.ChecksumMismatch, e.Code);
         Assert.Equal(1, writer.Batches);
         Assert.Equal(good1.Length, writer.Length);
         Append(writer, good2);
@@ -203,11 +204,11 @@ public sealed class PartitionFileWriterTests : IDisposable
     {
         using var writer = NewWriter();
         Append(writer, TestBatches.Make(0, 0, 0, [1]));
-        Assert.Equal(ErrorCode.NotCommitted, Assert.Throws<GridException>(() => writer.ReadChunk(0, 0, int.MaxValue)).Code);
+        Assert.Equal(GridErrorCode.NotCommitted, Assert.Throws<GridException>(() => writer.ReadChunk(0, 0, int.MaxValue)).Code);
         var committed = await writer.CommitAsync(fsync: false);
         Assert.Equal(1, committed.ChunkCount);
-        Assert.Equal(ErrorCode.InvalidArgument, Assert.Throws<GridException>(() => writer.ReadChunk(1, 0, int.MaxValue)).Code);
-        Assert.Equal(ErrorCode.InvalidArgument, Assert.Throws<GridException>(() => writer.ReadChunk(-1, 0, int.MaxValue)).Code);
+        Assert.Equal(GridErrorCode.InvalidArgument, Assert.Throws<GridException>(() => writer.ReadChunk(1, 0, int.MaxValue)).Code);
+        Assert.Equal(GridErrorCode.InvalidArgument, Assert.Throws<GridException>(() => writer.ReadChunk(-1, 0, int.MaxValue)).Code);
     }
 
     [Fact]
@@ -230,8 +231,8 @@ public sealed class PartitionFileWriterTests : IDisposable
         Assert.True(File.Exists(writer.Path));
         await writer.DeleteAsync();
         Assert.False(File.Exists(writer.Path));
-        Assert.Equal(ErrorCode.UnknownPartition, Assert.Throws<GridException>(() => writer.ReadChunk(0, 0, int.MaxValue)).Code);
-        Assert.Contains(Assert.Throws<GridException>(() => Append(writer, TestBatches.Make(0, 0, 99, [1]))).Code, new[] { ErrorCode.PartitionCommitted, ErrorCode.UnknownPartition });
+        Assert.Equal(GridErrorCode.UnknownPartition, Assert.Throws<GridException>(() => writer.ReadChunk(0, 0, int.MaxValue)).Code);
+        Assert.Contains(Assert.Throws<GridException>(() => Append(writer, TestBatches.Make(0, 0, 99, [1]))).Code, new[] { GridErrorCode.PartitionCommitted, GridErrorCode.UnknownPartition });
         await writer.DeleteAsync(); // twice is fine
         Assert.Equal(0, _budget.UsedBytes);
     }
@@ -273,10 +274,10 @@ public sealed class PartitionFileWriterTests : IDisposable
 
         var first = await Record.ExceptionAsync(() => writer.CommitAsync(fsync: false).WaitAsync(TimeSpan.FromSeconds(10)));
         var e = Assert.IsType<GridException>(first);
-        Assert.Equal(ErrorCode.StorageFailure, e.Code);
+        Assert.Equal(GridErrorCode.StorageFailure, e.Code);
         // A retried commit reports the same failure instead of waiting forever for a flush that never comes.
         var second = await Record.ExceptionAsync(() => writer.CommitAsync(fsync: false).WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(ErrorCode.StorageFailure, Assert.IsType<GridException>(second).Code);
+        Assert.Equal(GridErrorCode.StorageFailure, Assert.IsType<GridException>(second).Code);
     }
 }
 

@@ -1,7 +1,10 @@
 using System.Buffers;
 using System.Buffers.Binary;
-using Orleans.Shuffle.Membership;
+using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Client;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
+using Orleans.Shuffle.Silo.DataPlane;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Wire;
 
@@ -11,8 +14,8 @@ public class FrameCodecTests
 {
     private const int Max = ProtocolConstants.DefaultMaxFrameBodyBytes;
 
-    /// <summary>FrameWriter -> FrameCodec.TryRead -> T.Read.</summary>
-    private static T RoundTrip<T>(MessageType type, T message, FrameFlags flags = FrameFlags.None, ulong requestId = 77) where T : IWireMessage<T>
+    /// <summary>FrameWriter -> FrameCodec.TryRead: the frame's header and body.</summary>
+    private static (FrameHeader Header, byte[] Body) Frame<T>(MessageType type, T message, FrameFlags flags, ulong requestId) where T : IWireMessage<T>
     {
         using var output = new PooledBufferWriter(32);
         FrameWriter.Write(output, type, flags, requestId, message, Max);
@@ -22,127 +25,125 @@ public class FrameCodecTests
         Assert.True(FrameCodec.TryRead(ref reader, Max, out var frame, out var error));
         Assert.Equal(FrameError.None, error);
         Assert.Equal(bytes.Length, reader.Consumed);
-        Assert.Equal(type, frame.Header.Type);
-        Assert.Equal(flags, frame.Header.Flags);
-        Assert.Equal(requestId, frame.Header.RequestId);
-        Assert.Equal(bytes.Length - FrameHeader.Size, frame.Header.BodyLength);
+        Assert.Equal(new FrameHeader(bytes.Length - FrameHeader.Size, type, flags, requestId), frame.Header);
         Assert.Equal(frame.Header.BodyLength, frame.Body.Length);
-        return MessageSamples.ReadWhole<T>(frame.Body);
+        return (frame.Header, frame.Body.ToArray());
     }
+
+    /// <summary>FrameWriter -> FrameCodec.TryRead -> T.Read of the whole body.</summary>
+    private static T RoundTrip<T>(MessageType type, T message, FrameFlags flags = FrameFlags.None, ulong requestId = 77) where T : IWireMessage<T> =>
+        MessageSamples.ReadWhole<T>(Frame(type, message, flags, requestId).Body);
 
     [Fact]
     public void Hello_and_HelloOk_round_trip()
     {
         var hello = Hello.ForThisBuild("peer-ü");
-        Assert.Equal(hello, RoundTrip(MessageType.Hello, hello));
-        Assert.Equal(ProtocolConstants.Magic, hello.Magic);
-        var ok = new HelloOk(1, "127.0.0.1-9-1", "silo");
-        Assert.Equal(ok, RoundTrip(MessageType.Hello, ok, FrameFlags.Response));
+        Assert.Equal(hello, RoundTrip(MessageType.Hello, hello, requestId: 1));
+        Assert.Equal((ProtocolConstants.Magic, ProtocolConstants.Version), (hello.Magic, hello.Version));
+        Assert.Equal((0x4748534Fu, (ushort)2), (ProtocolConstants.Magic, ProtocolConstants.Version));
+        var ok = new HelloOk(ProtocolConstants.Version, "127.0.0.1:11111@9", "silo");
+        Assert.Equal(ok, RoundTrip(MessageType.Hello, ok, FrameFlags.Response, requestId: 1));
     }
 
     [Fact]
     public void ErrorReply_round_trips_and_long_messages_are_cut_to_1024_chars()
     {
-        var error = new ErrorReply(ErrorCode.ChecksumMismatch, "bad crc");
+        var error = new ErrorReply(GridErrorCode.ChecksumMismatch, "bad crc");
         Assert.Equal(error, RoundTrip(MessageType.PushData, error, FrameFlags.Response | FrameFlags.Error));
-        var longOne = RoundTrip(MessageType.PushData, new ErrorReply(ErrorCode.Internal, new string('x', 3000)));
-        Assert.Equal(ErrorCode.Internal, longOne.Code);
+        var longOne = RoundTrip(MessageType.PushData, new ErrorReply(GridErrorCode.Internal, new string('x', 3000)));
+        Assert.Equal(GridErrorCode.Internal, longOne.Code);
         Assert.Equal(new string('x', 1024), longOne.Message);
     }
 
     [Fact]
-    public void Control_requests_round_trip()
+    public void FetchChunk_round_trips()
     {
-        Assert.Equal(new AppRequest("app-1"), RoundTrip(MessageType.RegisterApplication, new AppRequest("app-1")));
-        Assert.Equal(new ShuffleRequest("a", -1), RoundTrip(MessageType.DestroyShuffle, new ShuffleRequest("a", -1)));
-        Assert.Equal(new RegisterShuffle("a", 3, 10, 20), RoundTrip(MessageType.RegisterShuffle, new RegisterShuffle("a", 3, 10, 20)));
-        Assert.Equal(new MapperEnd("a", 3, 9, 1), RoundTrip(MessageType.MapperEnd, new MapperEnd("a", 3, 9, 1)));
-        Assert.Equal(new MapperEndReply(true, 4, false), RoundTrip(MessageType.MapperEnd, new MapperEndReply(true, 4, false)));
-        Assert.Equal(new MapperEndReply(false, 0, true), RoundTrip(MessageType.MapperEnd, new MapperEndReply(false, 0, true)));
-        Assert.Equal(new FetchChunk("a", 1, 2, 3, 4, 5, 6), RoundTrip(MessageType.FetchChunk, new FetchChunk("a", 1, 2, 3, 4, 5, 6)));
+        var full = new FetchChunk("a", 1, 2, 3, 4, 0, int.MaxValue);
+        Assert.Equal(full, RoundTrip(MessageType.FetchChunk, full));
+        Assert.True(full.IsFullRange);
+        var range = new FetchChunk("app-1.x_y", 0, 999_999, 7, 0, 5, 6);
+        Assert.Equal(range, RoundTrip(MessageType.FetchChunk, range));
+        Assert.False(range.IsFullRange);
     }
 
     [Fact]
-    public void ShuffleLocations_round_trip()
+    public void PushReply_round_trips_empty_and_with_splits()
     {
-        var locations = new ShuffleLocations([MessageSamples.LocationA, MessageSamples.LocationB]);
-        var read = RoundTrip(MessageType.RegisterShuffle, locations, FrameFlags.Response);
-        Assert.Equal(locations.Locations, read.Locations);
-        Assert.Empty(RoundTrip(MessageType.RegisterShuffle, new ShuffleLocations([])).Locations);
+        Assert.Empty(RoundTrip(MessageType.PushData, PushReply.None, FrameFlags.Response).Splits);
+        Assert.Equal(4, Frame(MessageType.PushData, PushReply.None, FrameFlags.Response, 2).Body.Length);
+        PartitionRef[] splits = [new(0, 0), new(7, 2), new(999_999, 1)];
+        Assert.Equal(splits, RoundTrip(MessageType.ReplicateData, new PushReply(splits), FrameFlags.Response).Splits);
+    }
+
+    private static readonly byte[] BatchA = TestBatches.Make(3, 1, 0, TestBatches.FrameRecords(["apple"]));
+    private static readonly byte[] BatchB = TestBatches.Make(4, 0, 2, TestBatches.FrameRecords(["kiwi", "fig"]));
+
+    private static byte[] Entries(params (int Partition, int Epoch, byte[] Batch)[] entries)
+    {
+        using var output = new PooledBufferWriter(64);
+        var writer = new WireWriter(output);
+        foreach (var (partition, epoch, batch) in entries)
+        {
+            writer.WriteInt32(partition);
+            writer.WriteInt32(epoch);
+            writer.WriteInt32(batch.Length);
+            writer.WriteRaw(batch);
+        }
+        return output.WrittenSpan.ToArray();
     }
 
     [Fact]
-    public void PartitionRefs_round_trip()
+    public void A_merged_PushData_round_trips_header_and_entries()
     {
-        var refs = new PartitionRefs("app", 5, [new PartitionRef(0, 0), new PartitionRef(7, 2), new PartitionRef(999_999, 0)]);
-        var read = RoundTrip(MessageType.CommitPartitions, refs);
-        Assert.Equal("app", read.AppId);
-        Assert.Equal(5, read.ShuffleId);
-        Assert.Equal(refs.Partitions, read.Partitions);
-    }
+        var entries = Entries((0, 0, BatchA), (5, 2, BatchB));
+        var body = new PushDataBody("app-1", 3, 2, new ReadOnlySequence<byte>(entries));
+        var (_, bytes) = Frame(MessageType.PushData, body, FrameFlags.None, 9);
 
-    [Fact]
-    public void CommittedFile_and_CommitReply_round_trip()
-    {
-        var file = RoundTrip(MessageType.CommitPartitions, new CommittedFileMessage(MessageSamples.File)).File;
-        AssertSameFile(MessageSamples.File, file);
-        Assert.Equal(3, file.ChunkCount);
-        AssertSameFile(CommittedFile.Empty, RoundTrip(MessageType.CommitPartitions, new CommittedFileMessage(CommittedFile.Empty)).File);
-
-        var reply = new CommitReply([new CommittedPartition(3, 0, MessageSamples.File), new CommittedPartition(4, 1, CommittedFile.Empty)]);
-        var read = RoundTrip(MessageType.CommitPartitions, reply, FrameFlags.Response);
-        Assert.Equal(2, read.Partitions.Count);
+        var reader = new WireReader(new ReadOnlySequence<byte>(bytes));
+        Assert.Equal(("app-1", 3, 2), PushData.ReadHeader(ref reader));
+        var read = new List<(int, int, BatchHeader, byte[])>();
         for (int i = 0; i < 2; i++)
         {
-            Assert.Equal(reply.Partitions[i].PartitionId, read.Partitions[i].PartitionId);
-            Assert.Equal(reply.Partitions[i].Epoch, read.Partitions[i].Epoch);
-            AssertSameFile(reply.Partitions[i].File, read.Partitions[i].File);
+            int partition = reader.ReadInt32(), epoch = reader.ReadInt32(), length = reader.ReadInt32();
+            var batch = reader.ReadRaw(length).ToArray();
+            Assert.True(BatchHeader.TryRead(batch, out var header));
+            Assert.True(header.Verify(batch, batch.AsSpan(BatchHeader.Size)));
+            read.Add((partition, epoch, header, batch));
         }
+        reader.EnsureEnd();
+        Assert.Equal([0, 5], read.Select(e => e.Item1));
+        Assert.Equal([0, 2], read.Select(e => e.Item2));
+        Assert.Equal([(3, 1, 0), (4, 0, 2)], read.Select(e => (e.Item3.MapId, e.Item3.AttemptId, e.Item3.BatchId)));
+        Assert.Equal(BatchA, read[0].Item4);
+        Assert.Equal(BatchB, read[1].Item4);
+
+        // The client's own reader of the fixed part leaves the entries as they are.
+        var again = MessageSamples.ReadWhole<PushDataBody>(bytes);
+        Assert.Equal(("app-1", 3, 2), (again.AppId, again.ShuffleId, again.EntryCount));
+        Assert.Equal(entries, again.Entries.ToArray());
     }
 
     [Fact]
-    public void ReducerFileGroup_round_trips()
+    public void ReplicateData_has_the_PushData_body()
     {
-        var group = new ReducerFileGroup(3, 2, [0, -1, 5], MessageSamples.CommittedLocations);
-        var read = RoundTrip(MessageType.GetReducerFileGroup, group, FrameFlags.Response);
-        Assert.Equal(3, read.NumMaps);
-        Assert.Equal(2, read.NumPartitions);
-        Assert.Equal(group.WinningAttempts, read.WinningAttempts);
-        Assert.Equal(2, read.Locations.Count);
-        for (int i = 0; i < 2; i++)
-        {
-            Assert.Equal(group.Locations[i].Location, read.Locations[i].Location);
-            Assert.Equal(group.Locations[i].Copies.Count, read.Locations[i].Copies.Count);
-            for (int c = 0; c < group.Locations[i].Copies.Count; c++)
-            {
-                Assert.Equal(group.Locations[i].Copies[c].Silo, read.Locations[i].Copies[c].Silo);
-                AssertSameFile(group.Locations[i].Copies[c].File, read.Locations[i].Copies[c].File);
-            }
-        }
-        Assert.Single(read.LocationsOf(1));
+        var peer = new SiloEndpoint("127.0.0.1:11111@1", "replica", "127.0.0.1", 11200);
+        using var push = new ReplicaPush(peer, "app-1", 3);
+        push.Add(0, 0, new ReadOnlySequence<byte>(BatchA));
+        push.Add(5, 2, new ReadOnlySequence<byte>(BatchB));
+        var (header, replicated) = Frame(MessageType.ReplicateData, push.ToBody(), FrameFlags.None, 4);
+        Assert.Equal(MessageType.ReplicateData, header.Type);
+
+        var pushed = MessageSamples.BodyOf(new PushDataBody("app-1", 3, 2, new ReadOnlySequence<byte>(Entries((0, 0, BatchA), (5, 2, BatchB)))));
+        Assert.Equal(pushed, replicated);
     }
 
     [Fact]
-    public void ClusterView_and_SiloStats_round_trip()
+    public void An_empty_body_is_a_bare_header()
     {
-        var view = new ClusterView(42, [MessageSamples.ActiveSilo, MessageSamples.JoiningSilo]);
-        var read = RoundTrip(MessageType.GetClusterView, view, FrameFlags.Response);
-        Assert.Equal(42, read.Version);
-        Assert.Equal(view.Silos, read.Silos);
-        Assert.Equal([MessageSamples.ActiveSilo], read.Active);
-        Assert.Equal(SiloStatus.Joining, read.Silos[1].Status);
-
-        var stats = RoundTrip(MessageType.GetSiloStats, new SiloStats(MessageSamples.ActiveSilo), FrameFlags.Response);
-        Assert.Equal(MessageSamples.ActiveSilo, stats.Silo);
-    }
-
-    [Fact]
-    public void Empty_body_round_trips_as_a_bare_header()
-    {
-        using var output = new PooledBufferWriter(8);
-        FrameWriter.Write(output, MessageType.Ping, FrameFlags.None, 1, default(Empty), Max);
-        Assert.Equal(FrameHeader.Size, output.WrittenCount);
-        RoundTrip(MessageType.Ping, default(Empty));
+        // A fetch reply whose map range keeps no batch has no body at all.
+        var (header, body) = Frame(MessageType.FetchChunk, new RawBody(Array.Empty<byte>()), FrameFlags.Response, 3);
+        Assert.Equal(0, header.BodyLength);
+        Assert.Empty(body);
     }
 
     [Theory]
@@ -171,8 +172,7 @@ public class FrameCodecTests
         while (FrameCodec.TryRead(ref reader, Max, out var frame, out error))
         {
             var sample = MessageSamples.All[index];
-            Assert.Equal(sample.Type, frame.Header.Type);
-            Assert.Equal((ulong)index + 1, frame.Header.RequestId);
+            Assert.Equal(new FrameHeader(sample.Body.Length, sample.Type, sample.Flags, (ulong)index + 1), frame.Header);
             Assert.Equal(sample.Body, frame.Body.ToArray());
             Assert.Equal(sample.Body, sample.Write(sample.Read(frame.Body)));
             index++;
@@ -215,7 +215,7 @@ public class FrameCodecTests
         }
     }
 
-    private static byte[] Header(int bodyLength, ushort type = 2, byte flags = 0, byte reserved = 0, ulong requestId = 1)
+    private static byte[] Header(int bodyLength, ushort type = (ushort)MessageType.FetchChunk, byte flags = 0, byte reserved = 0, ulong requestId = 1)
     {
         var header = new byte[FrameHeader.Size];
         BinaryPrimitives.WriteInt32LittleEndian(header, bodyLength);
@@ -236,8 +236,8 @@ public class FrameCodecTests
     [Theory]
     [InlineData(Max + 1)]
     [InlineData(int.MaxValue)]
-    [InlineData(-1)]
-    [InlineData(int.MinValue)]
+    [InlineData(-1)] // u32 0xFFFFFFFF
+    [InlineData(int.MinValue)] // u32 0x80000000
     public void Oversized_or_negative_length_is_Oversized(int bodyLength)
     {
         Assert.Equal((false, FrameError.Oversized, 0L), Parse(Header(bodyLength)));
@@ -254,6 +254,8 @@ public class FrameCodecTests
     [Theory]
     [InlineData(0, 1)]
     [InlineData(0, 0xFF)]
+    [InlineData(4, 0)] // version 1's Forwarded flag
+    [InlineData(5, 0)]
     [InlineData(8, 0)]
     [InlineData(0x80, 0)]
     [InlineData(0xF8, 0)]
@@ -265,14 +267,21 @@ public class FrameCodecTests
     }
 
     [Fact]
-    public void Every_known_flag_combination_is_accepted()
+    public void Exactly_the_Response_and_Error_bits_are_accepted()
     {
-        for (byte flags = 0; flags <= 7; flags++)
+        for (int flags = 0; flags <= 0xFF; flags++)
         {
-            var (ok, error, consumed) = Parse(Header(0, flags: flags));
-            Assert.True(ok, $"flags {flags}");
-            Assert.Equal(FrameError.None, error);
-            Assert.Equal(FrameHeader.Size, consumed);
+            var (ok, error, consumed) = Parse(Header(0, flags: (byte)flags));
+            if (flags <= 3)
+            {
+                Assert.True(ok, $"flags {flags}");
+                Assert.Equal((FrameError.None, (long)FrameHeader.Size), (error, consumed));
+            }
+            else
+            {
+                Assert.False(ok, $"flags {flags}");
+                Assert.Equal((FrameError.Malformed, 0L), (error, consumed));
+            }
         }
     }
 
@@ -281,27 +290,28 @@ public class FrameCodecTests
     {
         using var output = new PooledBufferWriter(64);
         var e = Assert.Throws<GridException>(() =>
-            FrameWriter.Write(output, MessageType.RegisterApplication, FrameFlags.None, 1, new AppRequest(new string('a', 100)), 50));
-        Assert.Equal(ErrorCode.FrameTooLarge, e.Code);
+            FrameWriter.Write(output, MessageType.Hello, FrameFlags.None, 1, Hello.ForThisBuild(new string('a', 100)), 50));
+        Assert.Equal(GridErrorCode.FrameTooLarge, e.Code);
     }
 
     [Fact]
     public void FrameWriter_error_frames_carry_the_error_flags()
     {
         using var output = new PooledBufferWriter(64);
-        FrameWriter.WriteError(output, MessageType.FetchChunk, 5, ErrorCode.NotCommitted, "later");
+        FrameWriter.WriteError(output, MessageType.FetchChunk, 5, GridErrorCode.NotCommitted, "later");
         var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(output.WrittenMemory));
         Assert.True(FrameCodec.TryRead(ref reader, Max, out var frame, out _));
         Assert.True(frame.Header.IsResponse);
         Assert.True(frame.Header.IsError);
-        Assert.Equal(new ErrorReply(ErrorCode.NotCommitted, "later"), MessageSamples.ReadWhole<ErrorReply>(frame.Body));
+        Assert.Equal((MessageType.FetchChunk, 5UL), (frame.Header.Type, frame.Header.RequestId));
+        Assert.Equal(new ErrorReply(GridErrorCode.NotCommitted, "later"), MessageSamples.ReadWhole<ErrorReply>(frame.Body));
     }
 
-    private static void AssertSameFile(CommittedFile expected, CommittedFile actual)
+    [Fact]
+    public void Message_type_numbers_are_those_of_version_2()
     {
-        Assert.Equal(expected.Bytes, actual.Bytes);
-        Assert.Equal(expected.BatchCount, actual.BatchCount);
-        Assert.Equal(expected.Crc32C, actual.Crc32C);
-        Assert.Equal(expected.ChunkOffsets, actual.ChunkOffsets);
+        Assert.Equal(
+            [(MessageType.Hello, 1), (MessageType.PushData, 20), (MessageType.FetchChunk, 21), (MessageType.ReplicateData, 22)],
+            Enum.GetValues<MessageType>().Select(t => (t, (int)t)));
     }
 }

@@ -1,6 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Ids;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Wire;
 
@@ -11,11 +14,11 @@ public class MalformedBodyTests
     private static void AssertMalformed(Action read)
     {
         var e = Assert.Throws<GridException>(read);
-        Assert.Equal(ErrorCode.MalformedFrame, e.Code);
+        Assert.Equal(GridErrorCode.MalformedFrame, e.Code);
     }
 
     [Theory]
-    [MemberData(nameof(MessageSamples.NonEmptyNames), MemberType = typeof(MessageSamples))]
+    [MemberData(nameof(MessageSamples.Names), MemberType = typeof(MessageSamples))]
     public void Every_truncation_of_a_body_is_malformed(string name)
     {
         var sample = MessageSamples.Get(name);
@@ -38,12 +41,45 @@ public class MalformedBodyTests
 
     private static byte[] Body<T>(T message) where T : IWireMessage<T> => MessageSamples.BodyOf(message);
 
+    private static byte[] PushHeader(string appId, int shuffleId, int entryCount, int extraBytes = 0)
+    {
+        using var output = new PooledBufferWriter(64);
+        PushData.WriteHeader(new WireWriter(output), appId, shuffleId, entryCount);
+        return [.. output.WrittenSpan, .. new byte[extraBytes]];
+    }
+
+    private static (string, int, int) ReadPushHeader(byte[] body)
+    {
+        var reader = new WireReader(new ReadOnlySequence<byte>(body));
+        return PushData.ReadHeader(ref reader);
+    }
+
+    [Fact]
+    public void Every_truncation_of_a_PushData_header_is_malformed()
+    {
+        var body = PushHeader("app-1", 7, 0);
+        Assert.Equal(("app-1", 7, 0), ReadPushHeader(body));
+        for (int length = 0; length < body.Length; length++)
+        {
+            var prefix = body[..length];
+            AssertMalformed(() => ReadPushHeader(prefix));
+        }
+    }
+
     [Fact]
     public void A_bool_other_than_0_or_1_is_malformed()
     {
-        var body = Body(new MapperEndReply(true, 1, false));
-        body[0] = 2;
-        AssertMalformed(() => MessageSamples.ReadWhole<MapperEndReply>(body));
+        // No version-2 message carries a bool, but the reader keeps the documented rule.
+        foreach (byte value in new byte[] { 2, 0x80, 0xFF })
+        {
+            AssertMalformed(() =>
+            {
+                var reader = new WireReader(new ReadOnlySequence<byte>([value]));
+                reader.ReadBool();
+            });
+        }
+        var ok = new WireReader(new ReadOnlySequence<byte>([0, 1]));
+        Assert.Equal((false, true), (ok.ReadBool(), ok.ReadBool()));
     }
 
     [Fact]
@@ -51,7 +87,22 @@ public class MalformedBodyTests
     {
         var body = new byte[2 + 5000];
         BinaryPrimitives.WriteUInt16LittleEndian(body, 5000);
-        AssertMalformed(() => MessageSamples.ReadWhole<AppRequest>(body));
+        AssertMalformed(() => MessageSamples.ReadWhole<FetchChunk>(body));
+        AssertMalformed(() => ReadPushHeader(body));
+
+        var hello = new byte[4 + 2 + 2 + 4097];
+        BinaryPrimitives.WriteUInt32LittleEndian(hello, ProtocolConstants.Magic);
+        BinaryPrimitives.WriteUInt16LittleEndian(hello.AsSpan(4), ProtocolConstants.Version);
+        BinaryPrimitives.WriteUInt16LittleEndian(hello.AsSpan(6), 4097);
+        AssertMalformed(() => MessageSamples.ReadWhole<Hello>(hello));
+    }
+
+    [Fact]
+    public void A_string_of_exactly_the_limit_is_read()
+    {
+        var body = Body(new HelloOk(2, new string('i', ProtocolConstants.MaxStringBytes), "s"));
+        Assert.Equal(ProtocolConstants.MaxStringBytes, MessageSamples.ReadWhole<HelloOk>(body).SiloIdentity.Length);
+        Assert.Throws<GridException>(() => Body(new HelloOk(2, new string('i', ProtocolConstants.MaxStringBytes + 1), "s")));
     }
 
     [Fact]
@@ -59,87 +110,85 @@ public class MalformedBodyTests
     {
         var body = new byte[2 + 10];
         BinaryPrimitives.WriteUInt16LittleEndian(body, 11);
-        AssertMalformed(() => MessageSamples.ReadWhole<AppRequest>(body));
+        AssertMalformed(() => MessageSamples.ReadWhole<FetchChunk>(body));
+        AssertMalformed(() => ReadPushHeader(body));
     }
 
     [Theory]
     [InlineData(-1)]
+    [InlineData(int.MinValue)]
     [InlineData(int.MaxValue)]
-    [InlineData(1000)]
+    [InlineData(IdValidator.MaxPartitions + 1)]
+    [InlineData(1000)] // more than the body can hold
     public void Impossible_counts_are_malformed(int count)
     {
-        var locations = Body(new ShuffleLocations([MessageSamples.LocationA]));
-        BinaryPrimitives.WriteInt32LittleEndian(locations, count);
-        AssertMalformed(() => MessageSamples.ReadWhole<ShuffleLocations>(locations));
+        var reply = Body(new PushReply([new PartitionRef(1, 0)]));
+        BinaryPrimitives.WriteInt32LittleEndian(reply, count);
+        AssertMalformed(() => MessageSamples.ReadWhole<PushReply>(reply));
 
-        var view = Body(new ClusterView(1, [MessageSamples.ActiveSilo]));
-        BinaryPrimitives.WriteInt32LittleEndian(view.AsSpan(8), count);
-        AssertMalformed(() => MessageSamples.ReadWhole<ClusterView>(view));
-
-        var refs = Body(new PartitionRefs("a", 1, [new PartitionRef(1, 0)]));
-        BinaryPrimitives.WriteInt32LittleEndian(refs.AsSpan(2 + 1 + 4), count);
-        AssertMalformed(() => MessageSamples.ReadWhole<PartitionRefs>(refs));
-
-        var commit = Body(new CommitReply([new CommittedPartition(0, 0, MessageSamples.File)]));
-        BinaryPrimitives.WriteInt32LittleEndian(commit, count);
-        AssertMalformed(() => MessageSamples.ReadWhole<CommitReply>(commit));
-    }
-
-    private static byte[] FileBody(long bytes, int batches, params long[] offsets)
-    {
-        using var output = new PooledBufferWriter(64);
-        var writer = new WireWriter(output);
-        writer.WriteInt64(bytes);
-        writer.WriteInt32(batches);
-        writer.WriteUInt32(1);
-        writer.WriteInt32(offsets.Length);
-        foreach (long offset in offsets) writer.WriteInt64(offset);
-        return output.WrittenSpan.ToArray();
+        // Every entry takes at least its 12-byte entry header: 1000 entries do not fit in 120 bytes.
+        AssertMalformed(() => ReadPushHeader(PushHeader("a", 1, count, extraBytes: 120)));
     }
 
     [Fact]
-    public void Committed_files_with_impossible_offsets_are_malformed()
+    public void Counts_the_body_can_hold_are_read()
     {
-        // Sanity: the helper writes a readable file.
-        Assert.Equal(100, MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(100, 1, 0, 100)).File.Bytes);
+        Assert.Equal(("a", 1, 10), ReadPushHeader(PushHeader("a", 1, 10, extraBytes: 10 * PushData.EntryHeaderBytes)));
+        AssertMalformed(() => ReadPushHeader(PushHeader("a", 1, 10, extraBytes: 10 * PushData.EntryHeaderBytes - 1)));
 
-        AssertMalformed(() => MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(100, 1)));            // no offsets at all
-        AssertMalformed(() => MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(100, 1, 0, 60, 50, 100))); // decreasing
-        AssertMalformed(() => MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(100, 1, 10, 100)));     // does not start at 0
-        AssertMalformed(() => MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(100, 1, 0, 90)));       // does not end at the size
-        AssertMalformed(() => MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(100, 1, 0, 200)));      // past the size
-        AssertMalformed(() => MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(-1, 1, 0)));           // negative size
-        AssertMalformed(() => MessageSamples.ReadWhole<CommittedFileMessage>(FileBody(100, -1, 0, 100)));     // negative batches
+        var reply = new byte[4 + 2 * 8];
+        BinaryPrimitives.WriteInt32LittleEndian(reply, 2);
+        Assert.Equal(2, MessageSamples.ReadWhole<PushReply>(reply).Splits.Count);
+        BinaryPrimitives.WriteInt32LittleEndian(reply, 3);
+        AssertMalformed(() => MessageSamples.ReadWhole<PushReply>(reply));
     }
 
     [Theory]
-    [InlineData(-1, 0, 1)]
-    [InlineData(0, -1, 1)]
-    [InlineData(0, 0, -1)]
-    [InlineData(0, 0, 65536)]
-    public void Partition_locations_out_of_range_are_malformed(int partition, int epoch, int port)
+    [InlineData(-1)]
+    [InlineData(ProtocolConstants.MaxBatchPayloadBytes + 1)]
+    [InlineData(int.MaxValue)]
+    public void Batch_headers_with_impossible_lengths_are_refused(int payloadLength)
     {
-        var body = Body(new ShuffleLocations([new PartitionLocation(partition, epoch, new SiloEndpoint("id", "h", port))]));
-        AssertMalformed(() => MessageSamples.ReadWhole<ShuffleLocations>(body));
+        var batch = TestBatches.Make(1, 0, 0, [1, 2, 3]);
+        BinaryPrimitives.WriteInt32LittleEndian(batch.AsSpan(12), payloadLength);
+        Assert.False(BatchHeader.TryRead(batch, out _));
+        var e = Assert.Throws<GridException>(() =>
+        {
+            var batches = new BatchIterator(batch);
+            batches.MoveNext(out _, out _);
+        });
+        Assert.Equal(GridErrorCode.MalformedFrame, e.Code);
     }
 
     [Theory]
-    [InlineData(0, 1)]
-    [InlineData(1, 0)]
-    [InlineData(-5, 1)]
-    [InlineData(1_000_001, 1)]
-    [InlineData(1, 1_000_001)]
-    [InlineData(1000, 1)] // more maps than the body can hold
-    public void File_groups_of_impossible_shape_are_malformed(int maps, int partitions)
+    [InlineData(0)]
+    [InlineData(4)]
+    [InlineData(8)]
+    public void Batch_headers_with_negative_ids_are_refused(int offset)
     {
-        using var output = new PooledBufferWriter(64);
-        var writer = new WireWriter(output);
-        writer.WriteInt32(maps);
-        writer.WriteInt32(partitions);
-        writer.WriteInt32(0);
-        writer.WriteInt32(0);
-        var body = output.WrittenSpan.ToArray();
-        AssertMalformed(() => MessageSamples.ReadWhole<ReducerFileGroup>(body));
+        var batch = TestBatches.Make(1, 2, 3, [9]);
+        Assert.True(BatchHeader.TryRead(batch, out _));
+        BinaryPrimitives.WriteInt32LittleEndian(batch.AsSpan(offset), -1);
+        Assert.False(BatchHeader.TryRead(batch, out _));
+    }
+
+    [Fact]
+    public void Truncated_batches_and_trailing_bytes_in_a_chunk_are_malformed()
+    {
+        var first = TestBatches.Make(1, 0, 0, TestBatches.FrameRecords(["one"]));
+        var chunk = first.Concat(TestBatches.Make(2, 0, 0, TestBatches.FrameRecords(["two"]))).ToArray();
+        for (int length = 1; length < chunk.Length; length++)
+        {
+            if (length == first.Length) continue; // one whole batch
+            var prefix = chunk[..length];
+            var e = Assert.Throws<GridException>(() =>
+            {
+                var batches = new BatchIterator(prefix);
+                // Bounded: each batch moves the iterator past at least its header.
+                while (batches.MoveNext(out _, out _)) { }
+            });
+            Assert.Equal(GridErrorCode.MalformedFrame, e.Code);
+        }
     }
 
     private static readonly (string Name, Action<ReadOnlySequence<byte>> Read)[] Readers =
@@ -150,13 +199,27 @@ public class MalformedBodyTests
             var reader = new WireReader(body);
             PushData.ReadHeader(ref reader);
         }),
-        ("RawBody", body => MessageSamples.ReadWhole<RawBody>(body)),
     ];
+
+    /// <summary>A valid merged push body: what the fuzzer edits besides the samples.</summary>
+    private static byte[] PushSample()
+    {
+        using var output = new PooledBufferWriter(64);
+        var writer = new WireWriter(output);
+        PushData.WriteHeader(writer, "app-1", 2, 1);
+        var batch = TestBatches.Make(0, 0, 0, TestBatches.FrameRecords(["r"]));
+        writer.WriteInt32(1);
+        writer.WriteInt32(0);
+        writer.WriteInt32(batch.Length);
+        writer.WriteRaw(batch);
+        return output.WrittenSpan.ToArray();
+    }
 
     /// <summary>Random bytes, and valid bodies with a few bytes changed, cut or added.</summary>
     private static IEnumerable<byte[]> FuzzInputs(int seed, int iterations)
     {
         var random = new Random(seed);
+        var samples = MessageSamples.All.Select(c => c.Body).Append(PushSample()).ToArray();
         for (int i = 0; i < iterations; i++)
         {
             if (i % 2 == 0)
@@ -169,7 +232,7 @@ public class MalformedBodyTests
             }
             else
             {
-                var sample = MessageSamples.All[random.Next(MessageSamples.All.Count)].Body.ToList();
+                var sample = samples[random.Next(samples.Length)].ToList();
                 int edits = random.Next(1, 4);
                 for (int e = 0; e < edits && sample.Count > 0; e++)
                 {
@@ -207,7 +270,7 @@ public class MalformedBodyTests
                     }
                     catch (GridException e)
                     {
-                        Assert.True(e.Code == ErrorCode.MalformedFrame, $"{name}: {e.Code} {e.Message}");
+                        Assert.True(e.Code == GridErrorCode.MalformedFrame, $"{name}: {e.Code} {e.Message}");
                         refused++;
                     }
                     catch (Exception e)
@@ -219,6 +282,42 @@ public class MalformedBodyTests
         }
         // Both outcomes occur, so the fuzz reaches past the first field.
         Assert.True(parsed > 0 && refused > 0, $"parsed {parsed}, refused {refused}");
+    }
+
+    [Theory]
+    [InlineData(21)]
+    [InlineData(22)]
+    public void Fuzzed_chunks_throw_nothing_but_MalformedFrame_or_ChecksumMismatch(int seed)
+    {
+        var random = new Random(seed);
+        var chunk = TestBatches.Make(1, 0, 0, TestBatches.FrameRecords(["one"])).Concat(TestBatches.Make(2, 0, 0, [])).ToArray();
+        int whole = 0, refused = 0;
+        for (int i = 0; i < 2000; i++)
+        {
+            var input = chunk.ToList();
+            for (int e = random.Next(1, 3); e > 0 && input.Count > 0; e--)
+            {
+                if (random.Next(3) == 0) input.RemoveAt(random.Next(input.Count));
+                else input[random.Next(input.Count)] ^= (byte)(1 << random.Next(8));
+            }
+            var bytes = input.ToArray();
+            if (bytes.AsSpan().SequenceEqual(chunk)) continue; // two flips of the same bit undo each other
+            try
+            {
+                var batches = new BatchIterator(bytes);
+                // Bounded: each batch moves the iterator past at least its header.
+                while (batches.MoveNext(out _, out _)) { }
+                whole++;
+            }
+            catch (GridException e)
+            {
+                Assert.True(e.Code is GridErrorCode.MalformedFrame or GridErrorCode.ChecksumMismatch, $"{e.Code} {e.Message}");
+                refused++;
+            }
+        }
+        // Every edit breaks a checksum, a length or an id.
+        Assert.Equal(0, whole);
+        Assert.InRange(refused, 1900, 2000);
     }
 
     [Theory]
@@ -236,7 +335,7 @@ public class MalformedBodyTests
             {
                 // Plausible headers: small lengths, zero reserved byte, few flags.
                 BinaryPrimitives.WriteInt32LittleEndian(input, random.Next(0, 64));
-                input[6] = (byte)random.Next(0, 9);
+                input[6] = (byte)random.Next(0, 5);
                 input[7] = (byte)(random.Next(8) == 0 ? 1 : 0);
             }
             var sequence = random.Next(2) == 0 ? new ReadOnlySequence<byte>(input) : Sequences.Split(input, random.Next(1, Math.Max(2, input.Length)));
@@ -248,6 +347,7 @@ public class MalformedBodyTests
             {
                 Assert.Equal(FrameHeader.Size + frame.Header.BodyLength, reader.Consumed - before);
                 Assert.InRange(frame.Header.BodyLength, 0, 1024);
+                Assert.Equal(0, (int)frame.Header.Flags & ~3);
                 before = reader.Consumed;
                 frames++;
             }

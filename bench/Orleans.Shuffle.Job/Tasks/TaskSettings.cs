@@ -1,0 +1,25 @@
+namespace Orleans.Shuffle.Job.Tasks;
+
+/// <summary>Everything one map task needs; it travels to an executor as JSON.</summary>
+internal sealed record MapTaskSettings(
+    string AppId, int ShuffleId, int NumPartitions, int MapId, int AttemptId, long Records, int RecordSize, long Seed, double Skew)
+{
+    public PauseSettings Pause { get; init; } = PauseSettings.None;
+}
+
+/// <summary>Everything one reduce task needs.</summary>
+internal sealed record ReduceTaskSettings(string AppId, int ShuffleId, int ReducerId, IReadOnlyList<int> Partitions)
+{
+    public PauseSettings Pause { get; init; } = PauseSettings.None;
+}
+
+/// <summary>Where a task pauses for a fault (see <see cref="PausePoint"/>); <see cref="None"/> for never.</summary>
+internal sealed record PauseSettings(long? AtBytes, string? ResumeFile, TimeSpan MaxWait)
+{
+    public static PauseSettings None { get; } = new(null, null, TimeSpan.FromSeconds(120));
+
+    public PausePoint ToPausePoint() => new(AtBytes, ResumeFile, MaxWait);
+}
+
+/// <summary>One task for an executor: an id unique within the job (e.g. "map-3-attempt-1"), and either a map or a reduce.</summary>
+internal sealed record ExecutorTask(string Id, MapTaskSettings? Map = null, ReduceTaskSettings? Reduce = null);

@@ -1,0 +1,77 @@
+using System.Buffers;
+using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Grains.Storage;
+using Orleans.Shuffle.Model;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Grains.Partition;
+
+/// <summary>
+/// One copy of a partition epoch as this silo holds it: its role, the replica a primary forwards
+/// to, its disk and its file. The PartitionGrain activation creates it (Reserve) and ends it
+/// (Destroy); the data endpoint appends to it and reads from it directly, so bytes never pass
+/// through a grain call.
+/// </summary>
+public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEndpoint? replica, StorageDirectory disk, PartitionFileWriter file)
+{
+    private long _pushedBatches;
+    private long _pushedBytes;
+
+    public PartitionKey Key { get; } = key;
+
+    /// <summary>Primaries take pushes from clients and forward them to the replica; replicas take forwarded batches only.</summary>
+    public PartitionRole Role { get; } = role;
+
+    /// <summary>For a primary: the replica's silo, which gets every batch before the client's push is acknowledged. Null when unreplicated or a replica.</summary>
+    public SiloEndpoint? Replica { get; } = replica;
+
+    public StorageDirectory Disk { get; } = disk;
+
+    public PartitionFileWriter File { get; } = file;
+
+    public long PushedBatches => Interlocked.Read(ref _pushedBatches);
+
+    public long PushedBytes => Interlocked.Read(ref _pushedBytes);
+
+    /// <summary>Appends one pushed batch. Throws <see cref="GridException"/> for a malformed, corrupt or late batch.</summary>
+    public void Append(in ReadOnlySequence<byte> batch)
+    {
+        if (batch.Length < BatchHeader.Size)
+            throw new GridException(GridErrorCode.MalformedFrame, $"Push to {Key} holds a batch shorter than its header.");
+        Span<byte> raw = stackalloc byte[BatchHeader.Size];
+        batch.Slice(0, BatchHeader.Size).CopyTo(raw);
+        if (!BatchHeader.TryRead(raw, out var header))
+            throw new GridException(GridErrorCode.MalformedFrame, $"Push to {Key} holds a batch with an invalid header.");
+        if (header.TotalLength != batch.Length)
+            throw new GridException(GridErrorCode.MalformedFrame, $"Push to {Key}: batch length {batch.Length} does not match its header ({header.TotalLength}).");
+        try
+        {
+            File.Append(batch, header);
+        }
+        catch (GridException e) when (e.Code == GridErrorCode.StorageFailure)
+        {
+            Disk.MarkFailed();
+            throw;
+        }
+        catch (GridException e) when (e.Code == GridErrorCode.PartitionCommitted)
+        {
+            // Commit happens only when every map has ended: a late push comes from a losing attempt.
+            throw new GridException(GridErrorCode.MapEnded, $"Partition {Key} is committed: every map has ended, so this attempt's output is not needed.");
+        }
+        Interlocked.Increment(ref _pushedBatches);
+        Interlocked.Add(ref _pushedBytes, header.PayloadLength);
+    }
+
+    public async Task<CommittedFile> CommitAsync(bool fsync)
+    {
+        try
+        {
+            return await File.CommitAsync(fsync).ConfigureAwait(false);
+        }
+        catch (GridException e) when (e.Code == GridErrorCode.StorageFailure)
+        {
+            Disk.MarkFailed();
+            throw;
+        }
+    }
+}

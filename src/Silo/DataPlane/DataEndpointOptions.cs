@@ -1,0 +1,39 @@
+using System.Net;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Silo.DataPlane;
+
+/// <summary>The silo's data endpoint, where pushes, replication and fetches go (section "DataEndpoint").</summary>
+public sealed class DataEndpointOptions
+{
+    public const string SectionName = "DataEndpoint";
+
+    /// <summary>Address the endpoint binds. Default 127.0.0.1; set by the silo from Silo:ListenAddress.</summary>
+    public string ListenAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Address partition locations give for this endpoint. Default: the listen address; set by the silo from Silo:AdvertisedHost.</summary>
+    public string AdvertisedHost { get; set; } = "";
+
+    /// <summary>Port of the endpoint. Default 11200; 0 picks a free port (tests).</summary>
+    public int Port { get; set; } = 11200;
+
+    /// <summary>Largest frame body accepted; a larger frame gets FrameTooLarge and the connection is closed. Default 32 MiB.</summary>
+    public int MaxFrameBodyBytes { get; set; } = ProtocolConstants.DefaultMaxFrameBodyBytes;
+
+    /// <summary>A connection that has not completed its Hello by then is closed. Default 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a primary waits for its replica to take forwarded batches before the push fails with ReplicationFailed. Default 60 s.</summary>
+    public TimeSpan ReplicaRequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    public string EffectiveHost => string.IsNullOrEmpty(AdvertisedHost) ? ListenAddress : AdvertisedHost;
+
+    public IEnumerable<string> Validate()
+    {
+        if (!IPAddress.TryParse(ListenAddress, out _)) yield return $"{SectionName}:ListenAddress '{ListenAddress}' is not an IP address.";
+        if (Port is < 0 or > 65535) yield return $"{SectionName}:Port {Port} is not a port (0-65535).";
+        if (MaxFrameBodyBytes is < 64 * 1024 or > 256 * 1024 * 1024) yield return $"{SectionName}:MaxFrameBodyBytes must be 64 KiB..256 MiB.";
+        if (HandshakeTimeout <= TimeSpan.Zero) yield return $"{SectionName}:HandshakeTimeout must be positive.";
+        if (ReplicaRequestTimeout <= TimeSpan.Zero) yield return $"{SectionName}:ReplicaRequestTimeout must be positive.";
+    }
+}

@@ -1,0 +1,34 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using Orleans.Shuffle.Grains.Runtime;
+using Orleans.Shuffle.Transport;
+
+namespace Orleans.Shuffle.Silo.DataPlane;
+
+/// <summary>Adds the data endpoint to an Orleans silo's services.</summary>
+public static class DataEndpointServiceCollectionExtensions
+{
+    /// <summary>The data endpoint (<see cref="DataEndpoint"/>), its request handling and the connections a primary forwards to replicas on.</summary>
+    public static IServiceCollection AddShuffleDataEndpoint(this IServiceCollection services)
+    {
+        services.AddOptions<DataEndpointOptions>();
+        services.AddSingleton<DataEndpoint>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DataEndpoint>());
+        services.AddSingleton<ILocalDataEndpoint>(sp => sp.GetRequiredService<DataEndpoint>());
+        services.AddSingleton<DataRequestRouter>();
+        services.AddSingleton<ReplicaForwarder>();
+        // Built by a factory so the container disposes it: a stopping silo closes its outbound connections.
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<DataEndpointOptions>>().Value;
+            return new SiloConnectionPool(new GridConnectionOptions
+            {
+                PeerName = sp.GetRequiredService<ILocalSiloDetails>().Name,
+                RequestTimeout = options.ReplicaRequestTimeout,
+                MaxFrameBodyBytes = options.MaxFrameBodyBytes,
+            });
+        });
+        return services;
+    }
+}

@@ -1,0 +1,53 @@
+namespace Orleans.Shuffle.Silo.DataPlane;
+
+/// <summary>The state of one grid connection: handshake, peer, reply writer and background requests.</summary>
+internal sealed class GridSession(string connectionId, string? remote, ConnectionResponder responder, CancellationToken closing)
+{
+    /// <summary>Fires when the connection closes or the silo stops: waits on its behalf end then.</summary>
+    public CancellationToken Closing { get; } = closing;
+
+    private int _background;
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _closing;
+
+    public string ConnectionId { get; } = connectionId;
+
+    public string? Remote { get; } = remote;
+
+    public ConnectionResponder Responder { get; } = responder;
+
+    public bool Handshaken { get; set; }
+
+    /// <summary>Pushes of this connection waiting for their replicas; bounded so a slow replica slows this pusher down.</summary>
+    public SemaphoreSlim ReplicationSlots { get; } = new(MaxReplicationsInFlight, MaxReplicationsInFlight);
+
+    public const int MaxReplicationsInFlight = 32;
+
+    public string PeerName { get; set; } = "";
+
+    public string? CloseReason { get; set; }
+
+    /// <summary>Runs a request in the background, so one slow request does not hold up the connection.</summary>
+    public void RunInBackground(Func<Task> request)
+    {
+        Interlocked.Increment(ref _background);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await request().ConfigureAwait(false);
+            }
+            finally
+            {
+                if (Interlocked.Decrement(ref _background) == 0 && Volatile.Read(ref _closing)) _idle.TrySetResult();
+            }
+        });
+    }
+
+    public async Task WaitForBackgroundRequestsAsync(TimeSpan timeout)
+    {
+        Volatile.Write(ref _closing, true);
+        if (Volatile.Read(ref _background) == 0) return;
+        try { await _idle.Task.WaitAsync(timeout).ConfigureAwait(false); } catch (TimeoutException) { }
+    }
+}
