@@ -2,13 +2,16 @@
 # Measures DynamoDB membership against DynamoDB Local, with silo processes at default settings:
 #   1. the request rate of one silo over RATE_SECONDS (default 60), counted by a small proxy between
 #      the silo and DynamoDB Local (every HTTP request, SDK retries included), by operation and table
-#      (the membership table and, since the silo keeps grain state and its grain directory in
-#      DynamoDB too, the grain tables; TransactWriteItems is counted as "multi");
+#      (the membership table OrleansSilos, and the grain-state and reminder tables the silo keeps on
+#      DynamoDB too; TransactWriteItems is counted as "multi");
 #   2. ROUNDS times (default 3): SILOS silo processes (default 3) of a fresh cluster, kill -9 of one
 #      by its pid, then the table polled every 100 ms until that silo's row reads Dead;
 #   3. the main job with --membership dynamodb (a local grid of 3 silos on DynamoDB Local; the driver
-#      and the workers find the silos in the table) on JOB_DATA (default 256MiB), JOB_RUNS times (default 1).
-# RATE_SECONDS=0, ROUNDS=0 and JOB_RUNS=0 skip a part. EXTRA_SILO_ARGS is added to every silo's command
+#      and the executors find the gateways in the table) on JOB_DATA (default 256MiB), JOB_RUNS times (default 1);
+#   4. RESTARTS times (default 1): a full restart at default settings: SILOS silos, kill -9 of all of
+#      them, SILOS new silos on the same cluster id with nothing cleaned by hand; the time until all
+#      new silos are Active, and until every old row reads Dead.
+# RATE_SECONDS=0, ROUNDS=0, JOB_RUNS=0 and RESTARTS=0 skip a part. EXTRA_SILO_ARGS is added to every silo's command
 # line in 1 and 2, e.g. EXTRA_SILO_ARGS="--Membership:NumMissedProbesLimit=1000000" leaves only IAmAlive
 # staleness to detect the kill.
 # Needs a Release build (dotnet build -c Release Orleans.Shuffle.sln), Java, npm and python3.
@@ -22,6 +25,7 @@ silos="${SILOS:-3}"
 rounds="${ROUNDS:-3}"
 job_data="${JOB_DATA:-256MiB}"
 job_runs="${JOB_RUNS:-1}"
+restarts="${RESTARTS:-1}"
 job_dll="$root/bench/Orleans.Shuffle.Job/bin/Release/net10.0/Orleans.Shuffle.Job.dll"
 read -r -a extra_args <<<"${EXTRA_SILO_ARGS:-}"
 silo_dll="$root/src/Silo/bin/Release/net10.0/Orleans.Shuffle.Silo.dll"
@@ -94,11 +98,19 @@ def get(port, table, cluster, identity):
     return call(port, "GetItem", {"TableName": table, "ConsistentRead": True, "Key": {
         "DeploymentId": {"S": cluster}, "SiloIdentity": {"S": identity}}}).get("Item")
 
+def row_key(identity):
+    # SILO READY prints Orleans' "ip:port@generation"; the table's range key is "ip-port-generation".
+    address, generation = identity.split("@")
+    ip, port = address.rsplit(":", 1)
+    return f"{ip}-{port}-{generation}"
+
 def parse_time(s):
-    return datetime.fromisoformat(s[:26] + "+00:00").timestamp()  # microseconds are enough here
+    # Orleans' LogFormatter format: "2026-12-01 23:04:49.524 GMT".
+    return datetime.fromisoformat(s.replace(" GMT", "") + "+00:00").timestamp()
 
 def watch(port, table, cluster, identity, killed_at):
     killed_at = float(killed_at)
+    identity = row_key(identity)
     row = get(port, table, cluster, identity)
     alive_age = killed_at - parse_time(row["IAmAliveTime"]["S"])
     first_vote = None
@@ -113,13 +125,25 @@ def watch(port, table, cluster, identity, killed_at):
         time.sleep(0.1)
     sys.exit(f"{identity} was not Dead 120 s after the kill")
 
+def all_dead(port, table, cluster, identities, killed_at):
+    # Polls until every row of identities reads Dead (or is gone: clean-up deletes only non-Active rows).
+    killed_at, keys = float(killed_at), [row_key(i) for i in identities.split(",")]
+    while time.time() - killed_at < 600:
+        rows = [get(port, table, cluster, k) for k in keys]
+        if all(r is None or int(r["SiloStatus"]["N"]) == 6 for r in rows):
+            print(f"old_rows_dead_after_s={time.time() - killed_at:.2f}")
+            return
+        time.sleep(0.2)
+    sys.exit("the old rows were not all Dead 600 s after the kill")
+
 def counts(proxy_port, reset):
     with urllib.request.urlopen(f"http://127.0.0.1:{proxy_port}/{'__reset' if reset == 'reset' else '__counts'}", timeout=5) as r:
         print(r.read().decode())
 
 if __name__ == "__main__":
     {"wait-up": lambda a: wait_up(int(a[0])), "proxy": lambda a: proxy(int(a[0]), int(a[1])),
-     "watch": lambda a: watch(int(a[0]), a[1], a[2], a[3], a[4]), "counts": lambda a: counts(int(a[0]), a[1])}[sys.argv[1]](sys.argv[2:])
+     "watch": lambda a: watch(int(a[0]), a[1], a[2], a[3], a[4]),
+     "all-dead": lambda a: all_dead(int(a[0]), a[1], a[2], a[3], a[4]), "counts": lambda a: counts(int(a[0]), a[1])}[sys.argv[1]](sys.argv[2:])
 PY
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -133,29 +157,43 @@ python3 "$work/ddb.py" wait-up "$ddb_port"
 echo "DynamoDB Local on 127.0.0.1:$ddb_port"
 
 last_pid=""
+last_log=""
 last_identity=""
-# start_silo NAME CLUSTER SERVICE: starts a silo process and waits for its SILO READY line.
-start_silo() {
-  local name="$1" cluster="$2" service="$3" log="$work/$1-$2.log"
-  echo "+ dotnet $silo_dll --membership dynamodb --dynamodb-service $service --cluster-id $cluster --name $name --port 0 --http-port 0 --disk $work/$cluster/$name --membership-file $work/$cluster/membership.json ${extra_args[*]}"
+# launch_silo NAME CLUSTER SERVICE: starts a silo process (sets last_pid and last_log).
+launch_silo() {
+  local name="$1" cluster="$2" service="$3"
+  last_log="$work/$1-$2-$(date +%s%N).log"
+  local ports=(--silo-port "$(free_port)" --gateway-port "$(free_port)" --data-port 0 --http-port 0)
+  echo "+ dotnet $silo_dll --membership dynamodb --dynamodb-service $service --cluster-id $cluster --name $name ${ports[*]} --disk ... ${extra_args[*]}"
   dotnet "$silo_dll" --membership dynamodb --dynamodb-service "$service" --cluster-id "$cluster" --name "$name" \
-    --port 0 --http-port 0 --disk "$work/$cluster/$name" --membership-file "$work/$cluster/membership.json" "${extra_args[@]}" >"$log" 2>&1 &
+    "${ports[@]}" --disk "$work/$cluster/$name-$(date +%s%N)" --membership-dir "$work/$cluster/unused" "${extra_args[@]}" >"$last_log" 2>&1 &
   last_pid=$!
   pids+=("$last_pid")
-  for _ in $(seq 1 600); do
-    if grep -q "SILO READY" "$log"; then
+}
+
+# await_ready PID LOG: waits (at most 300 s) for the silo's SILO READY line; sets last_identity.
+await_ready() {
+  local pid="$1" log="$2"
+  for _ in $(seq 1 3000); do
+    if grep -qs "SILO READY" "$log"; then
       last_identity="$(sed -n 's/.*SILO READY .*identity=\([^ ]*\).*/\1/p' "$log" | head -n 1)"
       return 0
     fi
-    kill -0 "$last_pid" 2>/dev/null || { cat "$log" >&2; return 1; }
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; return 1; }
     sleep 0.1
   done
   cat "$log" >&2
   return 1
 }
 
+# start_silo NAME CLUSTER SERVICE: starts a silo process and waits for its SILO READY line.
+start_silo() {
+  launch_silo "$@"
+  await_ready "$last_pid" "$last_log"
+}
+
 if [ "$rate_seconds" -gt 0 ]; then
-echo "== 1. requests of one silo over ${rate_seconds} s (DynamoDB defaults: IAmAlive every 30 s, table read every 60 s and after gossip)"
+echo "== 1. requests of one silo over ${rate_seconds} s (IAmAlive every 10 s, table read every 60 s and after gossip)"
 proxy_port="$(free_port)"
 python3 "$work/ddb.py" proxy "$proxy_port" "$ddb_port" &
 pids+=($!)
@@ -177,7 +215,7 @@ kill -TERM "$rate_pid"; wait "$rate_pid" 2>/dev/null || true
 fi
 
 if [ "$rounds" -gt 0 ]; then
-echo "== 2. kill -9 of one of $silos silos -> its row Dead (defaults: probes every 1 s, 3 missed -> vote; IAmAlive stale after 3 x 30 s)"
+echo "== 2. kill -9 of one of $silos silos -> its row Dead (probes every 3 s, 3 missed -> vote, 2 votes -> Dead)"
 for round in $(seq 1 "$rounds"); do
   cluster="kill-$$-$round"
   round_pids=()
@@ -192,7 +230,7 @@ for round in $(seq 1 "$rounds"); do
   kill -9 "$victim_pid"
   killed_at="$(date +%s.%N)"
   wait "$victim_pid" 2>/dev/null || true
-  echo "round $round: $(python3 "$work/ddb.py" watch "$ddb_port" OrleansShuffleSilos "$cluster" "$victim" "$killed_at")"
+  echo "round $round: $(python3 "$work/ddb.py" watch "$ddb_port" OrleansSilos "$cluster" "$victim" "$killed_at")"
   for p in "${round_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
   for p in "${round_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 done
@@ -212,5 +250,36 @@ print(f"run {sys.argv[2]}: verified={r['verified']} silos={r['silos']} membershi
       f"map_s={r['mapSeconds']} reduce_s={r['reduceSeconds']} total_s={r['seconds']} throughput_MBps={r['throughputMBps']} "
       f"partitions={r['partitionsVerified']}/{r['partitions']}")
 PY
+done
+fi
+
+if [ "$restarts" -gt 0 ]; then
+echo "== 4. full restart of $silos silos at default settings (old rows go stale after 3 missed IAmAlives, 3 x 10 s, then are probed and voted Dead)"
+for round in $(seq 1 "$restarts"); do
+  cluster="restart-$$-$round"
+  old_pids=()
+  old_identities=()
+  for i in $(seq 1 "$silos"); do
+    start_silo "s$i" "$cluster" "http://127.0.0.1:$ddb_port"
+    old_pids+=("$last_pid")
+    old_identities+=("$last_identity")
+  done
+  sleep 3
+  echo "+ kill -9 ${old_pids[*]}"
+  kill -9 "${old_pids[@]}"
+  killed_at="$(date +%s.%N)"
+  for p in "${old_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  new_pids=()
+  new_logs=()
+  for i in $(seq 1 "$silos"); do
+    launch_silo "s$i" "$cluster" "http://127.0.0.1:$ddb_port"
+    new_pids+=("$last_pid")
+    new_logs+=("$last_log")
+  done
+  for i in "${!new_pids[@]}"; do await_ready "${new_pids[$i]}" "${new_logs[$i]}"; done
+  ready_at="$(date +%s.%N)"
+  echo "round $round: new_silos_active_after_s=$(python3 -c "print(f'{$ready_at - $killed_at:.2f}')") $(python3 "$work/ddb.py" all-dead "$ddb_port" OrleansSilos "$cluster" "$(IFS=,; echo "${old_identities[*]}")" "$killed_at")"
+  for p in "${new_pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${new_pids[@]}"; do wait "$p" 2>/dev/null || true; done
 done
 fi

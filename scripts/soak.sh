@@ -12,6 +12,7 @@
 #   kill-silo-reduce  --replicas 2 --kill-silo reduce:0.2    must verify (1 MiB chunks, so reads follow the kill)
 #   grain             --replicas 2 --kill-silo grain         must verify (ShuffleGrain failover)
 #   kill-mapper       --replicas 2 --kill-mapper 0.5         must verify, exactly one map attempt rerun
+#                     --executors 4                          (4 maps on 4 executors: the killed executor ran one map)
 #   split             --replicas 2, 1 MiB split threshold    must verify
 #   replicas1-kill    --replicas 1 --kill-silo map:0.5       must fail with "shuffle data lost" (counted as expected)
 # Reports and logs of every run stay in $SOAK_DIR (default: a new temp directory).
@@ -35,7 +36,7 @@ scenario_args() {
     kill-silo-map)    echo "--replicas 2 --kill-silo map:0.5" ;;
     kill-silo-reduce) echo "--replicas 2 --kill-silo reduce:0.2 --silo-arg=--Storage:ChunkBytes=1048576" ;;
     grain)            echo "--replicas 2 --kill-silo grain" ;;
-    kill-mapper)      echo "--replicas 2 --kill-mapper 0.5" ;;
+    kill-mapper)      echo "--replicas 2 --kill-mapper 0.5 --executors 4" ;;
     split)            echo "--replicas 2 --silo-arg=--Storage:SplitThresholdBytes=1048576" ;;
     replicas1-kill)   echo "--replicas 1 --kill-silo map:0.5" ;;
     *) return 1 ;;
