@@ -13,7 +13,8 @@ internal sealed class GridClientTransport(GridClient client, ConnectionPool pool
     public async Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
-        using var reply = await connection.SendAsync(MessageType.PushData, body, cancellationToken, bodySizeHint: (int)body.Entries.Length + 512).ConfigureAwait(false);
+        // The batches go to the socket from the writer's buffers: only the push header is serialized.
+        using var reply = await connection.SendAsync(MessageType.PushData, body.Head, body.Entries, cancellationToken).ConfigureAwait(false);
         return reply.Read<PushReply>();
     }
 

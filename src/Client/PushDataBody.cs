@@ -19,6 +19,9 @@ internal readonly struct PushDataBody(string appId, int shuffleId, int entryCoun
     /// <summary>entryCount x { i32 partitionId, i32 epoch, i32 batchLength, batch }.</summary>
     public ReadOnlySequence<byte> Entries { get; } = entries;
 
+    /// <summary>The header alone, for sending the entries from their own buffers.</summary>
+    public PushDataHeader Head => new(AppId, ShuffleId, EntryCount);
+
     public void Write(WireWriter writer)
     {
         PushData.WriteHeader(writer, AppId, ShuffleId, EntryCount);

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Wire;
 
@@ -23,6 +24,9 @@ public sealed class GridConnection : IAsyncDisposable
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource<GridResponse>> _pending = new();
     private readonly CancellationTokenSource _closed = new();
     private readonly CancellationTokenSource _writeTimeout = new();
+
+    // The buffers of one gathered write (a frame's head and its trailer); reused under _writeLock.
+    private readonly List<ArraySegment<byte>> _gather = new(16);
     private Task _readLoop = Task.CompletedTask;
     private long _nextRequestId;
     private string? _closeReason;
@@ -91,22 +95,32 @@ public sealed class GridConnection : IAsyncDisposable
 
     /// <summary>Sends a request and waits for its reply. Error replies throw <see cref="GridException"/>.</summary>
     /// <param name="bodySizeHint">Expected body size, so large bodies are serialized without regrowing the buffer.</param>
-    public async Task<GridResponse> SendAsync<T>(
+    public Task<GridResponse> SendAsync<T>(
         MessageType type, T body, CancellationToken cancellationToken = default, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
+        where T : IWireMessage<T> =>
+        SendAsync(type, body, ReadOnlySequence<byte>.Empty, cancellationToken, flags, bodySizeHint);
+
+    /// <summary>
+    /// Sends a request whose body is what <paramref name="head"/> writes followed by
+    /// <paramref name="trailer"/>, which is written to the socket from its own buffers (gathered, not
+    /// copied into the frame). The trailer's memory must stay unchanged until this returns.
+    /// </summary>
+    public async Task<GridResponse> SendAsync<T>(
+        MessageType type, T head, ReadOnlySequence<byte> trailer, CancellationToken cancellationToken = default, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
         where T : IWireMessage<T>
     {
         ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
         var reply = new TaskCompletionSource<GridResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
         using (var frame = new PooledBufferWriter(FrameHeader.Size + Math.Max(bodySizeHint, 64)))
         {
-            FrameWriter.Write(frame, type, flags, id, body, _options.MaxFrameBodyBytes);
+            FrameWriter.Write(frame, type, flags, id, head, _options.MaxFrameBodyBytes, trailer.Length);
             if (!_pending.TryAdd(id, reply)) throw new InvalidOperationException("Request id reused.");
             if (!IsConnected)
             {
                 _pending.TryRemove(id, out _);
                 throw Lost();
             }
-            await WriteAsync(frame.WrittenMemory).ConfigureAwait(false);
+            await WriteAsync(frame.WrittenMemory, trailer).ConfigureAwait(false);
         }
 
         try
@@ -131,7 +145,7 @@ public sealed class GridConnection : IAsyncDisposable
         using var _ = await SendAsync(type, body, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task WriteAsync(ReadOnlyMemory<byte> frame)
+    private async Task WriteAsync(ReadOnlyMemory<byte> frame, ReadOnlySequence<byte> trailer)
     {
         // A write is not cancelled by the caller: half a frame would corrupt the stream for every
         // other request. Only a silo that stops reading for a whole request timeout ends it, and
@@ -139,19 +153,62 @@ public sealed class GridConnection : IAsyncDisposable
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            _writeTimeout.CancelAfter(_options.RequestTimeout);
-            await _stream.WriteAsync(frame, _writeTimeout.Token).ConfigureAwait(false);
-            _writeTimeout.TryReset();
+            if (trailer.IsEmpty || !GatherAll(frame, trailer))
+            {
+                _writeTimeout.CancelAfter(_options.RequestTimeout);
+                await _stream.WriteAsync(frame, _writeTimeout.Token).ConfigureAwait(false);
+                foreach (var segment in trailer) await _stream.WriteAsync(segment, _writeTimeout.Token).ConfigureAwait(false);
+                _writeTimeout.TryReset();
+            }
+            else
+            {
+                // One sendmsg for the head and every trailer buffer: one wake-up of the silo per frame, no copy.
+                await SendGatheredAsync(frame.Length + trailer.Length).ConfigureAwait(false);
+            }
         }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
         {
-            Close(e is OperationCanceledException ? "the silo did not read a frame within the request timeout" : "write failed: " + e.Message);
+            Close(e is OperationCanceledException or TimeoutException ? "the silo did not read a frame within the request timeout" : "write failed: " + e.Message);
             throw Lost();
         }
         finally
         {
             _writeLock.Release();
         }
+    }
+
+    /// <summary>
+    /// Sends <see cref="_gather"/>. A send that outlasts the request timeout is ended by closing the
+    /// connection, and waited for before this returns: the caller reuses the buffers afterwards.
+    /// </summary>
+    private async Task SendGatheredAsync(long length)
+    {
+        var send = _socket.SendAsync(_gather, SocketFlags.None);
+        try
+        {
+            int sent = await send.WaitAsync(_options.RequestTimeout).ConfigureAwait(false);
+            if (sent != length) throw new IOException($"sent {sent} of {length} bytes");
+        }
+        catch (TimeoutException)
+        {
+            Close("the silo did not read a frame within the request timeout");
+            try { await send.ConfigureAwait(false); } catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException) { }
+            throw;
+        }
+    }
+
+    /// <summary>Fills <see cref="_gather"/> with the frame's buffers; false if one is not array-backed (then the stream writes them one by one). Under the write lock.</summary>
+    private bool GatherAll(ReadOnlyMemory<byte> frame, ReadOnlySequence<byte> trailer)
+    {
+        _gather.Clear();
+        if (!MemoryMarshal.TryGetArray(frame, out var head)) return false;
+        _gather.Add(head);
+        foreach (var memory in trailer)
+        {
+            if (!MemoryMarshal.TryGetArray(memory, out var segment)) return false;
+            _gather.Add(segment);
+        }
+        return true;
     }
 
     private async Task ReadLoopAsync()

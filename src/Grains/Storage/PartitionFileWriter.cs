@@ -174,6 +174,25 @@ public sealed class PartitionFileWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens chunk <paramref name="chunkIndex"/> of the committed file for reading in place (a
+    /// fetch of every map's batches, served straight from the file). Dispose the reader after the
+    /// last read; the file stays open until then even if the partition is deleted meanwhile.
+    /// </summary>
+    public ChunkReader OpenChunk(int chunkIndex)
+    {
+        lock (_gate)
+        {
+            var committed = _committed ?? throw new GridException(GridErrorCode.NotCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is not committed yet.");
+            if (chunkIndex < 0 || chunkIndex >= committed.ChunkCount)
+                throw new GridException(GridErrorCode.InvalidArgument, $"Chunk {chunkIndex} does not exist; the partition has {committed.ChunkCount} chunks.");
+            if (_disposed || _handle is null) throw new GridException(GridErrorCode.UnknownPartition, "The partition was deleted.");
+            long start = committed.ChunkOffsets[chunkIndex];
+            int length = checked((int)(committed.ChunkOffsets[chunkIndex + 1] - start));
+            return new ChunkReader(_handle, start, length);
+        }
+    }
+
     /// <summary>Moves the batches of maps in range to the front of <paramref name="chunk"/>; returns their total length.</summary>
     internal static int KeepMapRange(Span<byte> chunk, int startMap, int endMap)
     {
@@ -190,7 +209,7 @@ public sealed class PartitionFileWriter : IDisposable
         return kept;
     }
 
-    private static void ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset)
+    internal static void ReadExactly(SafeFileHandle handle, Span<byte> destination, long offset)
     {
         int read = 0;
         while (read < destination.Length)

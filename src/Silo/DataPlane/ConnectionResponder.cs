@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Orleans.Shuffle.Grains.Storage;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Wire;
 
@@ -6,49 +7,37 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 
 /// <summary>
 /// Writes reply frames to one connection. Replies come from the read loop and from handlers running
-/// in the background, so writes are serialized; each reply is flushed as a whole.
+/// in the background, so writes are serialized; each reply is flushed as a whole. One frame buffer
+/// per connection is reused under the write lock, so a reply allocates nothing.
 /// </summary>
-internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes)
+internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes) : IDisposable
 {
+    /// <summary>
+    /// A chunk goes into the pipe in slices of this size, each flushed before the next is read, so a
+    /// connection buffers a few slices (up to the transport's write-buffer limit) instead of a whole chunk.
+    /// </summary>
+    internal const int ChunkSliceBytes = 256 * 1024;
+
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly PooledBufferWriter _frame = new(FrameHeader.Size + 256);
 
-    public Task ReplyAsync<T>(in FrameHeader request, T body) where T : IWireMessage<T>
-    {
-        var frame = new PooledBufferWriter(FrameHeader.Size + 256);
-        try
-        {
-            FrameWriter.Write(frame, request.Type, FrameFlags.Response, request.RequestId, body, maxBodyBytes);
-        }
-        catch
-        {
-            frame.Dispose();
-            throw;
-        }
-        return SendAsync(frame);
-    }
+    // Set when the connection's stream holds half a frame (a reply failed after its header) or the
+    // responder was disposed: later replies are refused, since the peer could not parse them.
+    private volatile bool _broken;
+    private volatile bool _disposed;
 
-    public Task ReplyErrorAsync(in FrameHeader request, GridErrorCode code, string message)
-    {
-        var frame = new PooledBufferWriter(FrameHeader.Size + 256);
-        FrameWriter.WriteError(frame, request.Type, request.RequestId, code, message);
-        return SendAsync(frame);
-    }
+    /// <summary>True once a reply failed after its header was written: the connection must be aborted.</summary>
+    public bool Broken => _broken;
 
-    /// <summary>Writes a reply whose body is already in memory (a chunk), straight into the pipe.</summary>
-    public async Task ReplyRawAsync(FrameHeader request, ReadOnlyMemory<byte> body)
+    public async Task ReplyAsync<T>(FrameHeader request, T body) where T : IWireMessage<T>
     {
-        if (body.Length > maxBodyBytes)
-        {
-            // The peer would take an oversized frame as a broken stream and drop the whole connection.
-            throw new GridException(GridErrorCode.FrameTooLarge,
-                $"The {request.Type} reply of {body.Length} bytes exceeds the frame limit of {maxBodyBytes} bytes.");
-        }
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            new FrameHeader(body.Length, request.Type, FrameFlags.Response, request.RequestId).Write(output.GetSpan(FrameHeader.Size));
-            output.Advance(FrameHeader.Size);
-            await output.WriteAsync(body).ConfigureAwait(false);
+            ThrowIfUnusable();
+            _frame.Reset();
+            FrameWriter.Write(_frame, request.Type, FrameFlags.Response, request.RequestId, body, maxBodyBytes);
+            await output.WriteAsync(_frame.WrittenMemory).ConfigureAwait(false);
         }
         finally
         {
@@ -56,23 +45,132 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes)
         }
     }
 
-    private async Task SendAsync(PooledBufferWriter frame)
+    public async Task ReplyErrorAsync(FrameHeader request, GridErrorCode code, string message)
     {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            await _writeLock.WaitAsync().ConfigureAwait(false);
+            ThrowIfUnusable();
+            _frame.Reset();
+            FrameWriter.WriteError(_frame, request.Type, request.RequestId, code, message);
+            await output.WriteAsync(_frame.WrittenMemory).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Writes a reply whose body is already in memory (a filtered chunk), in slices.</summary>
+    public async Task ReplyRawAsync(FrameHeader request, ReadOnlyMemory<byte> body)
+    {
+        CheckSize(request, body.Length);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnusable();
+            WriteHeader(request, body.Length);
             try
             {
-                await output.WriteAsync(frame.WrittenMemory).ConfigureAwait(false);
+                for (int sent = 0; sent < body.Length; sent += ChunkSliceBytes)
+                {
+                    var slice = body.Slice(sent, Math.Min(ChunkSliceBytes, body.Length - sent));
+                    if ((await output.WriteAsync(slice).ConfigureAwait(false)).IsCompleted) break;
+                }
+                if (body.Length == 0) await output.FlushAsync().ConfigureAwait(false);
             }
-            finally
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                _writeLock.Release();
+                _broken = true;
+                throw new HalfSentReplyException(e);
             }
         }
         finally
         {
-            frame.Dispose();
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Writes a whole chunk of a partition file as the reply body, reading the file straight into the
+    /// pipe's buffers (one copy, from the page cache). A read that fails after the header was sent
+    /// leaves half a frame, so the caller must abort the connection (<see cref="HalfSentReplyException"/>).
+    /// </summary>
+    public async Task ReplyChunkAsync(FrameHeader request, ChunkReader chunk)
+    {
+        CheckSize(request, chunk.Length);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            ThrowIfUnusable();
+            WriteHeader(request, chunk.Length);
+            try
+            {
+                int sent = 0;
+                // Bounded: each round sends at least one byte, or throws, or stops because the peer is gone.
+                while (sent < chunk.Length)
+                {
+                    int want = Math.Min(ChunkSliceBytes, chunk.Length - sent);
+                    var memory = output.GetMemory(want);
+                    if (memory.Length > want) memory = memory[..want];
+                    chunk.ReadExactly(memory.Span, sent);
+                    output.Advance(memory.Length);
+                    sent += memory.Length;
+                    if ((await output.FlushAsync().ConfigureAwait(false)).IsCompleted) break;
+                }
+                if (chunk.Length == 0) await output.FlushAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Whatever failed after the header (the read, the pipe), the stream now holds half a frame.
+                _broken = true;
+                throw new HalfSentReplyException(e);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    private void WriteHeader(FrameHeader request, int bodyLength)
+    {
+        new FrameHeader(bodyLength, request.Type, FrameFlags.Response, request.RequestId).Write(output.GetSpan(FrameHeader.Size));
+        output.Advance(FrameHeader.Size);
+    }
+
+    private void CheckSize(FrameHeader request, int bodyLength)
+    {
+        if (bodyLength > maxBodyBytes)
+        {
+            // The peer would take an oversized frame as a broken stream and drop the whole connection.
+            throw new GridException(GridErrorCode.FrameTooLarge,
+                $"The {request.Type} reply of {bodyLength} bytes exceeds the frame limit of {maxBodyBytes} bytes.");
+        }
+    }
+
+    private void ThrowIfUnusable()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_broken) throw new IOException("The connection is being closed: a reply failed halfway.");
+    }
+
+    public void Dispose()
+    {
+        // A background reply may outlive the handler's bounded wait for it (a replica that times out):
+        // then the lock is held, the buffer is left to the collector, and later replies are refused.
+        _disposed = true;
+        if (!_writeLock.Wait(0)) return;
+        try
+        {
+            _frame.Dispose();
+        }
+        finally
+        {
+            _writeLock.Release();
         }
     }
 }
+
+/// <summary>A reply failed after its header was written (a chunk read, the pipe): the connection carries half a frame and must be aborted.</summary>
+internal sealed class HalfSentReplyException(Exception inner) : Exception("A reply failed after its header was sent: " + inner.Message, inner);

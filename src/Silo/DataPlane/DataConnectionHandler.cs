@@ -71,7 +71,11 @@ public sealed class DataConnectionHandler(DataRequestRouter router, IOptions<Dat
         }
         finally
         {
+            // Half a frame on the wire: abort now, so replies still to come fail at once on both sides
+            // instead of landing inside the broken frame.
+            if (session.Responder.Broken) connection.Abort(new ConnectionAbortedException(reason));
             await session.WaitForBackgroundRequestsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            session.Responder.Dispose();
             SiloLog.ConnectionClosed(logger, connection.ConnectionId, session.Remote, reason);
         }
     }

@@ -59,6 +59,13 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
                         $"Message type {(ushort)header.Type} is not known to the data plane of protocol version {ProtocolConstants.Version}.");
             }
         }
+        catch (HalfSentReplyException e)
+        {
+            // Half a reply is on the wire: nothing after it could be parsed.
+            SiloLog.RequestFailed(logger, e, header.Type, session.Remote);
+            session.CloseReason = e.Message;
+            return true;
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             await ReplyFailureAsync(session, header, e).ConfigureAwait(false);
@@ -200,6 +207,14 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
         var partition = partitions.Find(new PartitionKey(request.AppId, request.ShuffleId, request.PartitionId, request.Epoch))
             ?? throw new GridException(GridErrorCode.UnknownPartition,
                 $"Partition {request.AppId}/{request.ShuffleId}/{request.PartitionId}-{request.Epoch} is not on this silo.");
+        if (request.IsFullRange)
+        {
+            // The whole chunk: read from the file straight into the connection's buffers.
+            using var chunk = partition.File.OpenChunk(request.ChunkIndex);
+            await session.Responder.ReplyChunkAsync(header, chunk).ConfigureAwait(false);
+            return;
+        }
+        // A map range (a skew split read) keeps some batches only: filter in a pooled buffer first.
         var (buffer, length) = partition.File.ReadChunk(request.ChunkIndex, request.StartMap, request.EndMap);
         try
         {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Wire;
 
@@ -27,8 +28,9 @@ public sealed class ReplicaForwarder(SiloConnectionPool connections)
     {
         try
         {
-            using var reply = await connections.SendAsync(push.Peer.Host, push.Peer.Port, MessageType.ReplicateData, push.ToBody(), CancellationToken.None,
-                bodySizeHint: push.Entries.WrittenCount + 512).ConfigureAwait(false);
+            // The entries go to the socket from the push's own buffer: one copy on this silo, out of the client's frame.
+            using var reply = await connections.SendAsync(push.Peer.Host, push.Peer.Port, MessageType.ReplicateData, push.Head,
+                new ReadOnlySequence<byte>(push.Entries.WrittenMemory), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

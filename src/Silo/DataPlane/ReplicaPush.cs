@@ -28,20 +28,10 @@ public sealed class ReplicaPush(SiloEndpoint peer, string appId, int shuffleId) 
         Count++;
     }
 
-    public Body ToBody() => new(this);
+    /// <summary>The ReplicateData header (the PushData layout); the entries follow it from <see cref="Entries"/>.</summary>
+    public PushDataHeader Head => new(AppId, ShuffleId, Count);
 
     public void Dispose() => Entries.Dispose();
-
-    public readonly struct Body(ReplicaPush push) : IWireMessage<Body>
-    {
-        public void Write(WireWriter writer)
-        {
-            PushData.WriteHeader(writer, push.AppId, push.ShuffleId, push.Count);
-            writer.WriteRaw(push.Entries.WrittenSpan);
-        }
-
-        public static Body Read(ref WireReader reader) => throw new NotSupportedException("Replica pushes are read as PushData.");
-    }
 }
 
 /// <summary>Groups a push's batches by replica silo.</summary>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Transport;
@@ -8,22 +9,23 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// <summary>Outbound connections from this silo to other silos, one per endpoint, reopened when they break.</summary>
 public sealed class SiloConnectionPool(GridConnectionOptions options) : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<string, Lazy<Task<GridConnection>>> _connections = new();
+    private readonly ConcurrentDictionary<(string Host, int Port), Lazy<Task<GridConnection>>> _connections = new();
 
+    /// <summary>Sends <paramref name="head"/> and then <paramref name="trailer"/> from its own buffers as one request (see <see cref="GridConnection"/>).</summary>
     public async Task<GridResponse> SendAsync<T>(
-        string host, int port, MessageType type, T body, CancellationToken cancellationToken, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
+        string host, int port, MessageType type, T head, ReadOnlySequence<byte> trailer, CancellationToken cancellationToken)
         where T : IWireMessage<T>
     {
         var connection = await GetAsync(host, port, cancellationToken).ConfigureAwait(false);
-        return await connection.SendAsync(type, body, cancellationToken, flags, bodySizeHint).ConfigureAwait(false);
+        return await connection.SendAsync(type, head, trailer, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<GridConnection> GetAsync(string host, int port, CancellationToken cancellationToken)
     {
-        string key = $"{host}:{port}";
+        var key = (host, port);
         for (int attempt = 0; ; attempt++)
         {
-            var lazy = _connections.GetOrAdd(key, _ => new Lazy<Task<GridConnection>>(() => GridConnection.ConnectAsync(host, port, options, CancellationToken.None)));
+            var lazy = _connections.GetOrAdd(key, static (k, options) => new Lazy<Task<GridConnection>>(() => GridConnection.ConnectAsync(k.Host, k.Port, options, CancellationToken.None)), options);
             try
             {
                 var connection = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -40,7 +42,7 @@ public sealed class SiloConnectionPool(GridConnectionOptions options) : IAsyncDi
                 _connections.TryRemove(new(key, lazy));
                 throw;
             }
-            if (attempt >= 1) throw new GridException(GridErrorCode.SiloUnavailable, $"Cannot reach silo {key}.");
+            if (attempt >= 1) throw new GridException(GridErrorCode.SiloUnavailable, $"Cannot reach silo {host}:{port}.");
         }
     }
 

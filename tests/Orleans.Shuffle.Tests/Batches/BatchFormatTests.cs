@@ -28,6 +28,23 @@ public class Crc32CTests
     }
 
     [Fact]
+    public void Matches_a_bitwise_reference_around_and_across_three_lane_stripes()
+    {
+        const int stripe = 3 * Crc32C.LaneBytes;
+        var data = TestBatches.Payload(4 * stripe + 100, seed: 11);
+        var lengths = new List<int>();
+        for (int k = 1; k <= 4; k++) lengths.AddRange([k * stripe - 9, k * stripe - 1, k * stripe, k * stripe + 1, k * stripe + 8, k * stripe + 13]);
+        foreach (int length in lengths)
+        {
+            Assert.Equal(TestBatches.ReferenceCrc32C(data.AsSpan(0, length)), Crc32C.Compute(data.AsSpan(0, length)));
+            // From a running value too, and at an offset that is not a multiple of 8.
+            Assert.Equal(TestBatches.ReferenceCrc32C(data.AsSpan(3, length)), Crc32C.Append(Crc32C.Compute(data.AsSpan(3, 0)), data.AsSpan(3, length)));
+            uint head = Crc32C.Compute(data.AsSpan(0, 5));
+            Assert.Equal(TestBatches.ReferenceCrc32C(data.AsSpan(0, length + 5)), Crc32C.Append(head, data.AsSpan(5, length)));
+        }
+    }
+
+    [Fact]
     public void Append_in_pieces_equals_whole()
     {
         var data = TestBatches.Payload(1000, seed: 7);

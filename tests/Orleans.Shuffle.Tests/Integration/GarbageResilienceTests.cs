@@ -321,6 +321,36 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_chunk_whose_file_was_cut_short_aborts_only_its_connection_and_the_silo_keeps_serving()
+    {
+        const string App = "app-cut-short";
+        var client = _grid.Client;
+        await client.RegisterApplicationAsync(App);
+        var location = Assert.Single((await client.RegisterShuffleAsync(App, 0, new ShuffleSpec(1, 1, 1))).Locations);
+        await using (var writer = await client.CreateWriterAsync(App, 0, 0, 0))
+        {
+            await ShuffleData.WriteMapAsync(writer, 0, 2000, 1);
+            Assert.True((await writer.CloseAsync()).AllMapsEnded);
+        }
+        // Read once whole, so the partition is committed; then cut its file short, as a failing disk might.
+        Assert.Equal(2000, (await ShuffleData.ReadPartitionAsync(client, App, 0, 0)).Records.Count);
+        string file = Assert.Single(_grid.DataFilesOf(_grid.SiloOf(location.Primary)!), f => f.Contains(App, StringComparison.Ordinal));
+        using (var cut = File.Open(file, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) cut.SetLength(cut.Length / 2);
+
+        // The reply's header is out before the read fails: the silo must abort that connection, not go on
+        // writing other frames into the broken one.
+        var (raw, _) = await RawGridSocket.ConnectAndHelloAsync(location.Primary);
+        await using (raw)
+        {
+            await raw.SendFrameAsync(MessageType.FetchChunk, new FetchChunk(App, 0, 0, location.Epoch, 0, 0, int.MaxValue), requestId: 2);
+            Assert.True(await raw.WaitForCloseAsync(), "the connection with half a chunk on it was not closed");
+        }
+        var (other, _) = await RawGridSocket.ConnectAndHelloAsync(location.Primary);
+        await using (other) await AssertConnectionServesAsync(other, requestId: 3);
+        await AssertStillServesAsync("app-after-cut-short");
+    }
+
+    [Fact]
     public async Task A_connection_that_never_says_Hello_is_closed_without_a_reply()
     {
         // Slow lorises: one sends nothing, one half a header, one a whole Hello header and then its body

@@ -279,6 +279,49 @@ public sealed class PartitionFileWriterTests : IDisposable
         var second = await Record.ExceptionAsync(() => writer.CommitAsync(fsync: false).WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(GridErrorCode.StorageFailure, Assert.IsType<GridException>(second).Code);
     }
+    [Fact]
+    public async Task A_chunk_opened_in_place_reads_the_same_bytes_as_a_copied_chunk_and_outlives_a_delete()
+    {
+        var writer = NewWriter();
+        foreach (var batch in VariousBatches(120, seed: 7)) Append(writer, batch);
+        var committed = await writer.CommitAsync(fsync: false);
+        Assert.True(committed.ChunkCount > 2);
+
+        for (int c = 0; c < committed.ChunkCount; c++)
+        {
+            var (copied, length) = writer.ReadChunk(c, 0, int.MaxValue);
+            using var chunk = writer.OpenChunk(c);
+            Assert.Equal(length, chunk.Length);
+            var inPlace = new byte[chunk.Length];
+            // In two reads at an offset, as the responder reads slices.
+            int half = inPlace.Length / 2;
+            chunk.ReadExactly(inPlace.AsSpan(0, half), 0);
+            chunk.ReadExactly(inPlace.AsSpan(half), half);
+            Assert.Equal(copied.AsSpan(0, length).ToArray(), inPlace);
+            ArrayPool<byte>.Shared.Return(copied);
+            Assert.Throws<ArgumentOutOfRangeException>(() => chunk.ReadExactly(new byte[2], chunk.Length - 1));
+        }
+
+        // A chunk being sent when its partition is deleted still reads to its end; then it is gone.
+        var open = writer.OpenChunk(0);
+        await writer.DeleteAsync();
+        Assert.False(File.Exists(writer.Path));
+        var rest = new byte[open.Length];
+        open.ReadExactly(rest, 0);
+        open.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => open.ReadExactly(rest, 0));
+        var deleted = Assert.Throws<GridException>(() => writer.OpenChunk(0));
+        Assert.Equal(GridErrorCode.UnknownPartition, deleted.Code);
+        Assert.Equal(GridErrorCode.InvalidArgument, Assert.Throws<GridException>(() => NewCommittedChunkOutOfRange()).Code);
+    }
+
+    private ChunkReader NewCommittedChunkOutOfRange()
+    {
+        var writer = NewWriter("p1-0.data");
+        Append(writer, VariousBatches(3, seed: 9)[1]);
+        writer.CommitAsync(fsync: false).GetAwaiter().GetResult();
+        return writer.OpenChunk(5);
+    }
 }
 
 public class MemoryBudgetTests
@@ -326,4 +369,5 @@ public class MemoryBudgetTests
         budget.Release(100);
         await Task.WhenAll(waits).WaitAsync(TimeSpan.FromSeconds(5));
     }
+
 }

@@ -130,8 +130,15 @@ public class FrameCodecTests
         using var push = new ReplicaPush(peer, "app-1", 3);
         push.Add(0, 0, new ReadOnlySequence<byte>(BatchA));
         push.Add(5, 2, new ReadOnlySequence<byte>(BatchB));
-        var (header, replicated) = Frame(MessageType.ReplicateData, push.ToBody(), FrameFlags.None, 4);
-        Assert.Equal(MessageType.ReplicateData, header.Type);
+        // As the forwarder sends it: the header serialized, the entries gathered from the push's buffer.
+        using var output = new PooledBufferWriter(32);
+        FrameWriter.Write(output, MessageType.ReplicateData, FrameFlags.None, 4, push.Head, Max, push.Entries.WrittenCount);
+        byte[] bytes = [.. output.WrittenSpan, .. push.Entries.WrittenSpan];
+        var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(bytes));
+        Assert.True(FrameCodec.TryRead(ref reader, Max, out var frame, out _));
+        Assert.Equal(MessageType.ReplicateData, frame.Header.Type);
+        Assert.Equal(bytes.Length - FrameHeader.Size, frame.Header.BodyLength);
+        var replicated = frame.Body.ToArray();
 
         var pushed = MessageSamples.BodyOf(new PushDataBody("app-1", 3, 2, new ReadOnlySequence<byte>(Entries((0, 0, BatchA), (5, 2, BatchB)))));
         Assert.Equal(pushed, replicated);

@@ -366,6 +366,14 @@ public sealed class GoldenFrameTests
         return output.WrittenSpan.ToArray();
     }
 
+    /// <summary>A frame as a sender that gathers writes puts it on the wire: the serialized head, then the trailer from its own buffer.</summary>
+    private static byte[] Framed<T>(MessageType type, FrameFlags flags, ulong requestId, T head, ReadOnlySpan<byte> trailer) where T : IWireMessage<T>
+    {
+        using var output = new PooledBufferWriter(64);
+        FrameWriter.Write(output, type, flags, requestId, head, Max, trailer.Length);
+        return [.. output.WrittenSpan, .. trailer];
+    }
+
     [Fact]
     public void A_merged_push_reads_back_entry_by_entry_from_the_golden_bytes()
     {
@@ -426,7 +434,7 @@ public sealed class GoldenFrameTests
         push.Add(0, 0, new ReadOnlySequence<byte>(BatchA));
         push.Add(2, 1, new ReadOnlySequence<byte>(BatchB));
         Assert.Equal(2, push.Count);
-        Assert.Equal(ReplicateDataFrame, Framed(MessageType.ReplicateData, FrameFlags.None, 2, push.ToBody()));
+        Assert.Equal(ReplicateDataFrame, Framed(MessageType.ReplicateData, FrameFlags.None, 2, push.Head, push.Entries.WrittenSpan));
 
         // The silo's whole replication path: its connection pool connects (Hello), the forwarder sends, the replica acknowledges.
         await using var pool = new SiloConnectionPool(ClientOptions());
