@@ -15,7 +15,8 @@
 #                     --executors 4                          (4 maps on 4 executors: the killed executor ran one map)
 #   split             --replicas 2, 1 MiB split threshold    must verify
 #   replicas1-kill    --replicas 1 --kill-silo map:0.5       must fail with "shuffle data lost" (counted as expected)
-# Reports and logs of every run stay in $SOAK_DIR (default: a new temp directory).
+# Runs the processes as scripts/publish.sh publishes them. Reports and logs of every run stay in
+# $SOAK_DIR (default: a new temp directory).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +29,6 @@ DATA="${SOAK_DATA:-64MiB}"
 SCENARIOS="${SOAK_SCENARIOS:-kill-silo-map kill-silo-reduce grain kill-mapper split replicas1-kill}"
 PER_RUN_TIMEOUT=300
 
-JOB=bench/Orleans.Shuffle.Job/bin/Release/net10.0/Orleans.Shuffle.Job.dll
-export SHUFFLE_SILO_DLL="$PWD/src/Silo/bin/Release/net10.0/Orleans.Shuffle.Silo.dll"
 
 scenario_args() {
   case "$1" in
@@ -47,7 +46,10 @@ for scenario in $SCENARIOS; do
   scenario_args "$scenario" >/dev/null || { echo "unknown scenario '$scenario' (SOAK_SCENARIOS)" >&2; exit 2; }
 done
 
-dotnet build Orleans.Shuffle.sln -c Release -nologo -v q >&2 || { echo "build failed" >&2; exit 2; }
+# The processes run as they are deployed: compiled ahead of time (scripts/publish.sh).
+published="$(scripts/publish.sh)" || { echo "publish failed" >&2; exit 2; }
+JOB="$(sed -n 2p <<<"$published")/Orleans.Shuffle.Job.dll"
+export SHUFFLE_SILO_DLL="$(sed -n 1p <<<"$published")/Orleans.Shuffle.Silo.dll"
 SOAK_DIR="${SOAK_DIR:-$(mktemp -d -t orleans-shuffle-soak.XXXXXX)}"
 
 # A top-level scalar of the report (indented JSON, one property per line); empty if absent.

@@ -63,9 +63,10 @@ internal static class JobCommand
         Description = "Fault: kill -9 one silo of the local grid at map:F or reduce:F (F = fraction of the stage; a silo not hosting the " +
             "ShuffleGrain), or grain (the ShuffleGrain's silo, between the map and the reduce stage).",
     };
-    private static readonly Option<double?> KillMapper = new("--kill-mapper")
+    // --kill-executor is the same fault under the name of what it kills (a spot executor's loss).
+    private static readonly Option<double?> KillMapper = new("--kill-mapper", "--kill-executor")
     {
-        Description = "Fault: kill -9 the executor running a map after this fraction (0 to 1) of the map's bytes; the driver reruns its tasks as new attempts on the other executors.",
+        Description = "Fault: kill -9 the executor running a map after this fraction (0 to 1) of the map's bytes; the driver reruns its tasks as new attempts on the other executors (alias --kill-executor).",
     };
     private static readonly Option<int> KillMapperTask = new("--kill-mapper-task") { Description = "The map --kill-mapper kills.", DefaultValueFactory = _ => 0 };
     private static readonly Option<string[]> SiloArg = new("--silo-arg")
@@ -74,17 +75,31 @@ internal static class JobCommand
         Arity = ArgumentArity.OneOrMore,
     };
 
+    private static readonly Option<string> ShuffleOption = new("--shuffle")
+    {
+        Description = "grid: push map output to the silos of the grid (the service under test). local: no silos; each map writes one data " +
+            "file and an index under the work directory and reducers read their segments from every map's file (the plain local-file baseline).",
+        DefaultValueFactory = _ => "grid",
+    };
+    private static readonly Option<bool> DropCaches = new("--drop-caches")
+    {
+        Description = "Between the map and the reduce stage, run sync and write 3 to /proc/sys/vm/drop_caches (needs root), so reducers read " +
+            "from disk, not the page cache. The report's cacheDropped says whether it happened.",
+    };
+
     public static RootCommand Create()
     {
         var root = new RootCommand(
             "Runs a shuffle job on Orleans.Shuffle: starts a local grid (or joins a running one), runs map and reduce tasks in " +
-            "executor processes, and verifies every partition's record count and checksum.")
+            "executor processes, and verifies every partition's record count and checksum. With --shuffle local: the same job over plain " +
+            "local map output files and no grid, the baseline.")
         {
             Options =
             {
                 Silos, Maps, Reduces, Executors, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
                 MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
                 KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, KillMapper, KillMapperTask, SiloArg,
+                ShuffleOption, DropCaches,
             },
         };
         root.SetAction(async (parse, ct) =>
@@ -106,6 +121,8 @@ internal static class JobCommand
 
     internal static JobOptions Bind(ParseResult parse)
     {
+        // First: with --shuffle local, a grid-only option is the mistake to name, not whatever it would have conflicted with.
+        var shuffle = BindShuffle(parse);
         int maps = parse.GetValue(Maps);
         int reduces = parse.GetValue(Reduces);
         int partitions = parse.GetValue(Partitions) ?? reduces;
@@ -188,12 +205,40 @@ internal static class JobCommand
             Executors = executors,
             NoProgress = parse.GetValue(NoProgress),
             TaskTimeout = TimeSpan.FromSeconds(timeoutSeconds),
-            Replicas = replicas,
+            // The local shuffle keeps exactly one copy of each partition: the map's own file.
+            Replicas = shuffle == ShuffleKind.Local ? 1 : replicas,
+            Shuffle = shuffle,
+            DropCaches = parse.GetValue(DropCaches),
             SiloArguments = siloArguments,
             KillSilo = killSilo,
             KillMapper = killMapper,
             KillMapperTask = killMapperTask,
         };
+    }
+
+    /// <summary>
+    /// --shuffle, and with local the options that only mean something for a grid refused by name: a run
+    /// that silently ignored --replicas 2 or --kill-silo would report a baseline that is not what was asked for.
+    /// </summary>
+    private static ShuffleKind BindShuffle(ParseResult parse)
+    {
+        string text = parse.GetValue(ShuffleOption) ?? "grid";
+        var shuffle = text.ToLowerInvariant() switch
+        {
+            "grid" => ShuffleKind.Grid,
+            "local" => ShuffleKind.Local,
+            _ => throw new JobOptionsException($"--shuffle '{text}' is not known: use grid or local."),
+        };
+        if (shuffle == ShuffleKind.Local)
+        {
+            string[] gridOnly = [.. new Option[] { Silos, Replicas, KillSilo, ClusterId, Grid, MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, SiloArg }
+                .Where(option => parse.GetResult(option) is { Implicit: false })
+                .Select(option => option.Name)];
+            Require(gridOnly.Length == 0,
+                $"--shuffle local starts no grid and writes map output to local files, so {string.Join(", ", gridOnly)} " +
+                $"{(gridOnly.Length == 1 ? "has" : "have")} no meaning; drop {(gridOnly.Length == 1 ? "it" : "them")} or use --shuffle grid.");
+        }
+        return shuffle;
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Runtime.ExceptionServices;
 using Orleans.Runtime;
 using Orleans.Shuffle.Client;
 using Orleans.Shuffle.Job.Executors;
+using Orleans.Shuffle.Job.LocalShuffle;
 using Orleans.Shuffle.Job.Tasks;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
@@ -14,7 +15,8 @@ namespace Orleans.Shuffle.Job;
 /// registration, the map stage, the reduce stage, verification of every partition, summary and
 /// report. Maps and reduces run in executor processes, as under Spark, so pushes and fetches cross
 /// process boundaries as they do under a real engine, and an executor's crash is a crash, not a
-/// thrown exception in the driver.
+/// thrown exception in the driver. With --shuffle local there is no grid: the same executors, tasks
+/// and verification over plain map output files (the baseline).
 /// </summary>
 internal sealed class JobDriver
 {
@@ -26,9 +28,11 @@ internal sealed class JobDriver
     private readonly JobOptions _options;
     private readonly JobConsole _console;
     private readonly JobReport _report;
+    private IReadOnlyDictionary<string, double> _siloCpuAtReady = new Dictionary<string, double>();
     private readonly string _workDirectory;
     private readonly bool _ownsWorkDirectory;
     private readonly List<string> _warnings = [];
+    private readonly string? _localShuffleDirectory;
     private LocalGrid? _grid;
     private ExecutorPool? _executors;
     private SiloKiller? _siloKiller;
@@ -41,6 +45,7 @@ internal sealed class JobDriver
         _report = JobReport.Planned(options);
         _ownsWorkDirectory = options.WorkDirectory is null;
         _workDirectory = Path.GetFullPath(options.WorkDirectory ?? Path.Combine(Path.GetTempPath(), "orleans-shuffle-job", options.AppId));
+        if (options.Shuffle == ShuffleKind.Local) _localShuffleDirectory = JobOptions.LocalShuffleDirectory(_workDirectory);
     }
 
     /// <summary>Runs the job and returns the process exit code (see <see cref="ExitCodes"/>).</summary>
@@ -104,6 +109,11 @@ internal sealed class JobDriver
     {
         Directory.CreateDirectory(_workDirectory);
         _report.WorkDirectory = _workDirectory;
+        if (_localShuffleDirectory is not null)
+        {
+            await RunLocalShuffleAsync(_localShuffleDirectory, ct).ConfigureAwait(false);
+            return;
+        }
         try
         {
             await RunOnGridAsync(ct).ConfigureAwait(false);
@@ -170,23 +180,12 @@ internal sealed class JobDriver
         var active = await WaitForActiveSilosAsync(connected.Cluster, _grid is null ? 1 : _options.Silos, ct).ConfigureAwait(false);
         _report.Silos = active.Count;
         if (_grid is not null) _report.GridStartSeconds = Math.Round(gridClock.Elapsed.TotalSeconds, 3);
+        if (_grid is not null) _siloCpuAtReady = _grid.SiloCpuSeconds();
         _console.Info($"grid ready: {access}, {active.Count} active silos ({string.Join(", ", active)})");
 
-        var executorClock = Stopwatch.StartNew();
-        _executors = await ExecutorPool.StartAsync(access, _options.Executors, _options.Concurrency, Path.Combine(_workDirectory, "logs"),
-            _options.GridReadyTimeout, _console.Info, ct).ConfigureAwait(false);
-        _report.ExecutorStartSeconds = Math.Round(executorClock.Elapsed.TotalSeconds, 3);
-        try
+        string copies = $"{_options.Replicas} " + (_options.Replicas == 1 ? "copy" : "copies") + " of each";
+        await RunOnExecutorsAsync(access, copies, async () =>
         {
-            _console.Info($"job {_options.AppId}: {_options.Records:N0} records of {_options.RecordSize} B ({SizeParser.Format(_options.TotalBytes)}), " +
-                $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions, {_options.Replicas} " +
-                (_options.Replicas == 1 ? "copy" : "copies") + $" of each, on {_options.Executors} executors running {_options.Concurrency} tasks at once");
-            if (_options.KillSilo is not null) _console.Info($"fault plan: kill -9 one silo at {_options.KillSilo}");
-            if (_options.KillMapper is double killAt)
-                _console.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"fault plan: kill -9 the executor of map-{_options.KillMapperTask} after {killAt:0.###} of its bytes, then rerun its tasks elsewhere"));
-
-            var jobClock = Stopwatch.StartNew();
             await client.RegisterApplicationAsync(_options.AppId, ct).ConfigureAwait(false);
             try
             {
@@ -202,6 +201,38 @@ internal sealed class JobDriver
             {
                 await UnregisterQuietlyAsync(client, cancelled: ct.IsCancellationRequested).ConfigureAwait(false);
             }
+        }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>--shuffle local: no grid and no Orleans client; executors that connect nothing, and map output in plain files.</summary>
+    private async Task RunLocalShuffleAsync(string shuffleDirectory, CancellationToken ct)
+    {
+        Directory.CreateDirectory(shuffleDirectory);
+        await RunOnExecutorsAsync(null, $"local files in {shuffleDirectory}", () => RunStagesAsync(null, ct), ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts the executors (of the grid <paramref name="access"/> names, or of none), runs <paramref name="job"/>
+    /// on them and times it as the report's seconds; stops exactly the executors it started.
+    /// </summary>
+    private async Task RunOnExecutorsAsync(GridAccess? access, string where, Func<Task> job, CancellationToken ct)
+    {
+        var executorClock = Stopwatch.StartNew();
+        _executors = await ExecutorPool.StartAsync(access, _options.Executors, _options.Concurrency, Path.Combine(_workDirectory, "logs"),
+            _options.GridReadyTimeout, _console.Info, ct).ConfigureAwait(false);
+        _report.ExecutorStartSeconds = Math.Round(executorClock.Elapsed.TotalSeconds, 3);
+        try
+        {
+            _console.Info($"job {_options.AppId}: {_options.Records:N0} records of {_options.RecordSize} B ({SizeParser.Format(_options.TotalBytes)}), " +
+                $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions, {where}, " +
+                $"on {_options.Executors} executors running {_options.Concurrency} tasks at once");
+            if (_options.KillSilo is not null) _console.Info($"fault plan: kill -9 one silo at {_options.KillSilo}");
+            if (_options.KillMapper is double killAt)
+                _console.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"fault plan: kill -9 the executor of map-{_options.KillMapperTask} after {killAt:0.###} of its bytes, then rerun its tasks elsewhere"));
+
+            var jobClock = Stopwatch.StartNew();
+            await job().ConfigureAwait(false);
             _report.Seconds = Math.Round(jobClock.Elapsed.TotalSeconds, 3);
         }
         finally
@@ -211,7 +242,8 @@ internal sealed class JobDriver
         }
     }
 
-    private async Task RunStagesAsync(GridClient client, CancellationToken ct)
+    /// <summary>The map stage, the step between the stages, the reduce stage, and verification; <paramref name="client"/> is null for the local shuffle.</summary>
+    private async Task RunStagesAsync(GridClient? client, CancellationToken ct)
     {
         var mapPlan = new StagePlan("map", _options.Maps, _options.TotalBytes);
         var reducePlan = new StagePlan("reduce", _options.Reduces, _options.TotalBytes);
@@ -226,37 +258,68 @@ internal sealed class JobDriver
             var mapGate = SiloKillGate(KillStage.Map, "map", ct);
             maps = await RunMapStageAsync(mapProgress, mapGate, ct).ConfigureAwait(false);
             await CompleteGateAsync(mapGate, "map").ConfigureAwait(false);
+            // With --drop-caches the grid's map output must be on its files before the cache is dropped, and
+            // the silos write it out at the commit that follows the last map's end: so the map stage ends
+            // when the commit is done (the file group answers then), as the local maps' stage ends when
+            // their files are. Without it the file group is the reduce stage's first step, as before.
+            ReducerFileGroup? fileGroup = client is not null && _options.DropCaches ? await GetFileGroupAsync(client, ct).ConfigureAwait(false) : null;
             mapProgress.End();
             mapSeconds = mapClock.Elapsed.TotalSeconds;
             // Recorded now so a failed reduce stage still reports how the maps did.
             _report.SetStageTimes(mapSeconds, 0);
 
+            if (_options.DropCaches) await DropPageCacheAsync(ct).ConfigureAwait(false);
             if (_options.KillSilo?.Stage == KillStage.Grain)
                 await _siloKiller!.KillAsync(grainHost: true, "after the map stage, before the reduce stage", ct).ConfigureAwait(false);
 
-            // The file group is what a reducer's engine asks for first; fetching it once here also
-            // checks that the grid agrees with the maps about which attempt of each map won.
             var reduceClock = Stopwatch.StartNew();
             reduceProgress.Begin();
-            ReducerFileGroup fileGroup;
-            try
+            LocalShuffleSettings? local = null;
+            if (client is not null)
             {
-                fileGroup = await client.GetReducerFileGroupAsync(_options.AppId, JobOptions.ShuffleId, ct).ConfigureAwait(false);
+                // The file group is what a reducer's engine asks for first; fetching it once here also
+                // checks that the grid agrees with the maps about which attempt of each map won.
+                fileGroup ??= await GetFileGroupAsync(client, ct).ConfigureAwait(false);
+                CheckFileGroup(fileGroup, maps);
             }
-            catch (GridException e) when (e.Code == GridErrorCode.DataLost)
+            else
             {
-                throw ShuffleDataLostException.Create("the reducer file group", e.Message, [], e);
+                // Reducers read the winning attempt of each map, as the maps were told it; the markers must agree.
+                var winners = maps.Select(m => m.WinningAttempt).ToArray();
+                CheckWinningAttempts(maps.Select(m => MapOutputCommit.WinnerOf(_localShuffleDirectory!, m.MapId) ?? -1).ToArray(), "the winner marker", maps);
+                local = new LocalShuffleSettings(_localShuffleDirectory!, winners);
             }
-            CheckFileGroup(fileGroup, maps);
             var reduceGate = SiloKillGate(KillStage.Reduce, "reduce", ct);
-            reduces = await RunReduceStageAsync(reduceProgress, ExpectedBytesOfReducers(maps), reduceGate, ct).ConfigureAwait(false);
+            reduces = await RunReduceStageAsync(reduceProgress, ExpectedBytesOfReducers(maps), reduceGate, local, ct).ConfigureAwait(false);
             await CompleteGateAsync(reduceGate, "reduce").ConfigureAwait(false);
             reduceProgress.End();
             reduceSeconds = reduceClock.Elapsed.TotalSeconds;
         }).ConfigureAwait(false);
 
         _report.SetStageTimes(mapSeconds, reduceSeconds);
+        if (_grid is not null) _report.SiloCpuSecondsDuringJob = Math.Round(LocalGrid.CpuSecondsBetween(_siloCpuAtReady, _grid.SiloCpuSeconds()), 3);
         Verify(maps, reduces);
+    }
+
+    private async Task<ReducerFileGroup> GetFileGroupAsync(GridClient client, CancellationToken ct)
+    {
+        try
+        {
+            return await client.GetReducerFileGroupAsync(_options.AppId, JobOptions.ShuffleId, ct).ConfigureAwait(false);
+        }
+        catch (GridException e) when (e.Code == GridErrorCode.DataLost)
+        {
+            throw ShuffleDataLostException.Create("the reducer file group", e.Message, [], e);
+        }
+    }
+
+    /// <summary>--drop-caches, between the stages: the reduce stage then reads from disk, not from memory the maps just filled.</summary>
+    private async Task DropPageCacheAsync(CancellationToken ct)
+    {
+        var (dropped, reason) = await PageCache.SyncAndDropAsync(ct).ConfigureAwait(false);
+        _report.CacheDropped = dropped;
+        if (dropped) _console.Info("synced and dropped the page cache before the reduce stage");
+        else await Console.Error.WriteLineAsync($"warning: --drop-caches: the page cache was not dropped: {reason}").ConfigureAwait(false);
     }
 
     /// <summary>
@@ -283,7 +346,11 @@ internal sealed class JobDriver
                     ? new PauseSettings((long)Math.Floor(mapBytes * _options.KillMapper!.Value), null, _options.MaxPause)
                     : PauseOf(gate, mapBytes);
                 var settings = new MapTaskSettings(_options.AppId, JobOptions.ShuffleId, _options.Partitions, mapId, attempt,
-                    records, _options.RecordSize, _options.Seed, _options.Skew) { Pause = pause };
+                    records, _options.RecordSize, _options.Seed, _options.Skew)
+                {
+                    Pause = pause,
+                    Local = _localShuffleDirectory is null ? null : new LocalShuffleSettings(_localShuffleDirectory),
+                };
                 string name = attempt == 0 ? $"map-{mapId}" : $"map-{mapId}-attempt-{attempt}";
                 bool paused = false;
                 var callbacks = new TaskCallbacks(bytes =>
@@ -331,7 +398,8 @@ internal sealed class JobDriver
         return results;
     }
 
-    private async Task<ReduceTaskResult[]> RunReduceStageAsync(IStageProgress progress, long[] expectedBytes, StageGate? gate, CancellationToken ct)
+    private async Task<ReduceTaskResult[]> RunReduceStageAsync(
+        IStageProgress progress, long[] expectedBytes, StageGate? gate, LocalShuffleSettings? local, CancellationToken ct)
     {
         var results = new ReduceTaskResult[_options.Reduces];
         await RunTasksAsync(_options.Reduces, async (reducerId, token) =>
@@ -339,6 +407,7 @@ internal sealed class JobDriver
             var settings = new ReduceTaskSettings(_options.AppId, JobOptions.ShuffleId, reducerId, _options.PartitionsOfReducer(reducerId))
             {
                 Pause = PauseOf(gate, expectedBytes[reducerId]),
+                Local = local,
             };
             string name = $"reduce-{reducerId}";
             bool paused = false;
@@ -463,14 +532,17 @@ internal sealed class JobDriver
                 $"the job {_options.Maps}x{_options.Partitions}.");
             return;
         }
+        CheckWinningAttempts(fileGroup.WinningAttempts, "the file group", maps);
+    }
+
+    /// <summary>Warns where <paramref name="source"/> and the maps disagree about which attempt of a map won.</summary>
+    private void CheckWinningAttempts(IReadOnlyList<int> winningAttempts, string source, MapTaskResult[] maps)
+    {
         foreach (var map in maps)
         {
             if (!map.Won) _warnings.Add($"map-{map.MapId} attempt {map.AttemptId} did not win (attempt {map.WinningAttempt} did).");
-            if (map.MapId < fileGroup.WinningAttempts.Length && fileGroup.WinningAttempts[map.MapId] != map.WinningAttempt)
-            {
-                _warnings.Add($"map-{map.MapId}: the file group says attempt {fileGroup.WinningAttempts[map.MapId]} won, " +
-                    $"the map was told {map.WinningAttempt}.");
-            }
+            if (map.MapId < winningAttempts.Count && winningAttempts[map.MapId] != map.WinningAttempt)
+                _warnings.Add($"map-{map.MapId}: {source} says attempt {winningAttempts[map.MapId]} won, the map was told {map.WinningAttempt}.");
         }
     }
 

@@ -5,6 +5,12 @@ internal sealed record JobOptions
 {
     public const int ShuffleId = 0;
 
+    /// <summary>Where the map output goes: through the grid (the default) or to plain files on this machine, the baseline.</summary>
+    public ShuffleKind Shuffle { get; init; } = ShuffleKind.Grid;
+
+    /// <summary>Between the stages, sync and drop the page cache (root only), so reducers read from disk (--drop-caches).</summary>
+    public bool DropCaches { get; init; }
+
     public required int Silos { get; init; }
 
     public required int Maps { get; init; }
@@ -33,8 +39,11 @@ internal sealed record JobOptions
     /// <summary>A running grid to use (--cluster-id, --grid) instead of starting a local one.</summary>
     public GridAccess? JoinedGrid { get; init; }
 
+    /// <summary>Where the local shuffle keeps map output: under the work directory, next to where silos keep their disks.</summary>
+    public static string LocalShuffleDirectory(string workDirectory) => Path.Combine(workDirectory, "shuffle");
+
     /// <summary>True when the job starts its own local grid (neither --grid nor --cluster-id).</summary>
-    public bool StartsLocalGrid => JoinedGrid is null;
+    public bool StartsLocalGrid => Shuffle == ShuffleKind.Grid && JoinedGrid is null;
 
     /// <summary>"file" or "dynamodb", for the report.</summary>
     public string Membership => (JoinedGrid?.DynamoDB ?? DynamoDB) is null ? "file" : "dynamodb";
@@ -85,6 +94,17 @@ internal sealed record JobOptions
         for (int p = reducerId; p < Partitions; p += Reduces) partitions.Add(p);
         return partitions;
     }
+}
+
+/// <summary>
+/// Where map output goes. <see cref="Grid"/>: pushed to the silos. <see cref="Local"/>: each map writes one
+/// data file and an index on this machine's disk and reducers read their segments, as Spark's sort shuffle
+/// does without an external shuffle service; the baseline the grid is measured against.
+/// </summary>
+internal enum ShuffleKind
+{
+    Grid,
+    Local,
 }
 
 /// <summary>The command line asked for something impossible; the message says what and how to fix it.</summary>

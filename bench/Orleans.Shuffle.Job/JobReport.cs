@@ -67,7 +67,16 @@ public sealed class JobReport
 
     [JsonPropertyName("appId")] public string AppId { get; set; } = "";
 
-    /// <summary>"local" for a grid this run started, otherwise the --grid endpoints.</summary>
+    /// <summary>"grid" (pushed to the silos) or "local" (plain files on this machine, the baseline): --shuffle.</summary>
+    [JsonPropertyName("shuffle")] public string Shuffle { get; set; } = "grid";
+
+    /// <summary>
+    /// True when the page cache was dropped between the stages (--drop-caches, as root), so the reduce
+    /// stage read from disk; false when not asked for or not possible (the job says why on stderr).
+    /// </summary>
+    [JsonPropertyName("cacheDropped")] public bool CacheDropped { get; set; }
+
+    /// <summary>"local" for a grid this run started, "none" with --shuffle local, otherwise the --grid endpoints.</summary>
     [JsonPropertyName("grid")] public string Grid { get; set; } = "";
 
     /// <summary>Membership table of the grid: "file" or "dynamodb" (--membership).</summary>
@@ -77,6 +86,13 @@ public sealed class JobReport
     [JsonPropertyName("clusterId")] public string? ClusterId { get; set; }
 
     [JsonPropertyName("gridStartSeconds")] public double GridStartSeconds { get; set; }
+
+    /// <summary>
+    /// CPU-seconds the local grid's silos used from the grid being ready to the end of the reduce stage:
+    /// the job's cost to a grid that runs as a service, without the silos' start-up. Silos killed during
+    /// the job do not count. 0 without a local grid.
+    /// </summary>
+    [JsonPropertyName("siloCpuSecondsDuringJob")] public double SiloCpuSecondsDuringJob { get; set; }
 
     [JsonPropertyName("concurrency")] public int Concurrency { get; set; }
 
@@ -143,7 +159,8 @@ public sealed class JobReport
         RecordSize = options.RecordSize,
         Seed = options.Seed,
         AppId = options.AppId,
-        Grid = options.JoinedGrid?.ToString() ?? "local",
+        Shuffle = options.Shuffle == ShuffleKind.Local ? "local" : "grid",
+        Grid = options.Shuffle == ShuffleKind.Local ? "none" : options.JoinedGrid?.ToString() ?? "local",
         Membership = options.Membership,
         ClusterId = options.JoinedGrid?.ClusterId,
         Concurrency = options.Concurrency,
@@ -179,8 +196,10 @@ public sealed class JobReport
         {
             ("result", Verified ? "VERIFIED" : Error is null ? "VERIFICATION FAILED" : Error == CancelledError ? "CANCELLED" : "FAILED"),
             ("app", AppId),
-            ("grid", (Grid == "local" ? $"{Silos} local silo" : $"{Silos} silo") + (Silos == 1 ? "" : "s") + (Grid == "local" ? "" : $" at {Grid}")
-                + (Membership == "file" ? "" : $", {Membership} membership")),
+            Shuffle == "local"
+                ? ("shuffle", "local files: one data file and index per map, no grid")
+                : ("grid", (Grid == "local" ? $"{Silos} local silo" : $"{Silos} silo") + (Silos == 1 ? "" : "s") + (Grid == "local" ? "" : $" at {Grid}")
+                    + (Membership == "file" ? "" : $", {Membership} membership")),
             ("data", string.Create(c, $"{Records:N0} records x {RecordSize} B = {SizeParser.Format(Bytes)} ({Bytes:N0} bytes)")),
             ("tasks", string.Create(c, $"{Mappers} maps, {Reducers} reduces, {Partitions} partitions, {Concurrency} at once on {Executors} executors")),
         };

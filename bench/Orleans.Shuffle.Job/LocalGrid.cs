@@ -201,6 +201,33 @@ internal sealed class LocalGrid : IAsyncDisposable
 
     public IReadOnlyList<LocalSilo> Silos => _silos;
 
+    /// <summary>
+    /// CPU-seconds (user + system) each silo process still running has used so far, by silo name. Taken
+    /// when the grid is ready and again after the job, the difference is what the job cost the grid as a
+    /// running service (see <see cref="CpuSecondsBetween"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, double> SiloCpuSeconds()
+    {
+        var seconds = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var silo in _silos)
+        {
+            try
+            {
+                silo.Process.Refresh();
+                if (!silo.Process.HasExited) seconds[silo.Name] = silo.Process.TotalProcessorTime.TotalSeconds;
+            }
+            catch (InvalidOperationException)
+            {
+                // Exited meanwhile (a killed silo): it has no figure.
+            }
+        }
+        return seconds;
+    }
+
+    /// <summary>CPU-seconds between two <see cref="SiloCpuSeconds"/> samples, over the silos running at both (a killed silo does not count).</summary>
+    public static double CpuSecondsBetween(IReadOnlyDictionary<string, double> start, IReadOnlyDictionary<string, double> end) =>
+        end.Where(e => start.ContainsKey(e.Key)).Sum(e => e.Value - start[e.Key]);
+
     /// <summary>How the driver and executors reach this grid: through its membership store, as an engine's would.</summary>
     public GridAccess Access => new(ClusterId, DynamoDB is null ? MembershipDirectory : null, DynamoDB, null);
 

@@ -14,7 +14,7 @@ internal sealed class ExecutorPool : IAsyncDisposable
 {
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(15);
 
-    private readonly GridAccess _access;
+    private readonly GridAccess? _access;
     private readonly string _logDirectory;
     private readonly TimeSpan _readyTimeout;
     private readonly Action<string> _info;
@@ -25,7 +25,7 @@ internal sealed class ExecutorPool : IAsyncDisposable
     private readonly Dictionary<ExecutorProcess, int> _assigned = [];
     private int _started;
 
-    private ExecutorPool(GridAccess access, int concurrency, string logDirectory, TimeSpan readyTimeout, Action<string> info)
+    private ExecutorPool(GridAccess? access, int concurrency, string logDirectory, TimeSpan readyTimeout, Action<string> info)
     {
         _access = access;
         _logDirectory = logDirectory;
@@ -37,9 +37,12 @@ internal sealed class ExecutorPool : IAsyncDisposable
     /// <summary>Executors replaced after they were killed.</summary>
     public int Replaced { get; private set; }
 
-    /// <summary>Starts <paramref name="count"/> executors and waits until every one's grid client is connected.</summary>
+    /// <summary>
+    /// Starts <paramref name="count"/> executors and waits until every one's grid client is connected;
+    /// with a null <paramref name="access"/> (the local shuffle) they connect nothing and are ready at once.
+    /// </summary>
     public static async Task<ExecutorPool> StartAsync(
-        GridAccess access, int count, int concurrency, string logDirectory, TimeSpan readyTimeout, Action<string> info, CancellationToken ct)
+        GridAccess? access, int count, int concurrency, string logDirectory, TimeSpan readyTimeout, Action<string> info, CancellationToken ct)
     {
         var pool = new ExecutorPool(access, concurrency, logDirectory, readyTimeout, info);
         try

@@ -47,10 +47,11 @@ internal sealed class ExecutorProcess
 
     public bool Exited => _pumps.IsCompleted;
 
-    public static ExecutorProcess Start(string name, GridAccess access, string logPath)
+    /// <summary>Starts an executor of the grid <paramref name="access"/> names; null for one without a grid (the local shuffle).</summary>
+    public static ExecutorProcess Start(string name, GridAccess? access, string logPath)
     {
         string dll = typeof(Program).Assembly.Location;
-        string[] arguments = [ExecutorCommand.Name, .. access.ToArguments(), "--name", name];
+        string[] arguments = [ExecutorCommand.Name, .. access?.ToArguments() ?? [ExecutorCommand.NoGridFlag], "--name", name];
         var process = ChildProcesses.Start(DotnetHost.StartInfo(dll, arguments), keepStdin: true);
         Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
         return new ExecutorProcess(name, process, logPath);

@@ -5,13 +5,25 @@ internal sealed record MapTaskSettings(
     string AppId, int ShuffleId, int NumPartitions, int MapId, int AttemptId, long Records, int RecordSize, long Seed, double Skew)
 {
     public PauseSettings Pause { get; init; } = PauseSettings.None;
+
+    /// <summary>With --shuffle local, where the map writes its files; null on the grid.</summary>
+    public LocalShuffleSettings? Local { get; init; }
 }
 
 /// <summary>Everything one reduce task needs.</summary>
 internal sealed record ReduceTaskSettings(string AppId, int ShuffleId, int ReducerId, IReadOnlyList<int> Partitions)
 {
     public PauseSettings Pause { get; init; } = PauseSettings.None;
+
+    /// <summary>With --shuffle local, where the maps wrote and which attempt of each won; null on the grid.</summary>
+    public LocalShuffleSettings? Local { get; init; }
 }
+
+/// <summary>
+/// The local shuffle's directory and, for a reducer, the winning attempt of every map (index = map id),
+/// which the driver learned from the maps' results: the reducer reads those attempts' files and no others.
+/// </summary>
+internal sealed record LocalShuffleSettings(string Directory, IReadOnlyList<int>? WinningAttempts = null);
 
 /// <summary>Where a task pauses for a fault (see <see cref="PausePoint"/>); <see cref="None"/> for never.</summary>
 internal sealed record PauseSettings(long? AtBytes, string? ResumeFile, TimeSpan MaxWait)

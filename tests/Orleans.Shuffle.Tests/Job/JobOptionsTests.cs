@@ -7,9 +7,9 @@ namespace Orleans.Shuffle.Tests.Job;
 /// <summary>The job tool's grid options (--membership, --membership-dir, --dynamodb-*, --cluster-id, --grid, --executors) and what executors are told.</summary>
 public class JobOptionsTests
 {
-    private static JobOptions Bind(params string[] args) => JobCommand.Bind(JobCommand.Create().Parse(args));
+    internal static JobOptions Bind(params string[] args) => JobCommand.Bind(JobCommand.Create().Parse(args));
 
-    private static string BindError(params string[] args) => Assert.Throws<JobOptionsException>(() => Bind(args)).Message;
+    internal static string BindError(params string[] args) => Assert.Throws<JobOptionsException>(() => Bind(args)).Message;
 
     [Fact]
     public void Without_grid_flags_the_job_starts_a_local_grid_on_the_embedded_stores()
@@ -68,6 +68,14 @@ public class JobOptionsTests
         Assert.Contains("--cluster-id 'a/b'", BindError("--cluster-id", "a/b"));
         Assert.Contains("--executors", BindError("--executors", "0"));
         Assert.Contains("--executors", BindError("--kill-mapper", "0.5", "--executors", "1"));
+    }
+
+    [Fact]
+    public void Kill_executor_is_the_same_fault_as_kill_mapper()
+    {
+        Assert.Equal(0.25, Bind("--kill-executor", "0.25").KillMapper);
+        Assert.Equal(Bind("--kill-mapper", "0.25").KillMapper, Bind("--kill-executor", "0.25").KillMapper);
+        Assert.Null(Bind().KillMapper);
     }
 
     [Theory]
