@@ -147,23 +147,12 @@ public sealed class PartitionFileWriter : IDisposable
     /// </summary>
     public (byte[] Buffer, int Length) ReadChunk(int chunkIndex, int startMap, int endMap)
     {
-        SafeFileHandle? handle;
-        long start, end;
-        lock (_gate)
-        {
-            var committed = _committed ?? throw new GridException(GridErrorCode.NotCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is not committed yet.");
-            if (chunkIndex < 0 || chunkIndex >= committed.ChunkCount)
-                throw new GridException(GridErrorCode.InvalidArgument, $"Chunk {chunkIndex} does not exist; the partition has {committed.ChunkCount} chunks.");
-            if (_disposed) throw new GridException(GridErrorCode.UnknownPartition, "The partition was deleted.");
-            handle = _handle;
-            start = committed.ChunkOffsets[chunkIndex];
-            end = committed.ChunkOffsets[chunkIndex + 1];
-        }
-        int length = checked((int)(end - start));
+        using var chunk = OpenChunk(chunkIndex);
+        int length = chunk.Length;
         var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
         try
         {
-            ReadExactly(handle!, buffer.AsSpan(0, length), start);
+            chunk.ReadExactly(buffer.AsSpan(0, length), 0);
             if (startMap > 0 || endMap != int.MaxValue) length = KeepMapRange(buffer.AsSpan(0, length), startMap, endMap);
             return (buffer, length);
         }

@@ -29,30 +29,21 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes) :
     /// <summary>True once a reply failed after its header was written: the connection must be aborted.</summary>
     public bool Broken => _broken;
 
-    public async Task ReplyAsync<T>(FrameHeader request, T body) where T : IWireMessage<T>
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            ThrowIfUnusable();
-            _frame.Reset();
-            FrameWriter.Write(_frame, request.Type, FrameFlags.Response, request.RequestId, body, maxBodyBytes);
-            await output.WriteAsync(_frame.WrittenMemory).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    public Task ReplyAsync<T>(FrameHeader request, T body) where T : IWireMessage<T> =>
+        WriteFrameAsync(request, FrameFlags.Response, body, maxBodyBytes);
 
-    public async Task ReplyErrorAsync(FrameHeader request, GridErrorCode code, string message)
+    /// <summary>An error reply: the ErrorReply body under the Response and Error flags (its message is bounded, so no frame limit applies).</summary>
+    public Task ReplyErrorAsync(FrameHeader request, GridErrorCode code, string message) =>
+        WriteFrameAsync(request, FrameFlags.Response | FrameFlags.Error, new ErrorReply(code, message), int.MaxValue);
+
+    private async Task WriteFrameAsync<T>(FrameHeader request, FrameFlags flags, T body, int maxBody) where T : IWireMessage<T>
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
             ThrowIfUnusable();
             _frame.Reset();
-            FrameWriter.WriteError(_frame, request.Type, request.RequestId, code, message);
+            FrameWriter.Write(_frame, request.Type, flags, request.RequestId, body, maxBody);
             await output.WriteAsync(_frame.WrittenMemory).ConfigureAwait(false);
         }
         finally
