@@ -41,6 +41,9 @@ internal sealed record DynamoDBSettings(string Service, string? TableName = null
 /// </summary>
 internal sealed record GridAccess(string ClusterId, string? MembershipDirectory, DynamoDBSettings? DynamoDB, IReadOnlyList<string>? Gateways)
 {
+    /// <summary>How this process's writers store batches; travels to executors with the rest.</summary>
+    public Orleans.Shuffle.Batches.BatchCodec Compression { get; init; } = Orleans.Shuffle.Batches.BatchCodec.Lz4;
+
     /// <summary>The grid's Orleans ServiceId: the silos' default, its cluster id.</summary>
     public string ServiceId => ClusterId;
 
@@ -80,7 +83,7 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
         {
             await host.StartAsync(ct).ConfigureAwait(false);
             var cluster = host.Services.GetRequiredService<IClusterClient>();
-            return new JobGridClient(host, cluster, new GridClient(cluster, new GridClientOptions { ClientName = clientName }));
+            return new JobGridClient(host, cluster, new GridClient(cluster, new GridClientOptions { ClientName = clientName, Compression = Compression }));
         }
         catch
         {
@@ -92,7 +95,7 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
     /// <summary>The arguments that give an executor this access (parsed back by <see cref="ExecutorCommand"/>).</summary>
     public IReadOnlyList<string> ToArguments()
     {
-        var args = new List<string> { "--cluster-id", ClusterId };
+        var args = new List<string> { "--cluster-id", ClusterId, "--compression", Compression.ToString().ToLowerInvariant() };
         if (DynamoDB is not null)
         {
             args.AddRange(["--dynamodb-service", DynamoDB.Service]);

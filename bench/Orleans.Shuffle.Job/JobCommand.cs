@@ -81,6 +81,16 @@ internal static class JobCommand
             "file and an index under the work directory and reducers read their segments from every map's file (the plain local-file baseline).",
         DefaultValueFactory = _ => "grid",
     };
+    private static readonly Option<string> CompressionOption = new("--compression")
+    {
+        Description = "How the grid's writers store batches: lz4 (the client's default), zstd, or none. A batch that would not shrink is sent as it is.",
+        DefaultValueFactory = _ => "lz4",
+    };
+    private static readonly Option<string> ValuesOption = new("--values")
+    {
+        Description = "What record values are made of: random (bytes no codec shrinks) or text (words of a 64-word vocabulary, compressible).",
+        DefaultValueFactory = _ => "random",
+    };
     private static readonly Option<bool> DropCaches = new("--drop-caches")
     {
         Description = "Between the map and the reduce stage, run sync and write 3 to /proc/sys/vm/drop_caches (needs root), so reducers read " +
@@ -99,7 +109,7 @@ internal static class JobCommand
                 Silos, Maps, Reduces, Executors, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
                 MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
                 KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, KillMapper, KillMapperTask, SiloArg,
-                ShuffleOption, DropCaches,
+                ShuffleOption, DropCaches, CompressionOption, ValuesOption,
             },
         };
         root.SetAction(async (parse, ct) =>
@@ -209,12 +219,28 @@ internal static class JobCommand
             Replicas = shuffle == ShuffleKind.Local ? 1 : replicas,
             Shuffle = shuffle,
             DropCaches = parse.GetValue(DropCaches),
+            Compression = ParseCodec(parse.GetValue(CompressionOption) ?? "lz4"),
+            Values = (parse.GetValue(ValuesOption) ?? "random").ToLowerInvariant() switch
+            {
+                "random" => RecordValues.Random,
+                "text" => RecordValues.Text,
+                var other => throw new JobOptionsException($"--values '{other}' is not known: use random or text."),
+            },
             SiloArguments = siloArguments,
             KillSilo = killSilo,
             KillMapper = killMapper,
             KillMapperTask = killMapperTask,
         };
     }
+
+    /// <summary>The --compression value as a codec; the executor command parses its own copy the same way.</summary>
+    internal static Orleans.Shuffle.Batches.BatchCodec ParseCodec(string text) => text.ToLowerInvariant() switch
+    {
+        "none" => Orleans.Shuffle.Batches.BatchCodec.None,
+        "lz4" => Orleans.Shuffle.Batches.BatchCodec.Lz4,
+        "zstd" => Orleans.Shuffle.Batches.BatchCodec.Zstd,
+        _ => throw new JobOptionsException($"--compression '{text}' is not known: use lz4, zstd or none."),
+    };
 
     /// <summary>
     /// --shuffle, and with local the options that only mean something for a grid refused by name: a run
@@ -231,7 +257,7 @@ internal static class JobCommand
         };
         if (shuffle == ShuffleKind.Local)
         {
-            string[] gridOnly = [.. new Option[] { Silos, Replicas, KillSilo, ClusterId, Grid, MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, SiloArg }
+            string[] gridOnly = [.. new Option[] { Silos, Replicas, KillSilo, ClusterId, Grid, MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, SiloArg, CompressionOption }
                 .Where(option => parse.GetResult(option) is { Implicit: false })
                 .Select(option => option.Name)];
             Require(gridOnly.Length == 0,

@@ -173,6 +173,7 @@ internal sealed class JobDriver
         {
             access = _options.JoinedGrid!;
         }
+        access = access with { Compression = _options.Compression };
 
         await using var connected = await access.ConnectAsync($"{_options.AppId}-driver", ct).ConfigureAwait(false);
         var client = connected.Client;
@@ -349,6 +350,7 @@ internal sealed class JobDriver
                     records, _options.RecordSize, _options.Seed, _options.Skew)
                 {
                     Pause = pause,
+                    Values = _options.Values,
                     Local = _localShuffleDirectory is null ? null : new LocalShuffleSettings(_localShuffleDirectory),
                 };
                 string name = attempt == 0 ? $"map-{mapId}" : $"map-{mapId}-attempt-{attempt}";
@@ -568,6 +570,8 @@ internal sealed class JobDriver
             }
             _report.PushRequests += map.PushRequests;
             _report.BatchesPushed += map.BatchesPushed;
+            _report.PayloadBytes += map.PayloadBytes;
+            _report.StoredPayloadBytes += map.StoredPayloadBytes;
             _report.Revives += map.Revives;
         }
 

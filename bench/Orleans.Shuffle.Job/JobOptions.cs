@@ -28,6 +28,12 @@ internal sealed record JobOptions
 
     public required double Skew { get; init; }
 
+    /// <summary>What the record values are made of (--values): random bytes, or compressible text.</summary>
+    public RecordValues Values { get; init; } = RecordValues.Random;
+
+    /// <summary>How the grid's writers store batches (--compression); the local shuffle writes records as they are.</summary>
+    public Orleans.Shuffle.Batches.BatchCodec Compression { get; init; } = Orleans.Shuffle.Batches.BatchCodec.Lz4;
+
     public string? ReportPath { get; init; }
 
     /// <summary>

@@ -111,6 +111,21 @@ public sealed class JobReport
 
     [JsonPropertyName("batchesPushed")] public long BatchesPushed { get; set; }
 
+    /// <summary>The grid writers' codec (--compression); null for the local shuffle, which stores records as they are.</summary>
+    [JsonPropertyName("compression")] public string? Compression { get; set; }
+
+    /// <summary>What the record values were made of (--values).</summary>
+    [JsonPropertyName("values")] public string? Values { get; set; }
+
+    /// <summary>Payload bytes of the winning and losing map attempts' batches before compression (records and their length prefixes).</summary>
+    [JsonPropertyName("payloadBytes")] public long PayloadBytes { get; set; }
+
+    /// <summary>The same batches' payload bytes as pushed to the grid.</summary>
+    [JsonPropertyName("storedPayloadBytes")] public long StoredPayloadBytes { get; set; }
+
+    /// <summary>payloadBytes / storedPayloadBytes: how much the codec shrank the batches (1 when it could not).</summary>
+    [JsonPropertyName("compressionRatio")] public double? CompressionRatio => StoredPayloadBytes > 0 ? Math.Round((double)PayloadBytes / StoredPayloadBytes, 3) : null;
+
     [JsonPropertyName("batchesRead")] public long BatchesRead { get; set; }
 
     [JsonPropertyName("bytesFetched")] public long BytesFetched { get; set; }
@@ -168,6 +183,8 @@ public sealed class JobReport
         Replicas = options.Replicas,
         KillSilo = options.KillSilo?.ToString(),
         KillMapper = options.KillMapper,
+        Values = options.Values.ToString().ToLowerInvariant(),
+        Compression = options.Shuffle == ShuffleKind.Local ? null : options.Compression.ToString().ToLowerInvariant(),
     };
 
     public void SetStageTimes(double mapSeconds, double reduceSeconds)
@@ -203,6 +220,11 @@ public sealed class JobReport
             ("data", string.Create(c, $"{Records:N0} records x {RecordSize} B = {SizeParser.Format(Bytes)} ({Bytes:N0} bytes)")),
             ("tasks", string.Create(c, $"{Mappers} maps, {Reducers} reduces, {Partitions} partitions, {Concurrency} at once on {Executors} executors")),
         };
+        if (Compression is not null)
+        {
+            string ratio = CompressionRatio is { } r ? string.Create(c, $": {PayloadBytes:N0} payload bytes pushed as {StoredPayloadBytes:N0} (ratio {r:0.00})") : "";
+            lines.Add(("compression", $"{Compression}, {Values} values{ratio}"));
+        }
         if (KillSilo is not null || KillMapper is not null || SilosKilled > 0 || MapAttemptsRerun > 0)
         {
             string killed = SilosKilled == 0 ? "no silo killed" : $"killed {string.Join(", ", KilledSilos)}";

@@ -1,4 +1,5 @@
 using System.Text;
+using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Transport;
 using Orleans.Shuffle.Wire;
 
@@ -40,6 +41,16 @@ public sealed class GridClientOptions
 
     /// <summary>Batches bound for one silo are coalesced into one PushData up to this size.</summary>
     public int MergedPushBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// How writers store each batch: LZ4 by default, as Spark and Celeborn do; Zstd trades CPU for a
+    /// better ratio; None sends the framed records as they are. A batch that would not shrink is
+    /// sent uncompressed whatever this says. Readers need no setting: each batch names its codec.
+    /// </summary>
+    public BatchCodec Compression { get; set; } = BatchCodec.Lz4;
+
+    /// <summary>Zstandard level when <see cref="Compression"/> is Zstd: 1 (fastest, Celeborn's default) to 19.</summary>
+    public int ZstdLevel { get; set; } = 1;
 
     /// <summary>Bounded: a slow silo slows the writer, memory does not grow.</summary>
     public int MaxPushesInFlightPerSilo { get; set; } = 16;
@@ -92,6 +103,10 @@ public sealed class GridClientOptions
             throw new ArgumentException($"GridClientOptions.ClientName is longer than {ProtocolConstants.MaxStringBytes} UTF-8 bytes.", nameof(ClientName));
         RequireRange(PushBufferBytes, 1, ProtocolConstants.MaxBatchPayloadBytes, nameof(PushBufferBytes));
         RequireRange(MergedPushBytes, 1, MaxMergedPushBytes, nameof(MergedPushBytes));
+        if (Compression is not (BatchCodec.None or BatchCodec.Lz4 or BatchCodec.Zstd))
+            throw new ArgumentException($"GridClientOptions.Compression must be None, Lz4 or Zstd, but is {(int)Compression}.", nameof(Compression));
+        // Levels above 19 are zstd's "ultra" levels, with windows far larger than a batch.
+        RequireRange(ZstdLevel, 1, 19, nameof(ZstdLevel));
         RequireRange(MaxPushesInFlightPerSilo, 1, MaxPushesInFlightLimit, nameof(MaxPushesInFlightPerSilo));
         RequireRange(FetchChunksInFlight, 1, MaxFetchChunksInFlight, nameof(FetchChunksInFlight));
         RequireRange(PushRetries, 0, MaxPushRetries, nameof(PushRetries));
@@ -115,6 +130,8 @@ public sealed class GridClientOptions
         ClientName = ClientName,
         PushBufferBytes = PushBufferBytes,
         MergedPushBytes = MergedPushBytes,
+        Compression = Compression,
+        ZstdLevel = ZstdLevel,
         MaxPushesInFlightPerSilo = MaxPushesInFlightPerSilo,
         FetchChunksInFlight = FetchChunksInFlight,
         PushRetries = PushRetries,

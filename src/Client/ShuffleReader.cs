@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Client.Compression;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
@@ -69,7 +70,7 @@ public sealed class ShuffleReader
         }
     }
 
-    /// <summary>The payloads of the batches that pass the filter. Each is valid until the next MoveNextAsync.</summary>
+    /// <summary>The payloads of the batches that pass the filter, decompressed. Each is valid until the next MoveNextAsync.</summary>
     public async IAsyncEnumerable<ReadOnlyMemory<byte>> ReadBatchesAsync([EnumeratorCancellation] CancellationToken ct = default)
     {
         var indexed = await _source.GetFileGroupAsync(_appId, _shuffleId, ct).ConfigureAwait(false);
@@ -82,6 +83,7 @@ public sealed class ShuffleReader
         if (_startMap >= Math.Min(_endMap, group.NumMaps)) yield break;
 
         var filter = new BatchDeduplicator(group.WinningAttempts, _startMap, _endMap);
+        using var decompressor = new BatchDecompressor();
         foreach (var location in indexed.LocationsOf(_partitionId))
         {
             int epoch = location.Location.Epoch;
@@ -124,7 +126,7 @@ public sealed class ShuffleReader
                                 {
                                     case BatchVerdict.Read:
                                         Interlocked.Increment(ref _batchesRead);
-                                        yield return payload;
+                                        yield return decompressor.Decode(header, payload);
                                         break;
                                     case BatchVerdict.Duplicate:
                                         Interlocked.Increment(ref _duplicateBatchesSkipped);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Client.Compression;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
@@ -73,6 +74,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private readonly int[] _used;
     private readonly int[] _nextBatchId;
     private readonly BufferRecycler _recycler;
+    private readonly BatchCompressor? _compressor;
 
     // Cancels pushes when the writer is abandoned. Never disposed: a push still running reads its token.
     private readonly CancellationTokenSource _abort = new();
@@ -80,6 +82,8 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private int _state;
     private long _recordsWritten;
     private long _bytesWritten;
+    private long _payloadBytes;
+    private long _storedPayloadBytes;
     private long _batchesPushed;
     private long _pushRequests;
     private long _revived;
@@ -108,6 +112,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         int silos = locations.Select(l => l.Primary).Distinct().Count();
         long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * (options.MergedPushBytes / options.PushBufferBytes + 1);
         _recycler = new BufferRecycler(EntryPrefixBytes + _payloadCapacity, (int)Math.Min(inFlightBuffers, MaxRecycledBuffers));
+        _compressor = BatchCompressor.Create(options.Compression, options.ZstdLevel);
 
         int partitions = locations.Count;
         _routes = new PartitionRoute[partitions];
@@ -139,6 +144,12 @@ public sealed class ShuffleWriter : IAsyncDisposable
 
     /// <summary>Batches the silos acknowledged.</summary>
     public long BatchesPushed => Interlocked.Read(ref _batchesPushed);
+
+    /// <summary>Payload bytes of the sealed batches (records and their length prefixes), before compression.</summary>
+    public long PayloadBytes => Interlocked.Read(ref _payloadBytes);
+
+    /// <summary>Payload bytes of the sealed batches as pushed: <see cref="PayloadBytes"/> over this is the compression ratio.</summary>
+    public long StoredPayloadBytes => Interlocked.Read(ref _storedPayloadBytes);
 
     /// <summary>PushData requests sent, retries and resends included.</summary>
     public long PushRequests => Interlocked.Read(ref _pushRequests);
@@ -254,6 +265,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
             _recycler.Return(buffer);
         }
         _recycler.Clear();
+        _compressor?.Dispose();
     }
 
     private async ValueTask WriteAfterFlushAsync(int partitionId, ReadOnlyMemory<byte> record, CancellationToken cancellationToken)
@@ -326,13 +338,35 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private void SealBuffer(int partitionId, byte[] buffer, int payloadLength, PartitionRoute route)
     {
         int batchId = _nextBatchId[partitionId]++;
-        var span = buffer.AsSpan();
+        var (stored, storedLength, codec) = Compress(buffer, payloadLength);
+        var span = stored.AsSpan();
         BinaryPrimitives.WriteInt32LittleEndian(span, partitionId);
         BinaryPrimitives.WriteInt32LittleEndian(span[4..], route.Epoch);
-        BinaryPrimitives.WriteInt32LittleEndian(span[8..], BatchHeader.Size + payloadLength);
-        BatchHeader.Write(span.Slice(PushData.EntryHeaderBytes, BatchHeader.Size), _mapId, _attemptId, batchId,
-            span.Slice(EntryPrefixBytes, payloadLength));
-        route.Target.Add(new SealedBatch(buffer, EntryPrefixBytes + payloadLength), _mergedPushBytes);
+        BinaryPrimitives.WriteInt32LittleEndian(span[8..], BatchHeader.Size + storedLength);
+        BatchHeader.Write(span.Slice(PushData.EntryHeaderBytes, BatchHeader.Size), _mapId, _attemptId, batchId, codec, payloadLength,
+            span.Slice(EntryPrefixBytes, storedLength));
+        _payloadBytes += payloadLength;
+        _storedPayloadBytes += storedLength;
+        route.Target.Add(new SealedBatch(stored, EntryPrefixBytes + storedLength), _mergedPushBytes);
+    }
+
+    /// <summary>
+    /// The payload compressed into a second buffer when that makes it smaller (the raw buffer then
+    /// goes straight back to the recycler), else the raw buffer as it is. Compressing is the one
+    /// copy of the batch the writer makes; an uncompressed batch is pushed from where it was framed.
+    /// </summary>
+    private (byte[] Buffer, int Length, BatchCodec Codec) Compress(byte[] raw, int payloadLength)
+    {
+        if (_compressor is null) return (raw, payloadLength, BatchCodec.None);
+        var packed = payloadLength <= _payloadCapacity ? _recycler.Rent() : ArrayPool<byte>.Shared.Rent(EntryPrefixBytes + payloadLength);
+        // One byte shorter than the input: output that would not shrink the batch does not fit, so is not kept.
+        if (_compressor.TryCompress(raw.AsSpan(EntryPrefixBytes, payloadLength), packed.AsSpan(EntryPrefixBytes, payloadLength - 1), out int written))
+        {
+            _recycler.Return(raw);
+            return (packed, written, _compressor.Codec);
+        }
+        _recycler.Return(packed);
+        return (raw, payloadLength, BatchCodec.None);
     }
 
     /// <summary>Starts every ready push of the silo that has a free slot; never waits.</summary>

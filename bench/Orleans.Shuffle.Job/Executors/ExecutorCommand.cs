@@ -24,13 +24,14 @@ internal static class ExecutorCommand
     private static readonly Option<string?> DynamoDBTable = new("--dynamodb-table");
     private static readonly Option<string?> Grid = new("--grid") { Description = "Fixed gateways host:port[,host:port...]." };
     private static readonly Option<string> ExecutorName = new("--name") { Required = true };
+    private static readonly Option<string> Compression = new("--compression") { DefaultValueFactory = _ => "lz4" };
 
     public static Command Create()
     {
         var command = new Command(Name, "Executor: run the driver's map and reduce tasks.")
         {
             Hidden = true,
-            Options = { ClusterId, MembershipDir, DynamoDBService, DynamoDBTable, Grid, NoGrid, ExecutorName },
+            Options = { ClusterId, MembershipDir, DynamoDBService, DynamoDBTable, Grid, NoGrid, ExecutorName, Compression },
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(NoGrid) ? null : Bind(parse), parse.GetValue(ExecutorName)!, ct));
         return command;
@@ -39,9 +40,10 @@ internal static class ExecutorCommand
     internal static GridAccess Bind(ParseResult parse)
     {
         string clusterId = parse.GetValue(ClusterId) ?? throw new ArgumentException("--cluster-id (or --no-grid) is required.");
-        if (parse.GetValue(DynamoDBService) is { } service) return new GridAccess(clusterId, null, new DynamoDBSettings(service, parse.GetValue(DynamoDBTable)), null);
-        if (parse.GetValue(Grid) is { } grid) return new GridAccess(clusterId, null, null, GridEndpoints.Parse(grid));
-        return new GridAccess(clusterId, parse.GetValue(MembershipDir) ?? throw new ArgumentException("--membership-dir, --dynamodb-service or --grid is required."), null, null);
+        var codec = JobCommand.ParseCodec(parse.GetValue(Compression) ?? "lz4");
+        if (parse.GetValue(DynamoDBService) is { } service) return new GridAccess(clusterId, null, new DynamoDBSettings(service, parse.GetValue(DynamoDBTable)), null) { Compression = codec };
+        if (parse.GetValue(Grid) is { } grid) return new GridAccess(clusterId, null, null, GridEndpoints.Parse(grid)) { Compression = codec };
+        return new GridAccess(clusterId, parse.GetValue(MembershipDir) ?? throw new ArgumentException("--membership-dir, --dynamodb-service or --grid is required."), null, null) { Compression = codec };
     }
 
     private static async Task<int> RunAsync(GridAccess? access, string name, CancellationToken ct)

@@ -21,7 +21,7 @@ internal static class MapRecords
     public static async Task<(PartitionChecksum[] Tallies, long Bytes)> GenerateAsync(
         MapTaskSettings s, IMapOutput output, TaskReporter reporter, CancellationToken ct)
     {
-        var generator = new RecordGenerator(s.Seed, s.MapId, s.RecordSize);
+        var generator = new RecordGenerator(s.Seed, s.MapId, s.RecordSize, s.Values);
         var partitioner = new RecordPartitioner(s.NumPartitions, s.Skew);
         var tallies = new PartitionChecksum[s.NumPartitions];
         var record = new byte[s.RecordSize];

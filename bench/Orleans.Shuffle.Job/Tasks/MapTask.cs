@@ -21,7 +21,8 @@ internal static class MapTask
         return new MapTaskResult(
             s.MapId, s.AttemptId, s.Records, bytes, end.Won, end.WinningAttempt, end.AllMapsEnded,
             writer.RecordsWritten, writer.BytesWritten, writer.BatchesPushed, writer.PushRequests,
-            stopwatch.Elapsed.TotalSeconds, MapRecords.NonEmpty(tallies), Revives: writer.Revives);
+            stopwatch.Elapsed.TotalSeconds, MapRecords.NonEmpty(tallies), Revives: writer.Revives,
+            PayloadBytes: writer.PayloadBytes, StoredPayloadBytes: writer.StoredPayloadBytes);
     }
 
     private sealed class WriterOutput(ShuffleWriter writer) : IMapOutput

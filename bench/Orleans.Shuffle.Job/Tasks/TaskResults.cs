@@ -26,7 +26,9 @@ public sealed record MapTaskResult(
     long PushRequests,
     double Seconds,
     IReadOnlyList<PartitionTally> Partitions,
-    long Revives = 0);
+    long Revives = 0,
+    long PayloadBytes = 0,
+    long StoredPayloadBytes = 0);
 
 /// <summary>What a reduce task read (per partition) and what its readers reported.</summary>
 public sealed record ReduceTaskResult(

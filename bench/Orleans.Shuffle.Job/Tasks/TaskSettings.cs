@@ -6,6 +6,9 @@ internal sealed record MapTaskSettings(
 {
     public PauseSettings Pause { get; init; } = PauseSettings.None;
 
+    /// <summary>What the values of the generated records are made of.</summary>
+    public RecordValues Values { get; init; } = RecordValues.Random;
+
     /// <summary>With --shuffle local, where the map writes its files; null on the grid.</summary>
     public LocalShuffleSettings? Local { get; init; }
 }

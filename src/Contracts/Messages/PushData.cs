@@ -7,7 +7,7 @@ namespace Orleans.Shuffle.Messages;
 /// PushData carries batches of several partitions bound for one silo (a merged push):
 /// <code>
 /// string appId, i32 shuffleId, i32 entryCount,
-/// entryCount x { i32 partitionId, i32 epoch, i32 batchLength, batch (20-byte header + payload) }
+/// entryCount x { i32 partitionId, i32 epoch, i32 batchLength, batch (28-byte header + payload) }
 /// </code>
 /// The silo answers with an empty body once every batch is buffered, or with an error naming the
 /// first entry it refused. Batches before it were kept, so a client that retries the whole push

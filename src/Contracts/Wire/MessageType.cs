@@ -1,7 +1,7 @@
 namespace Orleans.Shuffle.Wire;
 
 /// <summary>
-/// Every request type of the data plane, protocol version 2. Control calls (registering, placing,
+/// Every request type of the data plane, protocol version 3. Control calls (registering, placing,
 /// committing, reviving, file groups) are grain calls, not messages. A response carries the type of
 /// its request with <see cref="FrameFlags.Response"/> set. Numbers are stable: never reuse one
 /// (2, 3, 10-17 and 30-34 were version 1's Ping and control messages). See docs/protocol.md.

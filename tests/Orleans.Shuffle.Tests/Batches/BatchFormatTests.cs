@@ -73,9 +73,9 @@ public class BatchHeaderTests
         var payload = TestBatches.Payload(123, seed: 1);
         var batch = TestBatches.Make(4, 2, 9, payload);
         Assert.True(BatchHeader.TryRead(batch, out var header));
-        Assert.Equal(new BatchHeader(4, 2, 9, 123, header.Crc), header);
+        Assert.Equal(new BatchHeader(4, 2, 9, 123, BatchCodec.None, 123, header.Crc), header);
         Assert.Equal(BatchHeader.Size + 123, header.TotalLength);
-        Assert.Equal(TestBatches.ReferenceCrc32C(batch.AsSpan(0, 16).ToArray().Concat(payload).ToArray()), header.Crc);
+        Assert.Equal(TestBatches.ReferenceCrc32C(batch.AsSpan(0, 24).ToArray().Concat(payload).ToArray()), header.Crc);
         Assert.True(header.Verify(batch, batch.AsSpan(BatchHeader.Size)));
     }
 
@@ -86,7 +86,7 @@ public class BatchHeaderTests
         Assert.True(BatchHeader.TryRead(batch, out var header));
         for (int i = 0; i < batch.Length; i++)
         {
-            if (i is >= 16 and < 20) continue; // the stored checksum itself
+            if (i is >= 24 and < 28) continue; // the stored checksum itself
             batch[i] ^= 0x10;
             Assert.False(header.Verify(batch, batch.AsSpan(BatchHeader.Size)), $"byte {i}");
             batch[i] ^= 0x10;
@@ -160,7 +160,7 @@ public class BatchIteratorTests
     public void Every_truncation_is_detected()
     {
         var buffer = ThreeBatches();
-        var boundaries = new HashSet<int> { 0, 30, 50, buffer.Length };
+        var boundaries = new HashSet<int> { 0, BatchHeader.Size + 10, 2 * BatchHeader.Size + 10, buffer.Length };
         for (int length = 1; length < buffer.Length; length++)
         {
             if (boundaries.Contains(length)) continue;

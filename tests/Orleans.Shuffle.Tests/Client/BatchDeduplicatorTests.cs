@@ -5,7 +5,7 @@ namespace Orleans.Shuffle.Tests.Client;
 
 public class BatchDeduplicatorTests
 {
-    private static BatchHeader H(int map, int attempt, int batch) => new(map, attempt, batch, 0, 0);
+    private static BatchHeader H(int map, int attempt, int batch) => new(map, attempt, batch, 0, BatchCodec.None, 0, 0);
 
     [Fact]
     public void A_repeated_batch_is_a_duplicate()

@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Client;
+using Orleans.Shuffle.Client.Compression;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Tests.Infrastructure;
@@ -10,8 +11,11 @@ using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Tests.Client;
 
-/// <summary>One entry of a PushData as a fake silo saw it; the batch is copied and its checksum checked.</summary>
-internal sealed record PushedEntry(int PartitionId, int Epoch, int MapId, int AttemptId, int BatchId, byte[] Payload);
+/// <summary>
+/// One entry of a PushData as a fake silo saw it; the batch is copied, its checksum checked and its
+/// payload decompressed into <see cref="Payload"/> (the framed records), its codec kept in <see cref="Codec"/>.
+/// </summary>
+internal sealed record PushedEntry(int PartitionId, int Epoch, int MapId, int AttemptId, int BatchId, byte[] Payload, BatchCodec Codec = BatchCodec.None);
 
 /// <summary>One Revive call a writer made to the ShuffleGrain; the lists are copied.</summary>
 internal sealed record ReviveCall(string AppId, int ShuffleId, IReadOnlyList<PartitionRef> Partitions, IReadOnlyList<string> ExcludedSilos);
@@ -26,6 +30,7 @@ internal sealed record PushCall(int Sequence, string Host, int Port, IReadOnlyLi
     {
         var bytes = body.Entries.ToArray();
         var entries = new List<PushedEntry>(body.EntryCount);
+        using var decompressor = new BatchDecompressor();
         int offset = 0;
         for (int i = 0; i < body.EntryCount; i++)
         {
@@ -34,9 +39,11 @@ internal sealed record PushCall(int Sequence, string Host, int Port, IReadOnlyLi
             int length = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(offset + 8));
             var batch = bytes.AsSpan(offset + PushData.EntryHeaderBytes, length);
             var iterator = new BatchIterator(batch, verify: true);
-            Assert.True(iterator.MoveNext(out var header, out var payload));
+            Assert.True(iterator.MoveNext(out var header, out _));
             Assert.Equal(length, header.TotalLength);
-            entries.Add(new PushedEntry(partition, epoch, header.MapId, header.AttemptId, header.BatchId, payload.ToArray()));
+            var stored = bytes.AsMemory(offset + PushData.EntryHeaderBytes + BatchHeader.Size, header.PayloadLength);
+            var records = decompressor.Decode(header, stored).ToArray();
+            entries.Add(new PushedEntry(partition, epoch, header.MapId, header.AttemptId, header.BatchId, records, header.Codec));
             offset += PushData.EntryHeaderBytes + length;
         }
         Assert.Equal(bytes.Length, offset);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Client;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
@@ -57,6 +58,8 @@ public class GridClientOptionsTests
     [InlineData(nameof(GridClientOptions.MaxRevivesPerPartition), -1)]
     [InlineData(nameof(GridClientOptions.MaxRevivesPerPartition), GridClientOptions.MaxRevivesLimit + 1)]
     [InlineData(nameof(GridClientOptions.MaxRevivesPerPartition), 1000)]
+    [InlineData(nameof(GridClientOptions.ZstdLevel), 0)]
+    [InlineData(nameof(GridClientOptions.ZstdLevel), 20)]
     public void A_count_out_of_range_is_refused_naming_the_setting(string setting, int value) =>
         AssertRefused(With(setting, value), setting, value.ToString(CultureInfo.InvariantCulture));
 
@@ -73,6 +76,8 @@ public class GridClientOptionsTests
     [InlineData(nameof(GridClientOptions.PushRetries), GridClientOptions.MaxPushRetries)]
     [InlineData(nameof(GridClientOptions.MaxRevivesPerPartition), 0)]
     [InlineData(nameof(GridClientOptions.MaxRevivesPerPartition), GridClientOptions.MaxRevivesLimit)]
+    [InlineData(nameof(GridClientOptions.ZstdLevel), 1)]
+    [InlineData(nameof(GridClientOptions.ZstdLevel), 19)]
     public void A_count_at_either_end_of_its_range_is_accepted(string setting, int value) => With(setting, value).Validate();
 
     [Theory]
@@ -128,6 +133,14 @@ public class GridClientOptionsTests
     }
 
     [Fact]
+    public void An_unknown_codec_is_refused_and_every_known_one_accepted()
+    {
+        AssertRefused(new GridClientOptions { Compression = (BatchCodec)7 }, nameof(GridClientOptions.Compression), "7");
+        foreach (var codec in Enum.GetValues<BatchCodec>()) new GridClientOptions { Compression = codec }.Validate();
+        Assert.Equal(BatchCodec.Lz4, new GridClientOptions().Compression);
+    }
+
+    [Fact]
     public void Clone_copies_every_setting()
     {
         // Every public setting gets a valid value other than its default, so a setting Clone forgets shows.
@@ -140,6 +153,7 @@ public class GridClientOptionsTests
                 int i => i + 1,
                 TimeSpan t => t + TimeSpan.FromMilliseconds(1),
                 string s => s + "-custom",
+                BatchCodec c => c == BatchCodec.Lz4 ? BatchCodec.Zstd : BatchCodec.Lz4,
                 var other => throw new InvalidOperationException($"Setting {setting.Name} of type {other?.GetType()} has no test value."),
             };
             setting.SetValue(custom, changed);

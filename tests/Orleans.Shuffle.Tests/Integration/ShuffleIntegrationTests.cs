@@ -1,3 +1,4 @@
+using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Client;
 using Orleans.Shuffle.GrainInterfaces;
 using Orleans.Shuffle.Messages;
@@ -222,6 +223,40 @@ public class ShuffleIntegrationTests
             await writer.CloseAsync();
         }
         Assert.Equal(["", "", ""], (await ShuffleData.ReadPartitionAsync(client, "app-empty", 1, 0)).Records);
+    }
+
+    /// <summary>
+    /// Three maps pushed by three clients with three codecs into the same partitions, replicated:
+    /// the silos store each batch as pushed, and one reader decodes every codec it meets.
+    /// </summary>
+    [Fact]
+    public async Task Maps_written_with_different_codecs_read_back_as_one_shuffle()
+    {
+        const string App = "app-codecs";
+        const int Partitions = 4, RecordsPerMap = 400;
+        await using var grid = await TestGrid.StartAsync(2, slotsPerSilo: 16, settings: SmallStorage);
+        await grid.Client.RegisterApplicationAsync(App);
+        BatchCodec[] codecs = [BatchCodec.None, BatchCodec.Lz4, BatchCodec.Zstd];
+        await grid.Client.RegisterShuffleAsync(App, 0, new ShuffleSpec(codecs.Length, Partitions, Replicas: 2));
+        for (int map = 0; map < codecs.Length; map++)
+        {
+            var options = SmallPushes();
+            options.Compression = codecs[map];
+            await using var writer = await grid.NewClient(options).CreateWriterAsync(App, 0, map, 0);
+            await ShuffleData.WriteMapAsync(writer, map, RecordsPerMap, Partitions);
+            await writer.CloseAsync();
+            // The records are text with long runs: both codecs must shrink them, None must not touch them.
+            if (codecs[map] == BatchCodec.None) Assert.Equal(writer.PayloadBytes, writer.StoredPayloadBytes);
+            else Assert.True(writer.StoredPayloadBytes * 2 < writer.PayloadBytes, $"{codecs[map]}: {writer.PayloadBytes} -> {writer.StoredPayloadBytes}");
+        }
+
+        var expected = ShuffleData.Expected(Enumerable.Range(0, codecs.Length), RecordsPerMap, Partitions);
+        for (int p = 0; p < Partitions; p++)
+        {
+            var (records, reader) = await ShuffleData.ReadPartitionAsync(grid.Client, App, 0, p);
+            Assert.Equal(expected[p], records);
+            Assert.Equal(0, reader.Failovers);
+        }
     }
 
     /// <summary>A PushData body assembled from ready batches, the way another language's client would send it.</summary>

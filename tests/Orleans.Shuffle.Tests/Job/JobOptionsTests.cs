@@ -1,3 +1,4 @@
+using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Job;
 using Orleans.Shuffle.Job.Executors;
 using Orleans.Shuffle.Job.Tasks;
@@ -97,6 +98,47 @@ public class JobOptionsTests
         Assert.Equal(access.MembershipDirectory, parsed.MembershipDirectory);
         Assert.Equal(access.DynamoDB, parsed.DynamoDB);
         Assert.Equal(access.Gateways, parsed.Gateways);
+    }
+
+    [Fact]
+    public void The_codec_is_lz4_by_default_and_travels_to_executors()
+    {
+        Assert.Equal(BatchCodec.Lz4, Bind().Compression);
+        Assert.Equal(RecordValues.Random, Bind().Values);
+        var options = Bind("--compression", "ZSTD", "--values", "text");
+        Assert.Equal((BatchCodec.Zstd, RecordValues.Text), (options.Compression, options.Values));
+        Assert.Equal(BatchCodec.None, Bind("--compression", "none").Compression);
+        Assert.Contains("--compression 'snappy' is not known", BindError("--compression", "snappy"));
+        Assert.Contains("--values 'zeros' is not known", BindError("--values", "zeros"));
+
+        var access = new GridAccess("job-grid-1", "/tmp/m", null, null) { Compression = BatchCodec.Zstd };
+        var parsed = ExecutorCommand.Bind(ExecutorCommand.Create().Parse([.. access.ToArguments(), "--name", "executor-1"]));
+        Assert.Equal(BatchCodec.Zstd, parsed.Compression);
+    }
+
+    [Fact]
+    public void Text_values_are_deterministic_words_after_a_random_key()
+    {
+        var first = new RecordGenerator(7, 3, 100, RecordValues.Text);
+        var again = new RecordGenerator(7, 3, 100, RecordValues.Text);
+        var random = new RecordGenerator(7, 3, 100);
+        var a = new byte[100];
+        var b = new byte[100];
+        var c = new byte[100];
+        var words = new HashSet<string>();
+        for (int i = 0; i < 1000; i++)
+        {
+            first.NextRecord(a);
+            again.NextRecord(b);
+            random.NextRecord(c);
+            Assert.Equal(a, b);
+            string value = System.Text.Encoding.ASCII.GetString(a, RecordGenerator.KeyBytes, 100 - RecordGenerator.KeyBytes);
+            Assert.Matches("^([a-z]+ )*[a-z]* ?$", value);
+            foreach (var word in value.Split(' ')[..^1]) words.Add(word);
+        }
+        // Every one of the 64 words turns up; the random generator's values are no text at all.
+        Assert.Equal(64, words.Count);
+        Assert.DoesNotMatch("^[a-z ]*$", System.Text.Encoding.Latin1.GetString(c, RecordGenerator.KeyBytes, 100 - RecordGenerator.KeyBytes));
     }
 
     [Fact]

@@ -36,6 +36,7 @@ public class LocalShuffleOptionsTests
     [InlineData("--membership", "dynamodb")]
     [InlineData("--silo-arg=--Storage:ChunkBytes=1048576", null)]
     [InlineData("--silos", "3")]
+    [InlineData("--compression", "zstd")]
     public void A_grid_only_option_with_the_local_shuffle_is_refused_by_name(string flag, string? value)
     {
         string[] args = value is null ? ["--shuffle", "local", flag] : ["--shuffle", "local", flag, value];

@@ -40,7 +40,7 @@ public class FrameCodecTests
         var hello = Hello.ForThisBuild("peer-ü");
         Assert.Equal(hello, RoundTrip(MessageType.Hello, hello, requestId: 1));
         Assert.Equal((ProtocolConstants.Magic, ProtocolConstants.Version), (hello.Magic, hello.Version));
-        Assert.Equal((0x4748534Fu, (ushort)2), (ProtocolConstants.Magic, ProtocolConstants.Version));
+        Assert.Equal((0x4748534Fu, (ushort)3), (ProtocolConstants.Magic, ProtocolConstants.Version));
         var ok = new HelloOk(ProtocolConstants.Version, "127.0.0.1:11111@9", "silo");
         Assert.Equal(ok, RoundTrip(MessageType.Hello, ok, FrameFlags.Response, requestId: 1));
     }
@@ -315,7 +315,7 @@ public class FrameCodecTests
     }
 
     [Fact]
-    public void Message_type_numbers_are_those_of_version_2()
+    public void Message_type_numbers_are_those_of_version_3()
     {
         Assert.Equal(
             [(MessageType.Hello, 1), (MessageType.PushData, 20), (MessageType.FetchChunk, 21), (MessageType.ReplicateData, 22)],

@@ -43,33 +43,45 @@ public sealed class GoldenFrameTests
 
     // ---- Batches -----------------------------------------------------------------------------
 
-    /// <summary>Batch A: map 3, attempt 1, batch 0, one record "apple" (payload 9 bytes, batch 29 = 0x1D).</summary>
+    /// <summary>Batch A: map 3, attempt 1, batch 0, one record "apple" (payload 9 bytes, batch 37 = 0x25).</summary>
     private static readonly byte[] BatchA = Hex(
         "03000000",           // i32 mapId 3
         "01000000",           // i32 attemptId 1
         "00000000",           // i32 batchId 0
         "09000000",           // i32 payloadLength 9
-        "524B012B",           // u32 CRC-32C 0x2B014B52 of bytes 0-15 and the payload
+        "00",                 // u8 codec 0 (None)
+        "00",                 // u8 reserved
+        "0000",               // u16 reserved
+        "09000000",           // i32 rawLength 9
+        "B0AE70AE",           // u32 CRC-32C 0xAE70AEB0 of bytes 0-23 and the payload
         "05000000",           // payload: record length 5 (the reference client's u32 framing)
         "6170706C65");        // payload: "apple"
 
-    /// <summary>Batch B: map 3, attempt 1, batch 0, one record "kiwi" (payload 8 bytes, batch 28 = 0x1C).</summary>
+    /// <summary>Batch B: map 3, attempt 1, batch 0, one record "kiwi" (payload 8 bytes, batch 36 = 0x24).</summary>
     private static readonly byte[] BatchB = Hex(
         "03000000",           // i32 mapId 3
         "01000000",           // i32 attemptId 1
         "00000000",           // i32 batchId 0
         "08000000",           // i32 payloadLength 8
-        "855C6F58",           // u32 CRC-32C 0x586F5C85
+        "00",                 // u8 codec 0 (None)
+        "00",                 // u8 reserved
+        "0000",               // u16 reserved
+        "08000000",           // i32 rawLength 8
+        "6F7177F1",           // u32 CRC-32C 0xF177716F
         "04000000",           // payload: record length 4
         "6B697769");          // payload: "kiwi"
 
-    /// <summary>Batch C: map 4, attempt 2, batch 1, one record "fig" (payload 7 bytes, batch 27 = 0x1B).</summary>
+    /// <summary>Batch C: map 4, attempt 2, batch 1, one record "fig" (payload 7 bytes, batch 35 = 0x23).</summary>
     private static readonly byte[] BatchC = Hex(
         "04000000",           // i32 mapId 4
         "02000000",           // i32 attemptId 2
         "01000000",           // i32 batchId 1
         "07000000",           // i32 payloadLength 7
-        "5C30669B",           // u32 CRC-32C 0x9B66305C
+        "00",                 // u8 codec 0 (None)
+        "00",                 // u8 reserved
+        "0000",               // u16 reserved
+        "07000000",           // i32 rawLength 7
+        "C60D4A0F",           // u32 CRC-32C 0x0F4A0DC6
         "03000000",           // payload: record length 3
         "666967");            // payload: "fig"
 
@@ -79,16 +91,24 @@ public sealed class GoldenFrameTests
         "02000000",           // i32 attemptId 2
         "09000000",           // i32 batchId 9
         "03000000",           // i32 payloadLength 3
-        "F7B19E3E",           // u32 CRC-32C 0x3E9EB1F7
+        "00",                 // u8 codec 0 (None)
+        "00",                 // u8 reserved
+        "0000",               // u16 reserved
+        "03000000",           // i32 rawLength 3
+        "033555CD",           // u32 CRC-32C 0xCD553503
         "010203");            // payload
 
-    /// <summary>A batch with an empty payload: the checksum covers the 16 header bytes alone.</summary>
+    /// <summary>A batch with an empty payload: the checksum covers the 24 header bytes alone.</summary>
     private static readonly byte[] EmptyBatch = Hex(
         "05000000",           // i32 mapId 5
         "02000000",           // i32 attemptId 2
         "0A000000",           // i32 batchId 10
         "00000000",           // i32 payloadLength 0
-        "0B6DD8C4");          // u32 CRC-32C 0xC4D86D0B
+        "00",                 // u8 codec 0 (None)
+        "00",                 // u8 reserved
+        "0000",               // u16 reserved
+        "00000000",           // i32 rawLength 0
+        "EA64C5DA");          // u32 CRC-32C 0xDAC564EA
 
     // ---- Frames ------------------------------------------------------------------------------
 
@@ -100,7 +120,7 @@ public sealed class GoldenFrameTests
         "00",                 // header: u8 reserved
         "0100000000000000",   // header: u64 requestId 1
         "4F534847",           // u32 magic 0x4748534F: "OSHG" on the wire
-        "0200",               // u16 version 2
+        "0300",               // u16 version 3
         "0700",               // string peerName: u16 byte length 7
         "67C3B66C64656E");    // "gölden" in UTF-8
 
@@ -111,7 +131,7 @@ public sealed class GoldenFrameTests
         "01",                 // header: flags Response
         "00",                 // header: reserved
         "0100000000000000",   // header: requestId 1
-        "0200",               // u16 version 2
+        "0300",               // u16 version 3
         "1200",               // string siloIdentity: length 18
         "3132372E302E302E313A31313131314034 32", // "127.0.0.1:11111@42"
         "0600",               // string siloName: length 6
@@ -135,16 +155,16 @@ public sealed class GoldenFrameTests
         "02000000",           // i32 entryCount 2
         "00000000",           // entry 0: i32 partitionId 0
         "00000000",           // entry 0: i32 epoch 0
-        "1D000000",           // entry 0: i32 batchLength 29
+        "25000000",           // entry 0: i32 batchLength 37
         Convert.ToHexString(BatchA),
         "02000000",           // entry 1: i32 partitionId 2
         "01000000",           // entry 1: i32 epoch 1
-        "1C000000",           // entry 1: i32 batchLength 28
+        "24000000",           // entry 1: i32 batchLength 36
         Convert.ToHexString(BatchB));
 
     /// <summary>PushData (request id 2) with <see cref="MergedPushBody"/>.</summary>
     private static readonly byte[] PushDataFrame = Hex(
-        "60000000",           // header: bodyLength 96 = 15 + (12 + 29) + (12 + 28)
+        "70000000",           // header: bodyLength 112 = 15 + (12 + 37) + (12 + 36)
         "1400",               // header: messageType 20 (PushData)
         "00",                 // header: flags none
         "00",                 // header: reserved
@@ -153,7 +173,7 @@ public sealed class GoldenFrameTests
 
     /// <summary>ReplicateData (request id 2): the same body as PushData.</summary>
     private static readonly byte[] ReplicateDataFrame = Hex(
-        "60000000",           // header: bodyLength 96
+        "70000000",           // header: bodyLength 112
         "1600",               // header: messageType 22 (ReplicateData)
         "00",                 // header: flags none
         "00",                 // header: reserved
@@ -214,7 +234,7 @@ public sealed class GoldenFrameTests
 
     /// <summary>The reply to request 2: a chunk of two batches (B of map 3, C of map 4), back to back.</summary>
     private static readonly byte[] FetchReplyFrame = Hex(
-        "37000000",           // header: bodyLength 55 = 28 + 27
+        "47000000",           // header: bodyLength 71 = 36 + 35
         "1500",               // header: messageType 21 (FetchChunk)
         "01",                 // header: flags Response
         "00",                 // header: reserved
@@ -224,7 +244,7 @@ public sealed class GoldenFrameTests
 
     /// <summary>The reply to request 3: the same chunk with only map 4's batch kept.</summary>
     private static readonly byte[] FetchRangeReplyFrame = Hex(
-        "1B000000",           // header: bodyLength 27
+        "23000000",           // header: bodyLength 35
         "1500",               // header: messageType 21 (FetchChunk)
         "01",                 // header: flags Response
         "00",                 // header: reserved
@@ -253,10 +273,10 @@ public sealed class GoldenFrameTests
     [MemberData(nameof(GoldenBatches))]
     public void Each_golden_batch_carries_the_CRC32C_of_its_header_and_payload(string name, byte[] batch)
     {
-        uint stored = (uint)(batch[16] | batch[17] << 8 | batch[18] << 16 | batch[19] << 24);
-        Assert.True(TestBatches.ReferenceCrc32C([.. batch[..16], .. batch[20..]]) == stored, $"batch {name}");
+        uint stored = (uint)(batch[24] | batch[25] << 8 | batch[26] << 16 | batch[27] << 24);
+        Assert.True(TestBatches.ReferenceCrc32C([.. batch[..24], .. batch[28..]]) == stored, $"batch {name}");
         int payloadLength = batch[12] | batch[13] << 8 | batch[14] << 16 | batch[15] << 24;
-        Assert.Equal(batch.Length, 20 + payloadLength);
+        Assert.Equal(batch.Length, 28 + payloadLength);
     }
 
     [Fact]
@@ -271,8 +291,8 @@ public sealed class GoldenFrameTests
             Assert.Equal(golden, written);
 
             Assert.True(BatchHeader.TryRead(golden, out var header));
-            uint crc = (uint)(golden[16] | golden[17] << 8 | golden[18] << 16 | golden[19] << 24);
-            Assert.Equal(new BatchHeader(mapId, attemptId, batchId, payload.Length, crc), header);
+            uint crc = (uint)(golden[24] | golden[25] << 8 | golden[26] << 16 | golden[27] << 24);
+            Assert.Equal(new BatchHeader(mapId, attemptId, batchId, payload.Length, BatchCodec.None, payload.Length, crc), header);
             Assert.True(header.Verify(golden, payload));
             Assert.Equal(golden.Length, header.TotalLength);
         }
@@ -308,11 +328,11 @@ public sealed class GoldenFrameTests
         BinaryPrimitives.WriteUInt32LittleEndian(magic, ProtocolConstants.Magic);
         Assert.Equal(Hex("4F534847"), magic);
         Assert.Equal("OSHG", Encoding.ASCII.GetString(magic));
-        Assert.Equal(2, ProtocolConstants.Version);
+        Assert.Equal(3, ProtocolConstants.Version);
         Assert.Equal(32 * 1024 * 1024, ProtocolConstants.DefaultMaxFrameBodyBytes);
         Assert.Equal(16 * 1024 * 1024, ProtocolConstants.MaxBatchPayloadBytes);
         Assert.Equal(4096, ProtocolConstants.MaxStringBytes);
-        Assert.Equal(20, BatchHeader.Size);
+        Assert.Equal(28, BatchHeader.Size);
         Assert.Equal(16, FrameHeader.Size);
         Assert.Equal((1, 2), ((int)FrameFlags.Response, (int)FrameFlags.Error));
     }
@@ -334,8 +354,8 @@ public sealed class GoldenFrameTests
     [Fact]
     public void Message_bodies_read_from_the_golden_bytes()
     {
-        Assert.Equal(new Hello(ProtocolConstants.Magic, 2, PeerName), MessageSamples.ReadWhole<Hello>(HelloFrame[FrameHeader.Size..]));
-        Assert.Equal(new HelloOk(2, SiloIdentity, SiloName), MessageSamples.ReadWhole<HelloOk>(HelloOkFrame[FrameHeader.Size..]));
+        Assert.Equal(new Hello(ProtocolConstants.Magic, 3, PeerName), MessageSamples.ReadWhole<Hello>(HelloFrame[FrameHeader.Size..]));
+        Assert.Equal(new HelloOk(3, SiloIdentity, SiloName), MessageSamples.ReadWhole<HelloOk>(HelloOkFrame[FrameHeader.Size..]));
         Assert.Equal(new ErrorReply(GridErrorCode.NotCommitted, ErrorText), MessageSamples.ReadWhole<ErrorReply>(ErrorFrame("0100000000000000")[FrameHeader.Size..]));
         Assert.Equal(new FetchChunk(AppId, ShuffleId, 2, 1, 3, 0, int.MaxValue), MessageSamples.ReadWhole<FetchChunk>(FetchChunkFrame[FrameHeader.Size..]));
         Assert.Equal(new FetchChunk(AppId, ShuffleId, 2, 1, 0, 4, 5), MessageSamples.ReadWhole<FetchChunk>(FetchRangeFrame[FrameHeader.Size..]));
@@ -347,7 +367,7 @@ public sealed class GoldenFrameTests
     public void Message_bodies_write_the_golden_bytes()
     {
         Assert.Equal(HelloFrame, Framed(MessageType.Hello, FrameFlags.None, 1, Hello.ForThisBuild(PeerName)));
-        Assert.Equal(HelloOkFrame, Framed(MessageType.Hello, FrameFlags.Response, 1, new HelloOk(2, SiloIdentity, SiloName)));
+        Assert.Equal(HelloOkFrame, Framed(MessageType.Hello, FrameFlags.Response, 1, new HelloOk(3, SiloIdentity, SiloName)));
         Assert.Equal(FetchChunkFrame, Framed(MessageType.FetchChunk, FrameFlags.None, 2, new FetchChunk(AppId, ShuffleId, 2, 1, 3, 0, int.MaxValue)));
         Assert.Equal(EmptyPushReplyFrame, Framed(MessageType.PushData, FrameFlags.Response, 2, PushReply.None));
         Assert.Equal(SplitPushReplyFrame, Framed(MessageType.PushData, FrameFlags.Response, 2, new PushReply([new(2, 1), new(0, 3)])));
@@ -381,7 +401,7 @@ public sealed class GoldenFrameTests
         {
             var input = new SequenceReader<byte>(new ReadOnlySequence<byte>(golden));
             Assert.True(FrameCodec.TryRead(ref input, Max, out var frame, out _));
-            Assert.Equal(new FrameHeader(96, type, FrameFlags.None, requestId), frame.Header);
+            Assert.Equal(new FrameHeader(112, type, FrameFlags.None, requestId), frame.Header);
 
             // The silo's reading: the fixed part, then each entry's header and its batch.
             var reader = new WireReader(frame.Body);
@@ -398,8 +418,8 @@ public sealed class GoldenFrameTests
             }
             reader.EnsureEnd();
 
-            Assert.Equal((0, 0, new BatchHeader(3, 1, 0, 9, 0x2B014B52)), (entries[0].Partition, entries[0].Epoch, entries[0].Header));
-            Assert.Equal((2, 1, new BatchHeader(3, 1, 0, 8, 0x586F5C85)), (entries[1].Partition, entries[1].Epoch, entries[1].Header));
+            Assert.Equal((0, 0, new BatchHeader(3, 1, 0, 9, BatchCodec.None, 9, 0xAE70AEB0)), (entries[0].Partition, entries[0].Epoch, entries[0].Header));
+            Assert.Equal((2, 1, new BatchHeader(3, 1, 0, 8, BatchCodec.None, 8, 0xF177716F)), (entries[1].Partition, entries[1].Epoch, entries[1].Header));
             Assert.Equal(TestBatches.FrameRecords(["apple"]), entries[0].Payload);
             Assert.Equal(TestBatches.FrameRecords(["kiwi"]), entries[1].Payload);
         }
@@ -456,14 +476,14 @@ public sealed class GoldenFrameTests
     {
         await using var silo = await ScriptedSilo.StartAsync();
         var (_, connection) = await silo.ConnectClientAsync();
-        Assert.Equal(new HelloOk(2, SiloIdentity, SiloName), connection.Remote);
+        Assert.Equal(new HelloOk(3, SiloIdentity, SiloName), connection.Remote);
         Assert.True(connection.IsConnected);
     }
 
     [Fact]
     public async Task The_silo_answers_Hello_with_the_golden_HelloOk()
     {
-        var written = await SiloWritesAsync(r => r.ReplyAsync(new FrameHeader(15, MessageType.Hello, FrameFlags.None, 1), new HelloOk(2, SiloIdentity, SiloName)));
+        var written = await SiloWritesAsync(r => r.ReplyAsync(new FrameHeader(15, MessageType.Hello, FrameFlags.None, 1), new HelloOk(3, SiloIdentity, SiloName)));
         Assert.Equal(HelloOkFrame, written);
     }
 
@@ -515,7 +535,7 @@ public sealed class GoldenFrameTests
                 file.Append(new ReadOnlySequence<byte>(batch), header);
             }
             var committed = await file.CommitAsync(fsync: false);
-            Assert.Equal((55L, 2, 1), (committed.Bytes, committed.BatchCount, committed.ChunkCount));
+            Assert.Equal((71L, 2, 1), (committed.Bytes, committed.BatchCount, committed.ChunkCount));
             Assert.Equal(FetchReplyFrame, await SiloWritesChunkAsync(file, new FrameHeader(31, MessageType.FetchChunk, FrameFlags.None, 2), 0, 0, int.MaxValue));
             Assert.Equal(FetchRangeReplyFrame, await SiloWritesChunkAsync(file, new FrameHeader(31, MessageType.FetchChunk, FrameFlags.None, 3), 0, 4, 5));
         }
@@ -533,10 +553,10 @@ public sealed class GoldenFrameTests
             Assert.Equal(2, chunk.BatchCount);
             int offset = 0;
             Assert.True(chunk.TryReadBatch(ref offset, out var b, out var payloadB));
-            Assert.Equal(new BatchHeader(3, 1, 0, 8, 0x586F5C85), b);
+            Assert.Equal(new BatchHeader(3, 1, 0, 8, BatchCodec.None, 8, 0xF177716F), b);
             Assert.Equal(TestBatches.FrameRecords(["kiwi"]), payloadB.ToArray());
             Assert.True(chunk.TryReadBatch(ref offset, out var c, out var payloadC));
-            Assert.Equal(new BatchHeader(4, 2, 1, 7, 0x9B66305C), c);
+            Assert.Equal(new BatchHeader(4, 2, 1, 7, BatchCodec.None, 7, 0x0F4A0DC6), c);
             Assert.Equal(TestBatches.FrameRecords(["fig"]), payloadC.ToArray());
             Assert.False(chunk.TryReadBatch(ref offset, out _, out _));
         }

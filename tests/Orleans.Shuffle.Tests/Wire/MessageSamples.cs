@@ -30,7 +30,7 @@ public sealed class MessageCase
 }
 
 /// <summary>
-/// The data-plane messages of protocol version 2 whose body is read whole by one reader (docs/protocol.md).
+/// The data-plane messages of protocol version 3 whose body is read whole by one reader (docs/protocol.md).
 /// A PushData / ReplicateData body is not among them: the silo reads its fixed part with
 /// <see cref="PushData.ReadHeader"/> and walks the entries itself, so its tests treat it apart.
 /// </summary>
