@@ -63,7 +63,7 @@ public sealed class PartitionCatalog : IDisposable
             var disk = Disks.Where(d => d.Healthy).MaxBy(d => d.FreeSlots);
             if (disk is null || !disk.TryReserveSlot())
                 throw new GridException(GridErrorCode.NoSlots, $"No free slot on this silo for {key} ({FreeSlots} free of {TotalSlots}).");
-            var file = new PartitionFileWriter(disk.PartitionPath(key), disk.Flusher, Budget, _options.FlushBufferBytes, _options.ChunkBytes);
+            var file = new PartitionFileWriter(disk.PartitionPath(key), disk.Flusher, Budget, _options.FlushBufferBytes, _options.ChunkBytes, _options.WritebackEachFlush);
             var hosted = new HostedPartition(key, role, replica, disk, file);
             _partitions[key] = hosted;
             return hosted;
@@ -83,7 +83,22 @@ public sealed class PartitionCatalog : IDisposable
         string appDirectory = partition.Disk.AppDirectory(key.AppId);
         TryDeleteEmpty(shuffleDirectory);
         TryDeleteEmpty(appDirectory);
+        if (_partitions.IsEmpty) ReleaseIdleMemory();
     }
+
+    /// <summary>
+    /// The last copy is gone, so no push needs a buffer: the budget's kept buffers go back to the
+    /// GC, and a compacting collection hands their pages to the OS, so the silo's memory drops back
+    /// after a job instead of staying at its peak. Skipped when little is kept: a full blocking
+    /// collection costs more than a few megabytes are worth.
+    /// </summary>
+    private void ReleaseIdleMemory()
+    {
+        if (Budget.ReleaseKeptBuffers() < IdleReleaseMinBytes) return;
+        GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+    }
+
+    private const long IdleReleaseMinBytes = 16L << 20;
 
     private static void TryDeleteEmpty(string directory)
     {

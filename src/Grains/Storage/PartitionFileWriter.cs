@@ -8,7 +8,7 @@ namespace Orleans.Shuffle.Grains.Storage;
 
 /// <summary>
 /// The file of one partition epoch: batches appended back to back, in arrival order.
-/// Appends copy into a pooled buffer; a full buffer (256 KiB by default) goes to the disk's flusher
+/// Appends copy into a buffer of the silo's memory budget; a full buffer (256 KiB by default) goes to the disk's flusher
 /// and is written at its offset, so the appender never waits for the disk. While appending it keeps
 /// what commit reports: byte count, batch count, a CRC32C of the file, and chunk boundaries (a new
 /// chunk starts where the next batch would push the current one past the chunk size, so chunks hold
@@ -21,6 +21,7 @@ public sealed class PartitionFileWriter : IDisposable
     private readonly MemoryBudget _budget;
     private readonly int _flushBufferBytes;
     private readonly int _chunkBytes;
+    private readonly bool _writeback;
     private readonly List<long> _chunkOffsets = [0];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SafeFileHandle? _handle;
@@ -36,8 +37,9 @@ public sealed class PartitionFileWriter : IDisposable
     private Exception? _failure;
     private CommittedFile? _committed;
 
-    public PartitionFileWriter(string path, DiskFlusher flusher, MemoryBudget budget, int flushBufferBytes, int chunkBytes)
+    public PartitionFileWriter(string path, DiskFlusher flusher, MemoryBudget budget, int flushBufferBytes, int chunkBytes, bool writeback = true)
     {
+        _writeback = writeback;
         Path = path;
         _flusher = flusher;
         _budget = budget;
@@ -71,8 +73,7 @@ public sealed class PartitionFileWriter : IDisposable
             if (_buffer is null || _bufferLength + length > _buffer.Length)
             {
                 SubmitBufferLocked();
-                _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(_flushBufferBytes, length));
-                _budget.Add(_buffer.Length);
+                _buffer = _budget.RentBuffer(Math.Max(_flushBufferBytes, length));
             }
             var destination = _buffer.AsSpan(_bufferLength, length);
             batch.CopyTo(destination);
@@ -215,13 +216,13 @@ public sealed class PartitionFileWriter : IDisposable
         SafeFileHandle handle;
         lock (_gate) handle = _handle ?? throw new ObjectDisposedException(Path);
         RandomAccess.Write(handle, data, offset);
+        if (_writeback) Writeback.Start(handle, offset, data.Length);
     }
 
     /// <summary>Called on the flusher thread when a buffer is written or failed.</summary>
     internal void OnFlushed(FlushWork work, Exception? error)
     {
-        ArrayPool<byte>.Shared.Return(work.Buffer);
-        _budget.Release(work.Buffer.Length);
+        _budget.ReturnBuffer(work.Buffer);
         lock (_gate)
         {
             if (error is not null) _failure ??= error;
@@ -235,8 +236,7 @@ public sealed class PartitionFileWriter : IDisposable
         if (_buffer is null) return;
         if (_bufferLength == 0)
         {
-            ArrayPool<byte>.Shared.Return(_buffer);
-            _budget.Release(_buffer.Length);
+            _budget.ReturnBuffer(_buffer);
             _buffer = null;
             return;
         }
@@ -273,8 +273,7 @@ public sealed class PartitionFileWriter : IDisposable
             if (_pendingFlushes == 0) _drained.TrySetResult();
             if (_buffer is not null)
             {
-                ArrayPool<byte>.Shared.Return(_buffer);
-                _budget.Release(_buffer.Length);
+                _budget.ReturnBuffer(_buffer);
                 _buffer = null;
             }
         }

@@ -41,6 +41,15 @@ public sealed class StorageOptions
     /// </summary>
     public long SplitThresholdBytes { get; set; } = 1024L * 1024 * 1024;
 
+    /// <summary>
+    /// After each write, ask the kernel to start writing those pages to disk without waiting for it
+    /// (Linux sync_file_range; elsewhere nothing). Default true. Without it dirty pages pile up in the
+    /// page cache until the kernel throttles every writer at once; then pushed data waits in memory,
+    /// and the silo's memory follows the data instead of staying small. RocksDB's bytes_per_sync
+    /// does the same for the same reason. The pages stay cached for the reducers.
+    /// </summary>
+    public bool WritebackEachFlush { get; set; } = true;
+
     /// <summary>fsync each partition file on commit. Default false (Celeborn does not either; replicas cover a crash).</summary>
     public bool FsyncOnCommit { get; set; }
 
