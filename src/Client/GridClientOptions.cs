@@ -44,8 +44,9 @@ public sealed class GridClientOptions
 
     /// <summary>
     /// How writers store each batch: LZ4 by default, as Spark and Celeborn do; Zstd trades CPU for a
-    /// better ratio; None sends the framed records as they are. A batch that would not shrink is
-    /// sent uncompressed whatever this says. Readers need no setting: each batch names its codec.
+    /// better ratio; None sends the framed records as they are. A batch that would not shrink by
+    /// 1/16 is sent uncompressed whatever this says, and data that keeps not shrinking is mostly
+    /// not even tried. Readers need no setting: each batch names its codec.
     /// </summary>
     public BatchCodec Compression { get; set; } = BatchCodec.Lz4;
 

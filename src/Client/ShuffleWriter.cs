@@ -75,6 +75,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private readonly int[] _nextBatchId;
     private readonly BufferRecycler _recycler;
     private readonly BatchCompressor? _compressor;
+    private CompressionBackoff _compressionBackoff;
 
     // Cancels pushes when the writer is abandoned. Never disposed: a push still running reads its token.
     private readonly CancellationTokenSource _abort = new();
@@ -351,20 +352,25 @@ public sealed class ShuffleWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The payload compressed into a second buffer when that makes it smaller (the raw buffer then
-    /// goes straight back to the recycler), else the raw buffer as it is. Compressing is the one
-    /// copy of the batch the writer makes; an uncompressed batch is pushed from where it was framed.
+    /// The payload compressed into a second buffer when that saves at least 1/16 of it (the raw
+    /// buffer then goes straight back to the recycler), else the raw buffer as it is: a smaller
+    /// saving is not worth the reader's decoding. Compressing is the one copy of the batch the
+    /// writer makes; an uncompressed batch is pushed from where it was framed. Batches of data that
+    /// does not compress are mostly not even tried (<see cref="CompressionBackoff"/>).
     /// </summary>
     private (byte[] Buffer, int Length, BatchCodec Codec) Compress(byte[] raw, int payloadLength)
     {
-        if (_compressor is null) return (raw, payloadLength, BatchCodec.None);
+        if (_compressor is null || !_compressionBackoff.ShouldTry()) return (raw, payloadLength, BatchCodec.None);
         var packed = payloadLength <= _payloadCapacity ? _recycler.Rent() : ArrayPool<byte>.Shared.Rent(EntryPrefixBytes + payloadLength);
-        // One byte shorter than the input: output that would not shrink the batch does not fit, so is not kept.
-        if (_compressor.TryCompress(raw.AsSpan(EntryPrefixBytes, payloadLength), packed.AsSpan(EntryPrefixBytes, payloadLength - 1), out int written))
+        // Output that would not save enough does not fit the destination, so is not kept.
+        int worthIt = payloadLength - Math.Max(1, payloadLength / 16);
+        if (_compressor.TryCompress(raw.AsSpan(EntryPrefixBytes, payloadLength), packed.AsSpan(EntryPrefixBytes, worthIt), out int written))
         {
+            _compressionBackoff.Shrank();
             _recycler.Return(raw);
             return (packed, written, _compressor.Codec);
         }
+        _compressionBackoff.DidNotShrink();
         _recycler.Return(packed);
         return (raw, payloadLength, BatchCodec.None);
     }
