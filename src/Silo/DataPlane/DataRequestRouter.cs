@@ -117,26 +117,28 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     {
         var header = frame.Header;
         var (reply, forwards) = Append(frame.Body, replica: header.Type == MessageType.ReplicateData);
-        if (forwards.Count == 0)
-        {
-            await session.Responder.ReplyAsync(header, reply).ConfigureAwait(false);
-        }
-        else
-        {
-            // The batches are buffered here; the ack waits for the replicas, but the next push on
-            // this connection need not: replication is pipelined, with a bound.
-            try
-            {
-                await session.ReplicationSlots.WaitAsync(session.Closing).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                foreach (var forward in forwards) forward.Dispose();
-                throw;
-            }
-            session.RunInBackground(() => ReplicateThenReplyAsync(session, header, reply, forwards));
-        }
+        if (forwards.Count == 0) await session.Responder.ReplyAsync(header, reply).ConfigureAwait(false);
+        else await StartReplicationAsync(session, header, reply, forwards).ConfigureAwait(false);
         await partitions.Budget.WaitUntilAcceptingAsync(session.Closing).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The batches are buffered here; the ack waits for the replicas, but the next push on this
+    /// connection need not: replication is pipelined, with a bound. A method of its own, so that a
+    /// push without replicas does not allocate the closure.
+    /// </summary>
+    private async Task StartReplicationAsync(GridSession session, FrameHeader header, PushReply reply, IReadOnlyList<ReplicaPush> forwards)
+    {
+        try
+        {
+            await session.ReplicationSlots.WaitAsync(session.Closing).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            foreach (var forward in forwards) forward.Dispose();
+            throw;
+        }
+        session.RunInBackground(() => ReplicateThenReplyAsync(session, header, reply, forwards));
     }
 
     /// <summary>
@@ -151,7 +153,8 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
         IdValidator.ValidateAppId(appId);
         IdValidator.ValidateShuffleId(shuffleId);
         var expectedRole = replica ? PartitionRole.Replica : PartitionRole.Primary;
-        var forwards = new ReplicaPushBuilder(appId, shuffleId);
+        // Only a primary with a replica needs the builder: most pushes to an unreplicated shuffle allocate none.
+        ReplicaPushBuilder? forwards = null;
         List<PartitionRef>? splits = null;
         try
         {
@@ -168,7 +171,7 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
                     throw new GridException(GridErrorCode.UnknownPartition, $"Partition {appId}/{shuffleId}/{partitionId}-{epoch} has no {expectedRole.ToString().ToLowerInvariant()} on this silo.");
                 partition.Append(batch);
                 if (replica) continue;
-                if (partition.Replica is { } peer) forwards.Add(peer, partitionId, epoch, batch);
+                if (partition.Replica is { } peer) (forwards ??= new ReplicaPushBuilder(appId, shuffleId)).Add(peer, partitionId, epoch, batch);
                 if (partition.File.Length >= partitions.SplitThresholdBytes && !(splits ??= []).Contains(new PartitionRef(partitionId, epoch)))
                     splits.Add(new PartitionRef(partitionId, epoch));
             }
@@ -176,10 +179,10 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
         }
         catch
         {
-            forwards.Dispose();
+            forwards?.Dispose();
             throw;
         }
-        return (splits is null ? PushReply.None : new PushReply(splits), forwards.Build());
+        return (splits is null ? PushReply.None : new PushReply(splits), forwards?.Build() ?? []);
     }
 
     private async Task ReplicateThenReplyAsync(GridSession session, FrameHeader header, PushReply reply, IReadOnlyList<ReplicaPush> forwards)
