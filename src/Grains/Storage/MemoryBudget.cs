@@ -1,3 +1,5 @@
+using System.Numerics;
+
 namespace Orleans.Shuffle.Grains.Storage;
 
 /// <summary>
@@ -13,7 +15,7 @@ public sealed class MemoryBudget(long limitBytes)
 {
     private readonly long _resumeBytes = limitBytes * 7 / 10;
     private readonly object _gate = new();
-    private readonly Stack<byte[]> _free = new();
+    private readonly Dictionary<int, Stack<byte[]>> _free = [];
     private long _freeBytes;
     private long _used;
     private TaskCompletionSource? _resumed;
@@ -38,35 +40,32 @@ public sealed class MemoryBudget(long limitBytes)
     public void Add(long bytes) => Interlocked.Add(ref _used, bytes);
 
     /// <summary>
-    /// A buffer of at least <paramref name="length"/> bytes, counted as used until
-    /// <see cref="ReturnBuffer"/>. Kept buffers are of the flush size; a larger request (a batch
-    /// bigger than a flush buffer) gets an array of its own, which is not kept.
+    /// A buffer of at least <paramref name="length"/> bytes (its length rounded up to a power of
+    /// two, so that buffers of the few sizes partition files ask for are interchangeable), counted as
+    /// used until <see cref="ReturnBuffer"/>.
     /// </summary>
     public byte[] RentBuffer(int length)
     {
+        int size = (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 1)), Array.MaxLength);
         byte[]? buffer = null;
         lock (_gate)
         {
-            if (_free.TryPeek(out var kept) && kept.Length >= length && kept.Length / 2 < length)
-            {
-                buffer = _free.Pop();
-                _freeBytes -= buffer.Length;
-            }
+            if (_free.TryGetValue(size, out var kept) && kept.TryPop(out buffer)) _freeBytes -= size;
         }
-        buffer ??= GC.AllocateUninitializedArray<byte>(length);
+        buffer ??= GC.AllocateUninitializedArray<byte>(Math.Max(size, length));
         Add(buffer.Length);
         return buffer;
     }
 
-    /// <summary>Stops counting <paramref name="buffer"/> and keeps it for the next <see cref="RentBuffer"/>, while kept buffers stay under the limit.</summary>
+    /// <summary>Stops counting <paramref name="buffer"/> and keeps it for the next <see cref="RentBuffer"/> of its size, while kept buffers stay under the limit.</summary>
     public void ReturnBuffer(byte[] buffer)
     {
         lock (_gate)
         {
-            bool sameSize = !_free.TryPeek(out var kept) || kept.Length == buffer.Length;
-            if (sameSize && _freeBytes + buffer.Length <= LimitBytes)
+            if (BitOperations.IsPow2(buffer.Length) && _freeBytes + buffer.Length <= LimitBytes)
             {
-                _free.Push(buffer);
+                if (!_free.TryGetValue(buffer.Length, out var kept)) _free[buffer.Length] = kept = new Stack<byte[]>();
+                kept.Push(buffer);
                 _freeBytes += buffer.Length;
             }
         }

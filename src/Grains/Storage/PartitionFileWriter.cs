@@ -8,7 +8,8 @@ namespace Orleans.Shuffle.Grains.Storage;
 
 /// <summary>
 /// The file of one partition epoch: batches appended back to back, in arrival order.
-/// Appends copy into a buffer of the silo's memory budget; a full buffer (256 KiB by default) goes to the disk's flusher
+/// Appends copy into a buffer of the silo's memory budget; a full buffer (an eighth of the flush
+/// size at first, doubling up to 256 KiB by default as the partition fills them) goes to the disk's flusher
 /// and is written at its offset, so the appender never waits for the disk. While appending it keeps
 /// what commit reports: byte count, batch count, a CRC32C of the file, and chunk boundaries (a new
 /// chunk starts where the next batch would push the current one past the chunk size, so chunks hold
@@ -20,6 +21,11 @@ public sealed class PartitionFileWriter : IDisposable
     private readonly DiskFlusher _flusher;
     private readonly MemoryBudget _budget;
     private readonly int _flushBufferBytes;
+
+    // How full the current buffer gets before it goes to the disk: an eighth of the flush size at
+    // first, doubling with every buffer the partition fills. A silo hosting a thousand small
+    // partitions then holds a thousand small buffers, not a thousand flush-sized ones.
+    private int _bufferTarget;
     private readonly int _chunkBytes;
     private readonly bool _writeback;
     private readonly List<long> _chunkOffsets = [0];
@@ -44,10 +50,16 @@ public sealed class PartitionFileWriter : IDisposable
         _flusher = flusher;
         _budget = budget;
         _flushBufferBytes = flushBufferBytes;
+        _bufferTarget = MinBufferBytes(flushBufferBytes);
         _chunkBytes = chunkBytes;
     }
 
     public string Path { get; }
+
+    private static int MinBufferBytes(int flushBufferBytes) => Math.Max(4096, flushBufferBytes / 8);
+
+    /// <summary>A partition that fills its buffers earns larger ones, up to the flush size.</summary>
+    private void GrowBufferTarget() => _bufferTarget = Math.Min(_bufferTarget * 2, _flushBufferBytes);
 
     public long Length { get { lock (_gate) return _length; } }
 
@@ -72,8 +84,9 @@ public sealed class PartitionFileWriter : IDisposable
             if (_failure is not null) throw new GridException(GridErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
             if (_buffer is null || _bufferLength + length > _buffer.Length)
             {
+                if (_buffer is not null) GrowBufferTarget();
                 SubmitBufferLocked();
-                _buffer = _budget.RentBuffer(Math.Max(_flushBufferBytes, length));
+                _buffer = _budget.RentBuffer(Math.Max(_bufferTarget, length));
             }
             var destination = _buffer.AsSpan(_bufferLength, length);
             batch.CopyTo(destination);
@@ -87,7 +100,11 @@ public sealed class PartitionFileWriter : IDisposable
             _length += length;
             _batches++;
             _crc = Crc32C.Append(_crc, destination);
-            if (_bufferLength >= _flushBufferBytes) SubmitBufferLocked();
+            if (_bufferLength >= _bufferTarget)
+            {
+                SubmitBufferLocked();
+                GrowBufferTarget();
+            }
         }
     }
 
@@ -97,6 +114,8 @@ public sealed class PartitionFileWriter : IDisposable
         lock (_gate)
         {
             if (_sealed || _disposed || _failure is not null || _buffer is null || _bufferLength == 0) return;
+            // Memory is short: this partition starts again from small buffers.
+            _bufferTarget = MinBufferBytes(_flushBufferBytes);
             try
             {
                 SubmitBufferLocked();

@@ -31,9 +31,12 @@ public sealed class StorageOptions
 
     /// <summary>
     /// Bytes of pushed data a silo may hold in memory before it stops reading pushes (back-pressure
-    /// through TCP); reading resumes below 70 % of it. Default 1 GiB.
+    /// through TCP); reading resumes below 70 % of it. Default 64 MiB: the page cache, not the silo,
+    /// absorbs bursts, and a disk that falls behind should slow the writers rather than grow the
+    /// silo (with 1 GiB, a silo's memory rose from about 230 MiB at 1 GiB of data to 1.2 GiB at 4 GiB
+    /// and more; bench/README.md, "Silo memory as data grows").
     /// </summary>
-    public long MaxBufferedBytes { get; set; } = 1024L * 1024 * 1024;
+    public long MaxBufferedBytes { get; set; } = 64L * 1024 * 1024;
 
     /// <summary>
     /// A partition file this large asks pushers to move on to a new epoch (a soft split: the old epoch

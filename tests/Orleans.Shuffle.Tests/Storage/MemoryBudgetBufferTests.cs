@@ -30,19 +30,20 @@ public class MemoryBudgetBufferTests
     }
 
     [Fact]
-    public void A_batch_larger_than_a_flush_buffer_gets_an_array_of_its_own_which_is_not_kept_among_flush_buffers()
+    public void Buffers_are_kept_by_size_and_a_request_gets_the_next_power_of_two()
     {
         var budget = new MemoryBudget(1 << 20);
-        var flush = budget.RentBuffer(4096);
-        budget.ReturnBuffer(flush);
-
-        var large = budget.RentBuffer(100_000);
-        Assert.Equal(100_000, large.Length);
-        Assert.Equal(100_000, budget.UsedBytes);
-        budget.ReturnBuffer(large);
-        // Only flush-sized arrays are kept: the large one went to the GC, the flush buffer is still there.
-        Assert.Equal((0L, 4096L), (budget.UsedBytes, budget.RetainedBytes));
-        Assert.Same(flush, budget.RentBuffer(4096));
+        var small = budget.RentBuffer(4096);
+        var odd = budget.RentBuffer(100_000);
+        Assert.Equal(131_072, odd.Length);
+        Assert.Equal(4096 + 131_072, budget.UsedBytes);
+        budget.ReturnBuffer(small);
+        budget.ReturnBuffer(odd);
+        Assert.Equal((0L, 4096L + 131_072), (budget.UsedBytes, budget.RetainedBytes));
+        // Each size is handed out again for requests of its size only.
+        Assert.Same(odd, budget.RentBuffer(70_000));
+        Assert.Same(small, budget.RentBuffer(3000));
+        Assert.NotSame(small, budget.RentBuffer(4096));
     }
 
     [Fact]

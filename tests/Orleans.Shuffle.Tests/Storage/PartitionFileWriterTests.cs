@@ -151,6 +151,37 @@ public sealed class PartitionFileWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task A_partition_starts_with_small_buffers_and_earns_flush_sized_ones()
+    {
+        const int Flush = 64 * 1024;
+        using var flusher = new DiskFlusher("growth");
+        var budget = new MemoryBudget(64L * 1024 * 1024);
+        using var writer = new PartitionFileWriter(_temp.Combine("app", "shuffle-0", "growth.data"), flusher, budget, Flush, 1 << 20);
+        var batch = TestBatches.Make(0, 0, 0, TestBatches.Payload(1000, 5));
+
+        // The first buffer is an eighth of the flush size: 8 KiB holds 7 of these batches, the 8th needs a new one.
+        for (int i = 0; i < 8; i++) Append(writer, batch);
+        await WaitForAsync(() => flusher.BytesWritten == 7 * batch.Length);
+        Assert.Equal(1, flusher.Writes);
+
+        // Then 16, 32 and 64 KiB buffers, and 64 KiB from there on.
+        for (int i = 0; i < 200; i++) Append(writer, batch);
+        var committed = await writer.CommitAsync(fsync: false);
+        Assert.Equal(208L * batch.Length, committed.Bytes);
+        int[] perWrite = [7, 15, 31, 63];
+        int firstFour = perWrite.Sum();
+        int expectedWrites = perWrite.Length + (208 - firstFour + 62) / 63;
+        Assert.Equal(expectedWrites, flusher.Writes);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        // Bounded: 10 s of 10 ms polls.
+        for (int i = 0; i < 1000 && !condition(); i++) await Task.Delay(10);
+        Assert.True(condition());
+    }
+
+    [Fact]
     public async Task Commit_is_idempotent()
     {
         using var writer = NewWriter();
