@@ -6,7 +6,8 @@ namespace Orleans.Shuffle.Client.Compression;
 /// and trying costs the writer about as much CPU as the rest of its work: after each batch that did
 /// not shrink, the writer skips twice as many as the last time (1, 2, 4, ... at most
 /// <see cref="MaxSkip"/>) before it tries again, and a batch that shrinks resets that. On
-/// incompressible data about one batch in <see cref="MaxSkip"/> is tried; on compressible data, all.
+/// incompressible data about one batch in <see cref="MaxSkip"/> + 1 is tried; on compressible data, all.
+/// One backoff serves all of a writer's partitions: a map's records are usually alike.
 /// </summary>
 internal struct CompressionBackoff
 {

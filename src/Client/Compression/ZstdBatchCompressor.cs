@@ -10,8 +10,19 @@ internal sealed class ZstdBatchCompressor(int level) : BatchCompressor
 
     public override BatchCodec Codec => BatchCodec.Zstd;
 
-    public override bool TryCompress(ReadOnlySpan<byte> raw, Span<byte> destination, out int written) =>
-        _compressor.TryWrap(raw, destination, out written);
+    public override bool TryCompress(ReadOnlySpan<byte> raw, Span<byte> destination, out int written)
+    {
+        try
+        {
+            return _compressor.TryWrap(raw, destination, out written);
+        }
+        catch (ZstdException)
+        {
+            // Not compressed is never wrong: the writer then sends the batch as it is.
+            written = 0;
+            return false;
+        }
+    }
 
     public override void Dispose() => _compressor.Dispose();
 }

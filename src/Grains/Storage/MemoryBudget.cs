@@ -41,11 +41,17 @@ public sealed class MemoryBudget(long limitBytes)
 
     /// <summary>
     /// A buffer of at least <paramref name="length"/> bytes (its length rounded up to a power of
-    /// two, so that buffers of the few sizes partition files ask for are interchangeable), counted as
-    /// used until <see cref="ReturnBuffer"/>.
+    /// two, so that buffers of the few sizes partition files ask for are interchangeable; exactly
+    /// <paramref name="length"/> when <paramref name="exact"/>), counted as used until <see cref="ReturnBuffer"/>.
     /// </summary>
-    public byte[] RentBuffer(int length)
+    public byte[] RentBuffer(int length, bool exact = false)
     {
+        // An exact length (a batch larger than any flush buffer) is never kept: it would not be asked for again.
+        if (exact)
+        {
+            Add(length);
+            return GC.AllocateUninitializedArray<byte>(length);
+        }
         int size = (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 1)), Array.MaxLength);
         byte[]? buffer = null;
         lock (_gate)
@@ -57,12 +63,16 @@ public sealed class MemoryBudget(long limitBytes)
         return buffer;
     }
 
-    /// <summary>Stops counting <paramref name="buffer"/> and keeps it for the next <see cref="RentBuffer"/> of its size, while kept buffers stay under the limit.</summary>
+    /// <summary>
+    /// Stops counting <paramref name="buffer"/> and keeps it for the next <see cref="RentBuffer"/> of
+    /// its size, while the kept and the used buffers together stay within the limit.
+    /// </summary>
     public void ReturnBuffer(byte[] buffer)
     {
         lock (_gate)
         {
-            if (BitOperations.IsPow2(buffer.Length) && _freeBytes + buffer.Length <= LimitBytes)
+            // Kept and used together stay within the limit (this buffer is still counted as used).
+            if (BitOperations.IsPow2(buffer.Length) && _freeBytes + UsedBytes <= LimitBytes)
             {
                 if (!_free.TryGetValue(buffer.Length, out var kept)) _free[buffer.Length] = kept = new Stack<byte[]>();
                 kept.Push(buffer);

@@ -86,12 +86,18 @@ public sealed class PartitionFileWriter : IDisposable
             {
                 if (_buffer is not null) GrowBufferTarget();
                 SubmitBufferLocked();
-                _buffer = _budget.RentBuffer(Math.Max(_bufferTarget, length));
+                _buffer = length > _flushBufferBytes ? _budget.RentBuffer(length, exact: true) : _budget.RentBuffer(Math.Max(_bufferTarget, length));
             }
             var destination = _buffer.AsSpan(_bufferLength, length);
             batch.CopyTo(destination);
             if (!header.Verify(destination, destination[BatchHeader.Size..]))
             {
+                if (_bufferLength == 0)
+                {
+                    // A fresh buffer that got nothing goes back now, not at the next append.
+                    _budget.ReturnBuffer(_buffer);
+                    _buffer = null;
+                }
                 throw new GridException(GridErrorCode.ChecksumMismatch,
                     $"Checksum mismatch in batch (map {header.MapId}, attempt {header.AttemptId}, batch {header.BatchId}); the batch was not stored.");
             }

@@ -80,6 +80,31 @@ public class BatchHeaderTests
     }
 
     [Fact]
+    public void Impossible_codec_fields_are_refused()
+    {
+        var good = TestBatches.Make(1, 0, 0, TestBatches.Payload(40, seed: 3));
+        Assert.True(BatchHeader.TryRead(good, out _));
+        foreach (var (offset, value, why) in new (int, byte, string)[]
+        {
+            (16, 3, "unknown codec"), (17, 1, "reserved byte"), (18, 1, "reserved u16"), (19, 0x80, "reserved u16, high byte"),
+            (20, 41, "rawLength differs from payloadLength for codec None"), (23, 0x80, "negative rawLength"),
+        })
+        {
+            var bad = (byte[])good.Clone();
+            bad[offset] = value;
+            Assert.False(BatchHeader.TryRead(bad, out _), why);
+        }
+        // A compressed batch may decode to more bytes than it stores, up to the batch limit.
+        var lz4 = (byte[])good.Clone();
+        lz4[16] = (byte)BatchCodec.Lz4;
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(lz4.AsSpan(20), ProtocolConstants.MaxBatchPayloadBytes);
+        Assert.True(BatchHeader.TryRead(lz4, out var header));
+        Assert.Equal((BatchCodec.Lz4, ProtocolConstants.MaxBatchPayloadBytes), (header.Codec, header.RawLength));
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(lz4.AsSpan(20), ProtocolConstants.MaxBatchPayloadBytes + 1);
+        Assert.False(BatchHeader.TryRead(lz4, out _));
+    }
+
+    [Fact]
     public void Verify_fails_when_any_covered_byte_changes()
     {
         var batch = TestBatches.Make(1, 0, 0, TestBatches.Payload(40, seed: 2));

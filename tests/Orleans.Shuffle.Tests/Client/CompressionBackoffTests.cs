@@ -33,16 +33,16 @@ public class CompressionBackoffTests
     public void A_batch_that_shrinks_again_ends_the_skipping()
     {
         var backoff = new CompressionBackoff();
-        for (int i = 0; i < 20; i++)
-        {
-            if (backoff.ShouldTry()) backoff.DidNotShrink();
-        }
+        // Ten misses in a row: 1, 2, 4, ..., 64, then 64 again.
+        for (int i = 0; i < 10; i++) backoff.DidNotShrink();
         // Bounded: at most MaxSkip batches pass before the next try.
         int skipped = 0;
         while (!backoff.ShouldTry()) skipped++;
-        Assert.InRange(skipped, 0, CompressionBackoff.MaxSkip);
+        Assert.Equal(CompressionBackoff.MaxSkip, skipped);
+        // After a batch that shrank, the next miss skips one batch again, not 64.
         backoff.Shrank();
-        Assert.True(backoff.ShouldTry());
+        backoff.DidNotShrink();
+        Assert.False(backoff.ShouldTry());
         Assert.True(backoff.ShouldTry());
     }
 }

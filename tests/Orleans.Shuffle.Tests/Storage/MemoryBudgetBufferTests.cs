@@ -20,12 +20,17 @@ public class MemoryBudgetBufferTests
     }
 
     [Fact]
-    public void Kept_buffers_never_exceed_the_limit()
+    public void Kept_and_used_buffers_together_never_exceed_the_limit()
     {
         var budget = new MemoryBudget(2 * 4096);
         var rented = Enumerable.Range(0, 5).Select(_ => budget.RentBuffer(4096)).ToList();
         Assert.True(budget.IsPaused);
-        foreach (var buffer in rented) budget.ReturnBuffer(buffer);
+        foreach (var buffer in rented)
+        {
+            budget.ReturnBuffer(buffer);
+            Assert.InRange(budget.UsedBytes + budget.RetainedBytes, 0, Math.Max(2 * 4096, budget.UsedBytes));
+        }
+        // Only the last two came back when there was room for them.
         Assert.Equal((0L, 2L * 4096), (budget.UsedBytes, budget.RetainedBytes));
     }
 
@@ -43,7 +48,13 @@ public class MemoryBudgetBufferTests
         // Each size is handed out again for requests of its size only.
         Assert.Same(odd, budget.RentBuffer(70_000));
         Assert.Same(small, budget.RentBuffer(3000));
-        Assert.NotSame(small, budget.RentBuffer(4096));
+        Assert.Equal(0, budget.RetainedBytes);
+
+        // A batch larger than any flush buffer gets exactly its length, and is not kept.
+        var exact = budget.RentBuffer(16 * 1024 * 1024 + 28, exact: true);
+        Assert.Equal(16 * 1024 * 1024 + 28, exact.Length);
+        budget.ReturnBuffer(exact);
+        Assert.Equal(0, budget.RetainedBytes);
     }
 
     [Fact]

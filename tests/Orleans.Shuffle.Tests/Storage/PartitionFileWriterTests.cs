@@ -161,8 +161,8 @@ public sealed class PartitionFileWriterTests : IDisposable
 
         // The first buffer is an eighth of the flush size: 8 KiB holds 7 of these batches, the 8th needs a new one.
         for (int i = 0; i < 8; i++) Append(writer, batch);
-        await WaitForAsync(() => flusher.BytesWritten == 7 * batch.Length);
-        Assert.Equal(1, flusher.Writes);
+        await WaitForAsync(() => flusher.Writes == 1);
+        Assert.Equal(7 * batch.Length, flusher.BytesWritten);
 
         // Then 16, 32 and 64 KiB buffers, and 64 KiB from there on.
         for (int i = 0; i < 200; i++) Append(writer, batch);
