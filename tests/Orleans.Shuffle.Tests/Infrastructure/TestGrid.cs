@@ -84,6 +84,7 @@ public sealed class TestGrid : IAsyncDisposable
         try
         {
             await cluster.DeployAsync();
+            await WaitUntilEverySiloSeesAllActiveAsync(cluster, silos);
             return new TestGrid(temp, cluster);
         }
         catch
@@ -108,6 +109,19 @@ public sealed class TestGrid : IAsyncDisposable
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>()) values[key] = value;
         return SiloConfiguration.Load(new ConfigurationBuilder().AddInMemoryCollection(values).Build());
+    }
+
+    /// <summary>
+    /// Deploying returns once each silo has started, but a silo's view of the others (which placement
+    /// picks from: Active silos only) may still lag a membership read behind: a test that places
+    /// partitions at once would then see fewer silos than it started. Bounded: 30 s of 50 ms polls.
+    /// </summary>
+    private static async Task WaitUntilEverySiloSeesAllActiveAsync(InProcessTestCluster cluster, int silos)
+    {
+        bool Converged() => cluster.Silos.All(silo =>
+            silo.ServiceProvider.GetRequiredService<ISiloStatusOracle>().GetApproximateSiloStatuses(onlyActive: true).Count == silos);
+        for (int i = 0; i < 600 && !Converged(); i++) await Task.Delay(50);
+        if (!Converged()) throw new TimeoutException($"The {silos} test silos did not all see each other Active within 30 s.");
     }
 
     /// <summary>Another grid client (its own data connections) over the cluster's Orleans client.</summary>
