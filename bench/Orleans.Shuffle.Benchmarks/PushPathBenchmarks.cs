@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Reflection;
 using BenchmarkDotNet.Attributes;
 using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Client;
@@ -40,8 +39,6 @@ public class PushPathBenchmarks
     private GridClientTransport _siloTransport = null!;
     private ShuffleWriter _writerToSilo = null!;
     private ShuffleWriter _writerToFake = null!;
-    private WorkTracker _writerToSiloWork = null!;
-    private WorkTracker _writerToFakeWork = null!;
     private MergedPush _merged = null!;
     private PushDataHeader _singleHead;
     private ReadOnlySequence<byte> _singleEntry;
@@ -91,8 +88,6 @@ public class PushPathBenchmarks
         var fakeSilo = new SiloEndpoint("fake", "fake", "127.0.0.1", _fake.Port);
         _writerToSilo = new ShuffleWriter(_siloTransport, options, DataPlaneHost.AppId, DataPlaneHost.ShuffleId, 0, 0, [new PartitionLocation(WriterPartition, 0, _host.Silo)]);
         _writerToFake = new ShuffleWriter(fakeTransport, options, DataPlaneHost.AppId, DataPlaneHost.ShuffleId, 0, 0, [new PartitionLocation(WriterPartition, 0, fakeSilo)]);
-        _writerToSiloWork = WorkOf(_writerToSilo);
-        _writerToFakeWork = WorkOf(_writerToFake);
 
         // Every path once, so a broken setup fails here and not as a fast benchmark.
         await GridConnectionToSilo();
@@ -102,10 +97,6 @@ public class PushPathBenchmarks
         if (_host.Catalog.Find(DataPlaneHost.Key(WriterPartition))!.File.Batches == 0)
             throw new InvalidOperationException("The writer's batches did not reach the silo.");
     }
-
-    /// <summary>Closing waits for this; the benchmark waits for it after each round of writes, so every batch is acknowledged.</summary>
-    private static WorkTracker WorkOf(ShuffleWriter writer) =>
-        (WorkTracker)typeof(ShuffleWriter).GetField("_work", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(writer)!;
 
     private static byte[] Entry(int partitionId, int entryBytes, int batchId)
     {
@@ -154,7 +145,7 @@ public class PushPathBenchmarks
     }
 
     [Benchmark(Description = "Loopback: ShuffleWriter 100 B records, per 64 KiB batch sealed+pushed+acked -> real silo", OperationsPerInvoke = Pushes)]
-    public Task ShuffleWriterToSilo() => WriteBatchesAsync(_writerToSilo, _writerToSiloWork);
+    public Task ShuffleWriterToSilo() => WriteBatchesAsync(_writerToSilo);
 
     [Benchmark(Description = "Silo only: DataConnectionHandler over in-memory pipes, 64 KiB push + reply", OperationsPerInvoke = Pushes)]
     public async Task InMemorySilo()
@@ -176,18 +167,19 @@ public class PushPathBenchmarks
     }
 
     [Benchmark(Description = "Client only: ShuffleWriter 100 B records, per 64 KiB batch -> fake silo", OperationsPerInvoke = Pushes)]
-    public Task ShuffleWriterToFake() => WriteBatchesAsync(_writerToFake, _writerToFakeWork);
+    public Task ShuffleWriterToFake() => WriteBatchesAsync(_writerToFake);
 
     /// <summary>
     /// Writes Pushes batches' worth of records into one partition, then waits until every push is
     /// acknowledged. In steady state each round seals and pushes exactly Pushes batches (the last
     /// sealed batch waits in the silo's filling push and goes out with the next round).
     /// </summary>
-    private async Task WriteBatchesAsync(ShuffleWriter writer, WorkTracker work)
+    private async Task WriteBatchesAsync(ShuffleWriter writer)
     {
         var record = _record.AsMemory();
         for (int i = 0; i < _recordsPerInvoke; i++) await writer.WriteAsync(WriterPartition, record);
-        await work.WaitIdleAsync(CancellationToken.None);
+        // Every batch acknowledged, as CloseAsync would wait, without ending the map.
+        await writer.WaitForPushesAsync(CancellationToken.None);
     }
 
     [GlobalCleanup]

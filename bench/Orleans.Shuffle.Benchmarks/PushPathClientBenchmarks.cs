@@ -1,4 +1,3 @@
-using System.Reflection;
 using BenchmarkDotNet.Attributes;
 using Orleans.Shuffle.Client;
 using Orleans.Shuffle.Messages;
@@ -18,7 +17,6 @@ public class PushPathClientBenchmarks
     private const int BatchesPerInvoke = 16;
 
     private ShuffleWriter _writer = null!;
-    private WorkTracker _work = null!;
     private readonly byte[] _record = new byte[RecordBytes];
 
     [Params(1, 200)]
@@ -34,7 +32,6 @@ public class PushPathClientBenchmarks
         var silo = new SiloEndpoint("instant", "instant", "127.0.0.1", 1);
         var locations = Enumerable.Range(0, Partitions).Select(p => new PartitionLocation(p, 0, silo)).ToList();
         _writer = new ShuffleWriter(new InstantTransport(), options, "bench-app", 0, 0, 0, locations);
-        _work = (WorkTracker)typeof(ShuffleWriter).GetField("_work", BindingFlags.NonPublic | BindingFlags.Instance)!.GetValue(_writer)!;
     }
 
     /// <summary>Round robin over the partitions; BatchesPerInvoke batches are sealed per invocation in steady state.</summary>
@@ -50,7 +47,7 @@ public class PushPathClientBenchmarks
             _writer.FlushPendingAsync().GetAwaiter().GetResult();
             if (!_writer.TryWrite(partition, record)) throw new InvalidOperationException("The writer refused a record after a flush.");
         }
-        _work.WaitIdleAsync(CancellationToken.None).GetAwaiter().GetResult();
+        _writer.WaitForPushesAsync(CancellationToken.None).GetAwaiter().GetResult();
     }
 
     /// <summary>100-byte records (104 framed) that fill a default 64 KiB buffer less its 32 header bytes.</summary>

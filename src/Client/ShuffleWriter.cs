@@ -146,6 +146,9 @@ public sealed class ShuffleWriter : IAsyncDisposable
     /// <summary>Batches the silos acknowledged.</summary>
     public long BatchesPushed => Interlocked.Read(ref _batchesPushed);
 
+    /// <summary>Completes when no push is in flight (what <see cref="CloseAsync"/> waits for), for benchmarks that push without closing.</summary>
+    internal Task WaitForPushesAsync(CancellationToken ct) => _work.WaitIdleAsync(ct);
+
     /// <summary>Payload bytes of the sealed batches (records and their length prefixes), before compression.</summary>
     public long PayloadBytes => Interlocked.Read(ref _payloadBytes);
 

@@ -35,7 +35,7 @@ public sealed class MemoryBudget(long limitBytes)
     public Action? Trim { get; set; }
 
     /// <summary>Bytes of buffers kept for reuse, not counted as used.</summary>
-    public long RetainedBytes { get { lock (_gate) return _freeBytes; } }
+    public long KeptBytes { get { lock (_gate) return _freeBytes; } }
 
     public void Add(long bytes) => Interlocked.Add(ref _used, bytes);
 
@@ -58,7 +58,7 @@ public sealed class MemoryBudget(long limitBytes)
         {
             if (_free.TryGetValue(size, out var kept) && kept.TryPop(out buffer)) _freeBytes -= size;
         }
-        buffer ??= GC.AllocateUninitializedArray<byte>(Math.Max(size, length));
+        buffer ??= GC.AllocateUninitializedArray<byte>(size);
         Add(buffer.Length);
         return buffer;
     }

@@ -61,7 +61,7 @@ public static class StateEndpoints
                     flushQueue = d.Flusher.QueueLength,
                     writeSeconds = d.Flusher.WriteTime.TotalSeconds,
                 }),
-                memory = new { usedBytes = partitions.Budget.UsedBytes, keptBytes = partitions.Budget.RetainedBytes, limitBytes = partitions.Budget.LimitBytes, paused = partitions.Budget.IsPaused, pauses = partitions.Budget.PauseCount },
+                memory = new { usedBytes = partitions.Budget.UsedBytes, keptBytes = partitions.Budget.KeptBytes, limitBytes = partitions.Budget.LimitBytes, paused = partitions.Budget.IsPaused, pauses = partitions.Budget.PauseCount },
                 partitionCount = partitions.Count,
                 partitions = partitions.All.Take(MaxPartitionsListed).Select(p => new
                 {

@@ -112,10 +112,10 @@ public sealed class PartitionCatalogTests : IDisposable
 
         await _catalog.DestroyAsync(Key(1));
         // Flushed buffers are kept for the next pushes while any copy is hosted...
-        Assert.True(_catalog.Budget.RetainedBytes > 0);
+        Assert.True(_catalog.Budget.KeptBytes > 0);
         await _catalog.DestroyAsync(Key(0, shuffle: 1));
         // ...and let go with the last one, so an idle silo holds no buffer memory.
-        Assert.Equal(0, _catalog.Budget.RetainedBytes);
+        Assert.Equal(0, _catalog.Budget.KeptBytes);
         await _catalog.DestroyAsync(Key(0)); // idempotent
         Assert.All(_catalog.Disks, d => Assert.False(Directory.Exists(d.AppDirectory("app"))));
         Assert.Equal(8, _catalog.FreeSlots);

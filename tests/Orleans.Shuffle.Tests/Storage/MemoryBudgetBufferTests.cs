@@ -14,9 +14,9 @@ public class MemoryBudgetBufferTests
         Assert.Equal(4096, budget.UsedBytes);
 
         budget.ReturnBuffer(first);
-        Assert.Equal((0L, 4096L), (budget.UsedBytes, budget.RetainedBytes));
+        Assert.Equal((0L, 4096L), (budget.UsedBytes, budget.KeptBytes));
         Assert.Same(first, budget.RentBuffer(4096));
-        Assert.Equal((4096L, 0L), (budget.UsedBytes, budget.RetainedBytes));
+        Assert.Equal((4096L, 0L), (budget.UsedBytes, budget.KeptBytes));
     }
 
     [Fact]
@@ -28,10 +28,10 @@ public class MemoryBudgetBufferTests
         foreach (var buffer in rented)
         {
             budget.ReturnBuffer(buffer);
-            Assert.InRange(budget.UsedBytes + budget.RetainedBytes, 0, Math.Max(2 * 4096, budget.UsedBytes));
+            Assert.InRange(budget.UsedBytes + budget.KeptBytes, 0, Math.Max(2 * 4096, budget.UsedBytes));
         }
         // Only the last two came back when there was room for them.
-        Assert.Equal((0L, 2L * 4096), (budget.UsedBytes, budget.RetainedBytes));
+        Assert.Equal((0L, 2L * 4096), (budget.UsedBytes, budget.KeptBytes));
     }
 
     [Fact]
@@ -44,17 +44,17 @@ public class MemoryBudgetBufferTests
         Assert.Equal(4096 + 131_072, budget.UsedBytes);
         budget.ReturnBuffer(small);
         budget.ReturnBuffer(odd);
-        Assert.Equal((0L, 4096L + 131_072), (budget.UsedBytes, budget.RetainedBytes));
+        Assert.Equal((0L, 4096L + 131_072), (budget.UsedBytes, budget.KeptBytes));
         // Each size is handed out again for requests of its size only.
         Assert.Same(odd, budget.RentBuffer(70_000));
         Assert.Same(small, budget.RentBuffer(3000));
-        Assert.Equal(0, budget.RetainedBytes);
+        Assert.Equal(0, budget.KeptBytes);
 
         // A batch larger than any flush buffer gets exactly its length, and is not kept.
         var exact = budget.RentBuffer(16 * 1024 * 1024 + 28, exact: true);
         Assert.Equal(16 * 1024 * 1024 + 28, exact.Length);
         budget.ReturnBuffer(exact);
-        Assert.Equal(0, budget.RetainedBytes);
+        Assert.Equal(0, budget.KeptBytes);
     }
 
     [Fact]
@@ -64,7 +64,7 @@ public class MemoryBudgetBufferTests
         var buffers = Enumerable.Range(0, 3).Select(_ => budget.RentBuffer(4096)).ToList();
         foreach (var buffer in buffers) budget.ReturnBuffer(buffer);
         Assert.Equal(3 * 4096, budget.ReleaseKeptBuffers());
-        Assert.Equal(0, budget.RetainedBytes);
+        Assert.Equal(0, budget.KeptBytes);
         Assert.DoesNotContain(budget.RentBuffer(4096), buffers);
     }
 }
