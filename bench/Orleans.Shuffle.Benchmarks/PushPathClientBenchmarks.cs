@@ -64,9 +64,7 @@ public class PushPathClientBenchmarks
     /// <summary>Acknowledges every push at once, without a split; revives and MapperEnd are not on this path.</summary>
     private sealed class InstantTransport : IPushTransport
     {
-        private static readonly Task<PushReply> Acknowledged = Task.FromResult(PushReply.None);
-
-        public Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken) => Acknowledged;
+        public ValueTask<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken) => ValueTask.FromResult(PushReply.None);
 
         public Task<IReadOnlyList<PartitionLocation>> ReviveAsync(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken) =>
             throw new NotSupportedException();

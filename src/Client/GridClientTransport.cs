@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
@@ -10,12 +11,13 @@ namespace Orleans.Shuffle.Client;
 /// </summary>
 internal sealed class GridClientTransport(GridClient client, ConnectionPool pool, ShuffleGrainCalls grains) : IPushTransport, IChunkSource
 {
-    public async Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
-        // The batches go to the socket from the writer's buffers: only the push header is serialized.
-        using var reply = await connection.SendAsync(MessageType.PushData, body.Head, body.Entries, cancellationToken).ConfigureAwait(false);
-        return reply.Read<PushReply>();
+        // The batches go to the socket from the writer's buffers: only the push header is serialized,
+        // and the reply is read from the connection's buffer.
+        return await connection.RequestAsync<PushDataHeader, PushReply>(MessageType.PushData, body.Head, body.Entries, cancellationToken).ConfigureAwait(false);
     }
 
     public Task<IReadOnlyList<PartitionLocation>> ReviveAsync(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken) =>

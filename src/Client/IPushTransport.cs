@@ -9,9 +9,9 @@ internal interface IPushTransport
     /// <summary>
     /// Sends one PushData to the data endpoint at host:port and waits for its reply: every batch
     /// stored, and the partition epochs that crossed the split threshold. The body is serialized before
-    /// the returned task completes; its buffers are not read afterwards.
+    /// the returned task completes; its buffers are not read afterwards. Await the result once.
     /// </summary>
-    Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken);
+    ValueTask<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken);
 
     /// <summary>Asks the application's ShuffleGrain for newer locations of some partition epochs, aligned with <paramref name="partitions"/>.</summary>
     Task<IReadOnlyList<PartitionLocation>> ReviveAsync(string appId, int shuffleId, IReadOnlyList<PartitionRef> partitions, IReadOnlyList<string> excludedSilos, CancellationToken cancellationToken);

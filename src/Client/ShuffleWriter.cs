@@ -53,6 +53,10 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private readonly int _attemptId;
     private readonly int _payloadCapacity;
     private readonly int _mergedPushBytes;
+
+    // A merged push also holds at most this many batches: a push of well-compressed batches would
+    // otherwise pin dozens of full-size buffers, more than the recycler keeps (it is sized for this).
+    private readonly int _maxBatchesPerPush;
     private readonly int _pushRetries;
     private readonly int _maxPushesInFlightPerSilo;
     private readonly int _maxRevivesPerPartition;
@@ -104,6 +108,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         // every record then takes the oversized path and becomes its own batch.
         _payloadCapacity = Math.Max(1, options.PushBufferBytes - EntryPrefixBytes);
         _mergedPushBytes = options.MergedPushBytes;
+        _maxBatchesPerPush = options.MergedPushBytes / options.PushBufferBytes + 1;
         _pushRetries = options.PushRetries;
         _maxPushesInFlightPerSilo = options.MaxPushesInFlightPerSilo;
         _maxRevivesPerPartition = options.MaxRevivesPerPartition;
@@ -111,7 +116,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         // The recycler keeps about as many buffers as can be in flight: what comes back from a
         // push is taken again by the next sealed partition.
         int silos = locations.Select(l => l.Primary).Distinct().Count();
-        long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * (options.MergedPushBytes / options.PushBufferBytes + 1);
+        long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * _maxBatchesPerPush;
         _recycler = new BufferRecycler(EntryPrefixBytes + _payloadCapacity, (int)Math.Min(inFlightBuffers, MaxRecycledBuffers));
         _compressor = BatchCompressor.Create(options.Compression, options.ZstdLevel);
 
@@ -351,7 +356,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
             span.Slice(EntryPrefixBytes, storedLength));
         _payloadBytes += payloadLength;
         _storedPayloadBytes += storedLength;
-        route.Target.Add(new SealedBatch(stored, EntryPrefixBytes + storedLength), _mergedPushBytes);
+        route.Target.Add(new SealedBatch(stored, EntryPrefixBytes + storedLength), _mergedPushBytes, _maxBatchesPerPush);
     }
 
     /// <summary>

@@ -25,9 +25,10 @@ public static class PushData
     }
 
     /// <summary>Reads the fixed part of the body; the entries follow.</summary>
-    public static (string AppId, int ShuffleId, int EntryCount) ReadHeader(ref WireReader reader)
+    /// <param name="appIds">The connection's cache of app ids, so a repeated one is not a new string per push.</param>
+    public static (string AppId, int ShuffleId, int EntryCount) ReadHeader(ref WireReader reader, Utf8StringCache? appIds = null)
     {
-        string appId = reader.ReadString();
+        string appId = reader.ReadString(appIds);
         int shuffleId = reader.ReadInt32();
         int count = reader.ReadCount(IdValidator.MaxPartitions, EntryHeaderBytes);
         return (appId, shuffleId, count);

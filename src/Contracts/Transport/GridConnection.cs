@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Wire;
@@ -13,6 +13,12 @@ namespace Orleans.Shuffle.Transport;
 /// frame into a pooled buffer and send it under a lock; one read loop parses replies from a
 /// <see cref="PipeReader"/> and completes the waiting requests. When the connection breaks every
 /// waiting request fails with <see cref="GridErrorCode.ConnectionLost"/>; callers reconnect.
+/// <para>
+/// A request allocates nothing in steady state: its waiter is a pooled <see cref="PendingRequest{TReply}"/>
+/// awaited as a ValueTask, the frame is serialized into one buffer reused under the write lock, and
+/// one timer per connection (the deadline sweep) fails requests whose reply is overdue and ends
+/// writes the silo does not read, instead of a timer per request.
+/// </para>
 /// </summary>
 public sealed class GridConnection : IAsyncDisposable
 {
@@ -21,12 +27,21 @@ public sealed class GridConnection : IAsyncDisposable
     private readonly PipeReader _input;
     private readonly GridConnectionOptions _options;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ConcurrentDictionary<ulong, TaskCompletionSource<GridResponse>> _pending = new();
+    private readonly Dictionary<ulong, PendingRequest> _pending = [];
+    private readonly Lock _pendingLock = new();
     private readonly CancellationTokenSource _closed = new();
-    private readonly CancellationTokenSource _writeTimeout = new();
+    private readonly TimeProvider _time;
+    private readonly long _requestTimeoutTicks;
+    private readonly ITimer _sweep;
 
     // The buffers of one gathered write (a frame's head and its trailer); reused under _writeLock.
     private readonly List<ArraySegment<byte>> _gather = new(16);
+
+    // The frame being written (head only when a trailer goes from its own buffers); reused under _writeLock.
+    private readonly PooledBufferWriter _frame = new(FrameHeader.Size + 256);
+
+    // When the write in progress must have finished (a timestamp), or long.MaxValue; the sweep closes the connection past it.
+    private long _writeDeadline = long.MaxValue;
     private Task _readLoop = Task.CompletedTask;
     private long _nextRequestId;
     private string? _closeReason;
@@ -37,8 +52,19 @@ public sealed class GridConnection : IAsyncDisposable
         _stream = new NetworkStream(socket, ownsSocket: true);
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024));
         _options = options;
+        _time = options.TimeProvider;
+        _requestTimeoutTicks = TimeoutTicks(options.RequestTimeout, _time);
         Endpoint = endpoint;
+        var period = SweepPeriod(options.RequestTimeout);
+        _sweep = _time.CreateTimer(static state => ((GridConnection)state!).Sweep(), this, period, period);
     }
+
+    /// <summary>How often the deadline sweep runs: a request fails between RequestTimeout and RequestTimeout plus this after its write.</summary>
+    internal static TimeSpan SweepPeriod(TimeSpan requestTimeout) =>
+        TimeSpan.FromTicks(Math.Clamp(requestTimeout.Ticks / 8, TimeSpan.FromMilliseconds(10).Ticks, TimeSpan.FromSeconds(1).Ticks));
+
+    private static long TimeoutTicks(TimeSpan timeout, TimeProvider time) =>
+        timeout >= TimeSpan.FromDays(365) ? long.MaxValue / 2 : (long)(timeout.TotalSeconds * time.TimestampFrequency);
 
     /// <summary>"host:port" of the silo.</summary>
     public string Endpoint { get; }
@@ -51,7 +77,13 @@ public sealed class GridConnection : IAsyncDisposable
     /// <summary>Fires once when the connection closes for any reason.</summary>
     public CancellationToken Closed => _closed.Token;
 
-    public int PendingRequests => _pending.Count;
+    public int PendingRequests
+    {
+        get
+        {
+            lock (_pendingLock) return _pending.Count;
+        }
+    }
 
     public static async Task<GridConnection> ConnectAsync(string host, int port, GridConnectionOptions options, CancellationToken cancellationToken = default)
     {
@@ -77,8 +109,7 @@ public sealed class GridConnection : IAsyncDisposable
             // The handshake counts against ConnectTimeout too: a hung silo may still accept TCP connections.
             using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             handshake.CancelAfter(options.ConnectTimeout);
-            using var reply = await connection.SendAsync(MessageType.Hello, Hello.ForThisBuild(options.PeerName), handshake.Token).ConfigureAwait(false);
-            connection.Remote = reply.Read<HelloOk>();
+            connection.Remote = await connection.RequestAsync<Hello, HelloOk>(MessageType.Hello, Hello.ForThisBuild(options.PeerName), handshake.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -95,7 +126,7 @@ public sealed class GridConnection : IAsyncDisposable
 
     /// <summary>Sends a request and waits for its reply. Error replies throw <see cref="GridException"/>.</summary>
     /// <param name="bodySizeHint">Expected body size, so large bodies are serialized without regrowing the buffer.</param>
-    public Task<GridResponse> SendAsync<T>(
+    public ValueTask<GridResponse> SendAsync<T>(
         MessageType type, T body, CancellationToken cancellationToken = default, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
         where T : IWireMessage<T> =>
         SendAsync(type, body, ReadOnlySequence<byte>.Empty, cancellationToken, flags, bodySizeHint);
@@ -103,40 +134,73 @@ public sealed class GridConnection : IAsyncDisposable
     /// <summary>
     /// Sends a request whose body is what <paramref name="head"/> writes followed by
     /// <paramref name="trailer"/>, which is written to the socket from its own buffers (gathered, not
-    /// copied into the frame). The trailer's memory must stay unchanged until this returns.
+    /// copied into the frame). The trailer's memory must stay unchanged until this returns. The reply
+    /// body is copied into a pooled buffer: dispose the response.
     /// </summary>
-    public async Task<GridResponse> SendAsync<T>(
+    public ValueTask<GridResponse> SendAsync<T>(
         MessageType type, T head, ReadOnlySequence<byte> trailer, CancellationToken cancellationToken = default, FrameFlags flags = FrameFlags.None, int bodySizeHint = 256)
+        where T : IWireMessage<T> =>
+        RequestAsync(type, head, trailer, ReplyReaders.Response, cancellationToken, flags, bodySizeHint);
+
+    /// <summary>
+    /// Sends a request and reads its reply as <typeparamref name="TReply"/> straight from the
+    /// connection's buffer, so nothing is copied or allocated for the reply (a small one, such as a
+    /// push's). Error replies throw <see cref="GridException"/>; so does a reply that does not decode.
+    /// </summary>
+    public ValueTask<TReply> RequestAsync<T, TReply>(
+        MessageType type, T head, ReadOnlySequence<byte> trailer, CancellationToken cancellationToken = default)
+        where T : IWireMessage<T>
+        where TReply : IWireMessage<TReply> =>
+        RequestAsync(type, head, trailer, ReplyReaders.Message<TReply>.Read, cancellationToken, FrameFlags.None, 256);
+
+    /// <inheritdoc cref="RequestAsync{T, TReply}(MessageType, T, ReadOnlySequence{byte}, CancellationToken)"/>
+    public ValueTask<TReply> RequestAsync<T, TReply>(MessageType type, T body, CancellationToken cancellationToken = default)
+        where T : IWireMessage<T>
+        where TReply : IWireMessage<TReply> =>
+        RequestAsync<T, TReply>(type, body, ReadOnlySequence<byte>.Empty, cancellationToken);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<TReply> RequestAsync<T, TReply>(
+        MessageType type, T head, ReadOnlySequence<byte> trailer, Func<ReadOnlySequence<byte>, TReply> read,
+        CancellationToken cancellationToken, FrameFlags flags, int bodySizeHint)
         where T : IWireMessage<T>
     {
         ulong id = (ulong)Interlocked.Increment(ref _nextRequestId);
-        var reply = new TaskCompletionSource<GridResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using (var frame = new PooledBufferWriter(FrameHeader.Size + Math.Max(bodySizeHint, 64)))
+        var request = PendingRequest<TReply>.Rent(this, id, type, read);
+        lock (_pendingLock)
         {
-            FrameWriter.Write(frame, type, flags, id, head, _options.MaxFrameBodyBytes, trailer.Length);
-            if (!_pending.TryAdd(id, reply)) throw new InvalidOperationException("Request id reused.");
             if (!IsConnected)
             {
-                _pending.TryRemove(id, out _);
+                request.ReturnUnsent();
                 throw Lost();
             }
-            await WriteAsync(frame.WrittenMemory, trailer).ConfigureAwait(false);
+            if (!_pending.TryAdd(id, request))
+            {
+                request.ReturnUnsent();
+                throw new InvalidOperationException("Request id reused.");
+            }
         }
 
         try
         {
-            return await reply.Task.WaitAsync(_options.RequestTimeout, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(type, flags, id, head, trailer, bodySizeHint).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch
         {
-            _pending.TryRemove(id, out _);
-            throw new GridException(GridErrorCode.Timeout, $"{type} to silo {Endpoint} got no reply within {_options.RequestTimeout.TotalSeconds:0.#} s.");
+            // Still ours if nobody removed it: then nobody else completes or awaits it.
+            if (TryRemove(request))
+            {
+                request.ReturnUnsent();
+                throw;
+            }
+            // The close took it and fails it with ConnectionLost; that is what the caller sees.
+            return await request.Task.ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
-        {
-            _pending.TryRemove(id, out _);
-            throw;
-        }
+
+        // The reply wait starts once the frame is out, as the write has a timeout of its own.
+        Volatile.Write(ref request.Deadline, _time.GetTimestamp() + _requestTimeoutTicks);
+        request.CancelWith(cancellationToken);
+        return await request.Task.ConfigureAwait(false);
     }
 
     /// <summary>Sends a request whose reply body is not needed.</summary>
@@ -145,55 +209,106 @@ public sealed class GridConnection : IAsyncDisposable
         using var _ = await SendAsync(type, body, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task WriteAsync(ReadOnlyMemory<byte> frame, ReadOnlySequence<byte> trailer)
+    /// <summary>The cancellation of a request's caller: the request fails with OperationCanceledException unless it already completed.</summary>
+    internal void CancelPending(PendingRequest request, CancellationToken cancellationToken)
     {
-        // A write is not cancelled by the caller: half a frame would corrupt the stream for every
-        // other request. Only a silo that stops reading for a whole request timeout ends it, and
-        // then the connection is closed.
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
+        if (TryRemove(request)) request.Fail(new OperationCanceledException(cancellationToken));
+    }
+
+    private bool TryRemove(PendingRequest request)
+    {
+        lock (_pendingLock)
         {
-            if (trailer.IsEmpty || !GatherAll(frame, trailer))
-            {
-                _writeTimeout.CancelAfter(_options.RequestTimeout);
-                await _stream.WriteAsync(frame, _writeTimeout.Token).ConfigureAwait(false);
-                foreach (var segment in trailer) await _stream.WriteAsync(segment, _writeTimeout.Token).ConfigureAwait(false);
-                _writeTimeout.TryReset();
-            }
-            else
-            {
-                // One sendmsg for the head and every trailer buffer: one wake-up of the silo per frame, no copy.
-                await SendGatheredAsync(frame.Length + trailer.Length).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException or TimeoutException)
-        {
-            Close(e is OperationCanceledException or TimeoutException ? "the silo did not read a frame within the request timeout" : "write failed: " + e.Message);
-            throw Lost();
-        }
-        finally
-        {
-            _writeLock.Release();
+            return _pending.TryGetValue(request.Id, out var found) && ReferenceEquals(found, request) && _pending.Remove(request.Id);
         }
     }
 
     /// <summary>
-    /// Sends <see cref="_gather"/>. A send that outlasts the request timeout is ended by closing the
-    /// connection, and waited for before this returns: the caller reuses the buffers afterwards.
+    /// The deadline sweep, on the connection's timer: fails every request whose reply is overdue with
+    /// Timeout, and closes the connection when a write has outlasted the request timeout.
     /// </summary>
-    private async Task SendGatheredAsync(long length)
+    private void Sweep()
     {
-        var send = _socket.SendAsync(_gather, SocketFlags.None);
-        try
-        {
-            int sent = await send.WaitAsync(_options.RequestTimeout).ConfigureAwait(false);
-            if (sent != length) throw new IOException($"sent {sent} of {length} bytes");
-        }
-        catch (TimeoutException)
+        long now = _time.GetTimestamp();
+        if (now > Volatile.Read(ref _writeDeadline))
         {
             Close("the silo did not read a frame within the request timeout");
-            try { await send.ConfigureAwait(false); } catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException) { }
-            throw;
+            return;
+        }
+        // Bounded: at most one expired request per pass of the table, and the table only shrinks meanwhile.
+        while (true)
+        {
+            PendingRequest? expired = null;
+            lock (_pendingLock)
+            {
+                foreach (var (id, request) in _pending)
+                {
+                    if (now <= Volatile.Read(ref request.Deadline)) continue;
+                    _pending.Remove(id);
+                    expired = request;
+                    break;
+                }
+            }
+            if (expired is null) return;
+            expired.Fail(new GridException(GridErrorCode.Timeout,
+                $"{expired.Type} to silo {Endpoint} got no reply within {_options.RequestTimeout.TotalSeconds:0.#} s."));
+        }
+    }
+
+    private async Task WriteAsync<T>(MessageType type, FrameFlags flags, ulong id, T head, ReadOnlySequence<byte> trailer, int bodySizeHint)
+        where T : IWireMessage<T>
+    {
+        // A write is not cancelled by the caller: half a frame would corrupt the stream for every
+        // other request. Only a silo that stops reading for a whole request timeout ends it (the
+        // sweep closes the connection).
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            // Serializing throws before anything is written (an oversized frame): the connection goes on.
+            _frame.Reset();
+            _frame.GetSpan(FrameHeader.Size + Math.Max(bodySizeHint, 64));
+            FrameWriter.Write(_frame, type, flags, id, head, _options.MaxFrameBodyBytes, trailer.Length);
+            await WriteFrameAsync(_frame.WrittenMemory, trailer).ConfigureAwait(false);
+        }
+        finally
+        {
+            // A huge body (not a trailer) grew the buffer: do not keep it for every later frame.
+            _frame.ShrinkTo(MaxKeptFrameBytes);
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Frame buffer kept between writes; heads of pushes are far smaller.</summary>
+    private const int MaxKeptFrameBytes = 64 * 1024;
+
+    private async Task WriteFrameAsync(ReadOnlyMemory<byte> frame, ReadOnlySequence<byte> trailer)
+    {
+        try
+        {
+            Volatile.Write(ref _writeDeadline, _time.GetTimestamp() + _requestTimeoutTicks);
+            if (trailer.IsEmpty || !GatherAll(frame, trailer))
+            {
+                await _stream.WriteAsync(frame, _closed.Token).ConfigureAwait(false);
+                foreach (var segment in trailer) await _stream.WriteAsync(segment, _closed.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                // One sendmsg for the head and every trailer buffer: one wake-up of the silo per frame, no copy.
+                // A send the silo does not take ends when the sweep closes the socket; it is waited for
+                // here either way, since the caller reuses the buffers afterwards.
+                int length = frame.Length + (int)trailer.Length;
+                int sent = await _socket.SendAsync(_gather, SocketFlags.None).ConfigureAwait(false);
+                if (sent != length) throw new IOException($"sent {sent} of {length} bytes");
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            Close(e is OperationCanceledException ? "the silo did not read a frame within the request timeout" : "write failed: " + e.Message);
+            throw Lost();
+        }
+        finally
+        {
+            Volatile.Write(ref _writeDeadline, long.MaxValue);
         }
     }
 
@@ -254,15 +369,20 @@ public sealed class GridConnection : IAsyncDisposable
             _closeReason = ReadError(frame).Message;
             return;
         }
-        if (!frame.Header.IsResponse || !_pending.TryRemove(frame.Header.RequestId, out var waiter)) return;
+        if (!frame.Header.IsResponse) return;
+        PendingRequest? waiter;
+        lock (_pendingLock)
+        {
+            // A reply after a timeout or a cancellation finds nothing: ids are never reused.
+            if (!_pending.Remove(frame.Header.RequestId, out waiter)) return;
+        }
         if (frame.Header.IsError)
         {
             var error = ReadError(frame);
-            waiter.TrySetException(new GridException(error.Code, error.Message));
+            waiter.Fail(new GridException(error.Code, error.Message));
             return;
         }
-        var response = new GridResponse(frame.Body);
-        if (!waiter.TrySetResult(response)) response.Dispose();
+        waiter.Complete(frame.Body);
     }
 
     private static ErrorReply ReadError(in Frame frame)
@@ -286,10 +406,15 @@ public sealed class GridConnection : IAsyncDisposable
             _closeReason ??= reason;
             _closed.Cancel();
         }
-        foreach (var id in _pending.Keys)
+        _sweep.Dispose();
+        // No request is added after _closed is set (RequestAsync checks it under the same lock).
+        PendingRequest[] lost;
+        lock (_pendingLock)
         {
-            if (_pending.TryRemove(id, out var waiter)) waiter.TrySetException(Lost());
+            lost = [.. _pending.Values];
+            _pending.Clear();
         }
+        foreach (var waiter in lost) waiter.Fail(Lost());
         try { _socket.Shutdown(SocketShutdown.Both); } catch (Exception e) when (e is SocketException or ObjectDisposedException) { }
         _stream.Dispose();
     }
@@ -300,5 +425,15 @@ public sealed class GridConnection : IAsyncDisposable
     {
         Close("closed by this side");
         try { await _readLoop.ConfigureAwait(false); } catch (Exception) { /* the loop reports through Close */ }
+        // A write still stuck in the socket keeps the frame buffer (and the collector takes it); else it goes back to the pool.
+        if (!_writeLock.Wait(0)) return;
+        try
+        {
+            _frame.Dispose();
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 }

@@ -16,4 +16,7 @@ public sealed class GridConnectionOptions
 
     /// <summary>Largest frame body accepted or sent. Default 32 MiB.</summary>
     public int MaxFrameBodyBytes { get; set; } = ProtocolConstants.DefaultMaxFrameBodyBytes;
+
+    /// <summary>The clock of the request deadlines (one sweep timer per connection). Default the system clock; tests pass a fake one.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

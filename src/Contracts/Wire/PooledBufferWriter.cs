@@ -22,6 +22,16 @@ public sealed class PooledBufferWriter(int initialCapacity = 4096) : IBufferWrit
 
     public void Reset() => _written = 0;
 
+    /// <summary>Empties the writer and, if its array grew past <paramref name="maxKeptBytes"/>, swaps it for a small one, so one huge frame does not stay rented.</summary>
+    public void ShrinkTo(int maxKeptBytes)
+    {
+        _written = 0;
+        if (_buffer.Length <= maxKeptBytes) return;
+        var large = _buffer;
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Min(maxKeptBytes, 4096));
+        ArrayPool<byte>.Shared.Return(large);
+    }
+
     public void Advance(int count)
     {
         if (count < 0 || _written + count > _buffer.Length) throw new ArgumentOutOfRangeException(nameof(count));

@@ -40,7 +40,10 @@ public ref struct WireReader(ReadOnlySequence<byte> body)
         return count;
     }
 
-    public string ReadString()
+    public string ReadString() => ReadString(null);
+
+    /// <summary>A string field; with a <paramref name="cache"/>, a string read before is returned again instead of decoded.</summary>
+    public string ReadString(Utf8StringCache? cache)
     {
         int length = ReadUInt16();
         if (length > ProtocolConstants.MaxStringBytes) throw Malformed("string too long");
@@ -49,17 +52,20 @@ public ref struct WireReader(ReadOnlySequence<byte> body)
         var unread = _reader.UnreadSpan;
         if (unread.Length >= length)
         {
-            value = Encoding.UTF8.GetString(unread[..length]);
+            value = Decode(unread[..length], cache);
         }
         else
         {
             Span<byte> copy = length <= 512 ? stackalloc byte[length] : new byte[length];
             _reader.TryCopyTo(copy);
-            value = Encoding.UTF8.GetString(copy);
+            value = Decode(copy, cache);
         }
         _reader.Advance(length);
         return value;
     }
+
+    private static string Decode(ReadOnlySpan<byte> utf8, Utf8StringCache? cache) =>
+        cache is null ? Encoding.UTF8.GetString(utf8) : cache.Get(utf8);
 
     /// <summary>A u32-length-prefixed byte field, as a slice of the body (no copy).</summary>
     public ReadOnlySequence<byte> ReadBytes(int maxLength)

@@ -116,7 +116,7 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     private async Task PushAsync(Frame frame, GridSession session)
     {
         var header = frame.Header;
-        var (reply, forwards) = Append(frame.Body, replica: header.Type == MessageType.ReplicateData);
+        var (reply, forwards) = Append(frame.Body, replica: header.Type == MessageType.ReplicateData, session.AppIds);
         if (forwards.Count == 0) await session.Responder.ReplyAsync(header, reply).ConfigureAwait(false);
         else await StartReplicationAsync(session, header, reply, forwards).ConfigureAwait(false);
         await partitions.Budget.WaitUntilAcceptingAsync(session.Closing).ConfigureAwait(false);
@@ -146,10 +146,10 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     /// the connection's buffer. A primary collects the batches its replicas need and the partitions
     /// that crossed the split threshold; a replica (ReplicateData) only appends.
     /// </summary>
-    private (PushReply Reply, IReadOnlyList<ReplicaPush> Forwards) Append(ReadOnlySequence<byte> body, bool replica)
+    private (PushReply Reply, IReadOnlyList<ReplicaPush> Forwards) Append(ReadOnlySequence<byte> body, bool replica, Utf8StringCache appIds)
     {
         var reader = new WireReader(body);
-        var (appId, shuffleId, count) = PushData.ReadHeader(ref reader);
+        var (appId, shuffleId, count) = PushData.ReadHeader(ref reader, appIds);
         IdValidator.ValidateAppId(appId);
         IdValidator.ValidateShuffleId(shuffleId);
         var expectedRole = replica ? PartitionRole.Replica : PartitionRole.Primary;

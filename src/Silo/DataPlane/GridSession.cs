@@ -1,3 +1,5 @@
+using Orleans.Shuffle.Wire;
+
 namespace Orleans.Shuffle.Silo.DataPlane;
 
 /// <summary>The state of one grid connection: handshake, peer, reply writer and background requests.</summary>
@@ -24,6 +26,9 @@ internal sealed class GridSession(string connectionId, string? remote, Connectio
     public const int MaxReplicationsInFlight = 32;
 
     public string PeerName { get; set; } = "";
+
+    /// <summary>App ids of this connection's pushes, read by its read loop only (pushes are handled inline there).</summary>
+    public Utf8StringCache AppIds { get; } = new();
 
     public string? CloseReason { get; set; }
 

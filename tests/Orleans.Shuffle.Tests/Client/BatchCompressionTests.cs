@@ -67,6 +67,28 @@ public class BatchCompressionTests
         Assert.True(stored * 3 < raw, $"{codec}: {raw} bytes of records stored as {stored}");
     }
 
+    /// <summary>
+    /// Batches that compress many times over still fill a merged push with at most
+    /// MergedPushBytes / PushBufferBytes + 1 of them (3 here): each holds a whole pooled buffer, and the
+    /// writer's recycler keeps only that many per push in flight, so more would allocate buffers.
+    /// </summary>
+    [Fact]
+    public async Task A_merged_push_of_well_compressed_batches_holds_no_more_batches_than_the_recycler_keeps_per_push()
+    {
+        var transport = new FakePushTransport();
+        var record = new byte[100];
+        await using (var writer = Writer(transport, BatchCodec.Lz4, partitions: 1))
+        {
+            for (int i = 0; i < 2000; i++) await writer.WriteAsync(0, record);
+            await writer.CloseAsync();
+        }
+        var pushes = transport.Pushes.ToArray();
+        Assert.True(pushes.Length > 1);
+        Assert.All(pushes, p => Assert.InRange(p.Entries.Count, 1, 8192 / 4096 + 1));
+        Assert.Contains(pushes, p => p.Entries.Count == 3);
+        Assert.Equal(2000 * 104L, pushes.Sum(p => p.Entries.Sum(e => (long)e.Payload.Length)));
+    }
+
     [Fact]
     public async Task A_batch_that_would_not_shrink_is_pushed_uncompressed()
     {

@@ -80,7 +80,7 @@ internal sealed class FakePushTransport : IPushTransport
 
     public Func<ReviveCall, IReadOnlyList<PartitionLocation>>? OnRevive { get; set; }
 
-    public async Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
+    public async ValueTask<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
         // Parsed (copied) before the first await: after the task completes the writer may reuse the buffers.
         var call = PushCall.Parse(Interlocked.Increment(ref _sequence), host, port, body);

@@ -499,7 +499,7 @@ public sealed class GoldenFrameTests
         var fetching = connection.SendAsync(MessageType.FetchChunk, new FetchChunk(AppId, ShuffleId, 2, 1, 3, 0, int.MaxValue));
         Assert.Equal(FetchChunkFrame, await socket.ReceiveRawFrameAsync());
         await socket.SendAsync(ErrorFrame("0200000000000000"));
-        var e = await Assert.ThrowsAsync<GridException>(() => fetching);
+        var e = await Assert.ThrowsAsync<GridException>(() => fetching.AsTask());
         Assert.Equal((GridErrorCode.NotCommitted, ErrorText), (e.Code, e.Message));
         Assert.True(connection.IsConnected);
     }
@@ -640,7 +640,7 @@ public sealed class GoldenFrameTests
     /// <summary>The push seam of <see cref="ShuffleWriter"/>, sending as the client's transport does: over one GridConnection.</summary>
     private sealed class ConnectionTransport(GridConnection connection) : IPushTransport
     {
-        public async Task<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
+        public async ValueTask<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
         {
             using var reply = await connection.SendAsync(MessageType.PushData, body, cancellationToken).ConfigureAwait(false);
             return reply.Read<PushReply>();
