@@ -54,9 +54,8 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private readonly int _payloadCapacity;
     private readonly int _mergedPushBytes;
 
-    // A merged push also holds at most this many batches: a push of well-compressed batches would
-    // otherwise pin dozens of full-size buffers, more than the recycler keeps (it is sized for this).
-    private readonly int _maxBatchesPerPush;
+    // A sealed entry at most this long is copied into an array of its own size (see SealBuffer).
+    private readonly int _smallEntryBytes;
     private readonly int _pushRetries;
     private readonly int _maxPushesInFlightPerSilo;
     private readonly int _maxRevivesPerPartition;
@@ -108,7 +107,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         // every record then takes the oversized path and becomes its own batch.
         _payloadCapacity = Math.Max(1, options.PushBufferBytes - EntryPrefixBytes);
         _mergedPushBytes = options.MergedPushBytes;
-        _maxBatchesPerPush = options.MergedPushBytes / options.PushBufferBytes + 1;
+        _smallEntryBytes = Math.Max(1, options.PushBufferBytes / 8);
         _pushRetries = options.PushRetries;
         _maxPushesInFlightPerSilo = options.MaxPushesInFlightPerSilo;
         _maxRevivesPerPartition = options.MaxRevivesPerPartition;
@@ -116,7 +115,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         // The recycler keeps about as many buffers as can be in flight: what comes back from a
         // push is taken again by the next sealed partition.
         int silos = locations.Select(l => l.Primary).Distinct().Count();
-        long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * _maxBatchesPerPush;
+        long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * (options.MergedPushBytes / options.PushBufferBytes + 1);
         _recycler = new BufferRecycler(EntryPrefixBytes + _payloadCapacity, (int)Math.Min(inFlightBuffers, MaxRecycledBuffers));
         _compressor = BatchCompressor.Create(options.Compression, options.ZstdLevel);
 
@@ -356,7 +355,19 @@ public sealed class ShuffleWriter : IAsyncDisposable
             span.Slice(EntryPrefixBytes, storedLength));
         _payloadBytes += payloadLength;
         _storedPayloadBytes += storedLength;
-        route.Target.Add(new SealedBatch(stored, EntryPrefixBytes + storedLength), _mergedPushBytes, _maxBatchesPerPush);
+        int entryLength = EntryPrefixBytes + storedLength;
+        if (entryLength <= _smallEntryBytes && stored.Length >= _recycler.BufferLength)
+        {
+            // A small batch (a partition's last records at close, a batch that compressed many times
+            // over) moves to an array of its size and its full buffer goes back to the recycler now:
+            // a merged push of many small batches would otherwise pin a whole buffer for each, more
+            // than the recycler keeps, while it still merges them into one push.
+            var small = ArrayPool<byte>.Shared.Rent(entryLength);
+            stored.AsSpan(0, entryLength).CopyTo(small);
+            _recycler.Return(stored);
+            stored = small;
+        }
+        route.Target.Add(new SealedBatch(stored, entryLength), _mergedPushBytes);
     }
 
     /// <summary>

@@ -47,16 +47,14 @@ internal sealed class SiloPushTarget(SiloEndpoint silo, int maxInFlight, BufferR
 
     /// <summary>
     /// Adds a sealed batch to the push being filled. A push is full when the next batch would take
-    /// it past <paramref name="mergedPushBytes"/>, or when it reaches that size or
-    /// <paramref name="maxBatches"/> batches; a batch larger than that travels alone. The batch bound
-    /// keeps the buffers in flight within what the writer's recycler keeps, also when compression
-    /// makes batches far smaller than their buffers.
+    /// it past <paramref name="mergedPushBytes"/>, or when it reaches that size; a batch larger than
+    /// that travels alone.
     /// </summary>
-    public void Add(SealedBatch batch, int mergedPushBytes, int maxBatches)
+    public void Add(SealedBatch batch, int mergedPushBytes)
     {
         if (_filling is not null && _filling.Bytes + batch.Length > mergedPushBytes) SealFilling();
         (_filling ??= new MergedPush(recycler)).Add(batch);
-        if (_filling.Bytes >= mergedPushBytes || _filling.Count >= maxBatches) SealFilling();
+        if (_filling.Bytes >= mergedPushBytes) SealFilling();
     }
 
     /// <summary>Moves the push being filled, if any, to the ready queue (the writer is closing).</summary>

@@ -80,8 +80,12 @@ internal sealed class FakePushTransport : IPushTransport
 
     public Func<ReviveCall, IReadOnlyList<PartitionLocation>>? OnRevive { get; set; }
 
+    /// <summary>Sees each push's body as the writer sent it (its own buffers), before it is parsed.</summary>
+    public Action<PushDataBody>? OnBody { get; set; }
+
     public async ValueTask<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
+        OnBody?.Invoke(body);
         // Parsed (copied) before the first await: after the task completes the writer may reuse the buffers.
         var call = PushCall.Parse(Interlocked.Increment(ref _sequence), host, port, body);
         Pushes.Enqueue(call);
