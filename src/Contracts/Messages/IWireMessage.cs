@@ -1,3 +1,4 @@
+using System.Buffers;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Messages;
@@ -8,6 +9,19 @@ public interface IWireMessage<TSelf> where TSelf : IWireMessage<TSelf>
     void Write(WireWriter writer);
 
     static abstract TSelf Read(ref WireReader reader);
+}
+
+/// <summary>Reading a whole body as one message.</summary>
+public static class WireMessage
+{
+    /// <summary>Decodes the whole of <paramref name="body"/> as <typeparamref name="T"/>; trailing bytes are malformed.</summary>
+    public static T ReadWhole<T>(ReadOnlySequence<byte> body) where T : IWireMessage<T>
+    {
+        var reader = new WireReader(body);
+        var value = T.Read(ref reader);
+        reader.EnsureEnd();
+        return value;
+    }
 }
 
 /// <summary>An empty body, for requests and replies that carry nothing.</summary>

@@ -22,13 +22,7 @@ public sealed class GridResponse : IDisposable
     public ReadOnlySequence<byte> Body => new(Memory);
 
     /// <summary>Decodes the whole body as <typeparamref name="T"/>; trailing bytes are malformed.</summary>
-    public T Read<T>() where T : IWireMessage<T>
-    {
-        var reader = new WireReader(Body);
-        var value = T.Read(ref reader);
-        reader.EnsureEnd();
-        return value;
-    }
+    public T Read<T>() where T : IWireMessage<T> => WireMessage.ReadWhole<T>(Body);
 
     public void Dispose()
     {

@@ -13,12 +13,6 @@ internal static class ReplyReaders
     /// <summary>The body decoded as <typeparamref name="T"/>; trailing bytes are malformed.</summary>
     public static class Message<T> where T : IWireMessage<T>
     {
-        public static readonly Func<ReadOnlySequence<byte>, T> Read = static body =>
-        {
-            var reader = new WireReader(body);
-            var value = T.Read(ref reader);
-            reader.EnsureEnd();
-            return value;
-        };
+        public static readonly Func<ReadOnlySequence<byte>, T> Read = WireMessage.ReadWhole<T>;
     }
 }

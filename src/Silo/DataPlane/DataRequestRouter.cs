@@ -229,13 +229,7 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
         }
     }
 
-    private static T Read<T>(ReadOnlySequence<byte> body) where T : IWireMessage<T>
-    {
-        var reader = new WireReader(body);
-        var value = T.Read(ref reader);
-        reader.EnsureEnd();
-        return value;
-    }
+    private static T Read<T>(ReadOnlySequence<byte> body) where T : IWireMessage<T> => WireMessage.ReadWhole<T>(body);
 
     private async Task ReplyFailureAsync(GridSession session, FrameHeader header, Exception error)
     {
