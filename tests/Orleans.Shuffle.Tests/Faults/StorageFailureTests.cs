@@ -42,7 +42,9 @@ public class StorageFailureTests(ITestOutputHelper output)
             "--grid", grid.Gateways,
             "--cluster-id", grid.ClusterId,
             "--replicas", "2",
-            .. FaultJob.SmallJob("32MiB"),
+            // 64 MiB: a map stage of a few seconds, so the poll below (starved on a busy 2-core machine) still
+            // sees the disk start filling before the map stage ends; at 32 MiB it once came only after.
+            .. FaultJob.SmallJob("64MiB"),
             "--report", report,
             "--work-dir", temp.Combine("work"),
         ], workingDirectory: temp.Path);
