@@ -65,21 +65,42 @@ public sealed class MemoryBudget(long limitBytes)
 
     /// <summary>
     /// Stops counting <paramref name="buffer"/> and keeps it for the next <see cref="RentBuffer"/> of
-    /// its size, while the kept and the used buffers together stay within the limit.
+    /// its size, while the kept buffers stay within the limit, even when the budget is over its limit.
+    /// So a silo holds at most the limit in use (plus the pushes in flight when it paused) and the
+    /// limit kept. Counting kept and used together against the limit (tried first) dropped buffers
+    /// exactly when the budget was busiest. Each one dropped was large-object-heap garbage that no
+    /// full collection came for during a job, and the next rent allocated anew. In a 16 GiB job a
+    /// silo's large object heap grew to 290 MiB (bench/README.md, "Memory").
     /// </summary>
     public void ReturnBuffer(byte[] buffer)
     {
         lock (_gate)
         {
-            // Kept and used together stay within the limit (this buffer is still counted as used).
-            if (BitOperations.IsPow2(buffer.Length) && _freeBytes + UsedBytes <= LimitBytes)
+            if (BitOperations.IsPow2(buffer.Length))
             {
-                if (!_free.TryGetValue(buffer.Length, out var kept)) _free[buffer.Length] = kept = new Stack<byte[]>();
-                kept.Push(buffer);
-                _freeBytes += buffer.Length;
+                // Room is made by letting go of kept buffers of other sizes: the size coming back is the one in use now.
+                while (_freeBytes + buffer.Length > LimitBytes && DropOneOtherThan(buffer.Length)) { }
+                if (_freeBytes + buffer.Length <= LimitBytes)
+                {
+                    if (!_free.TryGetValue(buffer.Length, out var kept)) _free[buffer.Length] = kept = new Stack<byte[]>();
+                    kept.Push(buffer);
+                    _freeBytes += buffer.Length;
+                }
             }
         }
         Release(buffer.Length);
+    }
+
+    /// <summary>Lets the GC have one kept buffer of a size other than <paramref name="size"/>; false when there is none. Under the gate.</summary>
+    private bool DropOneOtherThan(int size)
+    {
+        foreach (var (length, kept) in _free)
+        {
+            if (length == size || !kept.TryPop(out _)) continue;
+            _freeBytes -= length;
+            return true;
+        }
+        return false;
     }
 
     /// <summary>Lets the GC have every kept buffer (the silo went idle); returns their bytes.</summary>

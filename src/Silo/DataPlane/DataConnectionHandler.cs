@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
@@ -43,12 +45,24 @@ public sealed class DataConnectionHandler(DataRequestRouter router, IOptions<Dat
                     consumed = next;
                     close = await router.HandleAsync(frame, session).ConfigureAwait(false);
                 }
+                long largeFrame = error == FrameError.None && !close ? LargeFrameLength(buffer.Slice(consumed)) : 0;
+                if (largeFrame > 0 && !session.Handshaken)
+                {
+                    // Only a Hello may come before the handshake, and it is small: a stranger gets no buffer of megabytes.
+                    error = FrameError.Oversized;
+                }
                 input.AdvanceTo(consumed, buffer.End);
+                if (largeFrame > 0 && error == FrameError.None)
+                {
+                    var read = await ReadLargeFrameAsync(input, (int)largeFrame, session, closing.Token).ConfigureAwait(false);
+                    if (read is null) session.CloseReason = "closed by peer inside a frame";
+                    close = read ?? true;
+                }
                 if (error != FrameError.None)
                 {
                     var code = error == FrameError.Oversized ? GridErrorCode.FrameTooLarge : GridErrorCode.MalformedFrame;
                     reason = error == FrameError.Oversized
-                        ? $"frame larger than {_options.MaxFrameBodyBytes} bytes"
+                        ? $"frame larger than {(session.Handshaken ? _options.MaxFrameBodyBytes : _options.ReceiveBufferBytes)} bytes"
                         : "malformed frame header";
                     await session.Responder.ReplyErrorAsync(new FrameHeader(0, 0, FrameFlags.None, 0), code, "Closing the connection: " + reason + ".").ConfigureAwait(false);
                     break;
@@ -77,6 +91,53 @@ public sealed class DataConnectionHandler(DataRequestRouter router, IOptions<Dat
             await session.WaitForBackgroundRequestsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             session.Responder.Dispose();
             SiloLog.ConnectionClosed(logger, connection.ConnectionId, session.Remote, reason);
+        }
+    }
+
+    /// <summary>
+    /// The whole length of the frame starting <paramref name="unread"/> when it cannot fit the receive
+    /// pipe (<see cref="DataEndpointOptions.ReceiveBufferBytes"/>), else 0. Called only after the parser
+    /// found the frame incomplete and its header valid.
+    /// </summary>
+    private long LargeFrameLength(ReadOnlySequence<byte> unread)
+    {
+        if (unread.Length < FrameHeader.Size) return 0;
+        Span<byte> length = stackalloc byte[sizeof(int)];
+        unread.Slice(0, sizeof(int)).CopyTo(length);
+        long frame = FrameHeader.Size + (long)BinaryPrimitives.ReadInt32LittleEndian(length);
+        return frame > _options.ReceiveBufferBytes ? frame : 0;
+    }
+
+    /// <summary>
+    /// Copies a frame larger than the receive pipe out of it as it arrives, into a pooled buffer of the
+    /// frame's size, then handles it. Returns whether to close, or null when the peer closed before the
+    /// frame's end. One copy more than a frame parsed in the pipe, paid only by frames above
+    /// ReceiveBufferBytes; the client's pushes are 64 KiB by default.
+    /// </summary>
+    private async ValueTask<bool?> ReadLargeFrameAsync(PipeReader input, int frameLength, GridSession session, CancellationToken cancellation)
+    {
+        var frameBytes = ArrayPool<byte>.Shared.Rent(frameLength);
+        try
+        {
+            int filled = 0;
+            while (filled < frameLength)
+            {
+                var result = await input.ReadAsync(cancellation).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                var take = buffer.Slice(0, Math.Min(buffer.Length, frameLength - filled));
+                take.CopyTo(frameBytes.AsSpan(filled));
+                filled += (int)take.Length;
+                input.AdvanceTo(take.End);
+                if (filled < frameLength && (result.IsCompleted || result.IsCanceled)) return null;
+            }
+            var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(frameBytes, 0, frameLength));
+            if (!FrameCodec.TryRead(ref reader, _options.MaxFrameBodyBytes, out var frame, out _))
+                throw new InvalidOperationException("A frame whose header was checked did not parse once whole.");
+            return await router.HandleAsync(frame, session).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(frameBytes);
         }
     }
 

@@ -20,6 +20,15 @@ public sealed class DataEndpointOptions
     /// <summary>Largest frame body accepted; a larger frame gets FrameTooLarge and the connection is closed. Default 32 MiB.</summary>
     public int MaxFrameBodyBytes { get; set; } = ProtocolConstants.DefaultMaxFrameBodyBytes;
 
+    /// <summary>
+    /// Bytes a connection may hold unread in its receive pipe before the socket stops reading. A frame
+    /// that fits is parsed where it lies; a larger one (up to <see cref="MaxFrameBodyBytes"/>) is copied
+    /// out into a buffer of its size as it arrives. It bounds what a connection holds while the silo's
+    /// memory budget pauses its reads, so memory follows configuration, not the data. Default 1 MiB,
+    /// sixteen of the client's default 64 KiB merged pushes.
+    /// </summary>
+    public int ReceiveBufferBytes { get; set; } = 1024 * 1024;
+
     /// <summary>A connection that has not completed its Hello by then is closed. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -33,6 +42,7 @@ public sealed class DataEndpointOptions
         if (!IPAddress.TryParse(ListenAddress, out _)) yield return $"{SectionName}:ListenAddress '{ListenAddress}' is not an IP address.";
         if (Port is < 0 or > 65535) yield return $"{SectionName}:Port {Port} is not a port (0-65535).";
         if (MaxFrameBodyBytes is < 64 * 1024 or > 256 * 1024 * 1024) yield return $"{SectionName}:MaxFrameBodyBytes must be 64 KiB..256 MiB.";
+        if (ReceiveBufferBytes < 64 * 1024 || ReceiveBufferBytes > MaxFrameBodyBytes) yield return $"{SectionName}:ReceiveBufferBytes must be 64 KiB..MaxFrameBodyBytes.";
         if (HandshakeTimeout <= TimeSpan.Zero) yield return $"{SectionName}:HandshakeTimeout must be positive.";
         if (ReplicaRequestTimeout <= TimeSpan.Zero) yield return $"{SectionName}:ReplicaRequestTimeout must be positive.";
     }

@@ -125,6 +125,66 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         await AssertStillServesAsync("app-after-oversized");
     }
 
+    /// <summary>A PushData body of one entry of <paramref name="batchBytes"/> bytes for a partition of <paramref name="appId"/>.</summary>
+    private static byte[] PushBody(string appId, int batchBytes)
+    {
+        using var body = new PooledBufferWriter(batchBytes + 256);
+        var writer = new WireWriter(body);
+        new PushDataHeader(appId, 0, 1).Write(writer);
+        writer.WriteInt32(0);
+        writer.WriteInt32(0);
+        writer.WriteInt32(batchBytes);
+        writer.WriteRaw(new byte[batchBytes]);
+        return body.WrittenMemory.ToArray();
+    }
+
+    /// <summary>
+    /// A frame of 3 MiB, three times the receive pipe (DataEndpoint:ReceiveBufferBytes, 1 MiB), sent in
+    /// small pieces: the silo copies it out of the pipe as it comes, parses it whole (its one entry names
+    /// a partition nobody has, so the reply is UnknownPartition for its request id), and the connection
+    /// parses the next frame right after it.
+    /// </summary>
+    [Fact]
+    public async Task A_frame_larger_than_the_receive_pipe_is_read_whole_and_the_next_frame_follows()
+    {
+        await using var raw = await ConnectAsync(hello: true);
+        var body = PushBody("app-nobody", 3 * 1024 * 1024);
+        var frame = Header(body.Length, (ushort)MessageType.PushData, requestId: 41).Concat(body).ToArray();
+        for (int offset = 0; offset < frame.Length; offset += 256 * 1024)
+        {
+            await raw.SendAsync(frame.AsMemory(offset, Math.Min(256 * 1024, frame.Length - offset)));
+        }
+        await AssertErrorAsync(raw, MessageType.PushData, 41, GridErrorCode.UnknownPartition);
+        await AssertConnectionServesAsync(raw, 42);
+    }
+
+    /// <summary>Before its Hello a stranger gets no buffer of megabytes: a frame above the receive pipe is FrameTooLarge.</summary>
+    [Fact]
+    public async Task A_frame_larger_than_the_receive_pipe_before_Hello_gets_FrameTooLarge_and_a_closed_connection()
+    {
+        await using (var raw = await ConnectAsync(hello: false))
+        {
+            await raw.SendAsync(Header(2 * 1024 * 1024, (ushort)MessageType.Hello, requestId: 7));
+            await AssertConnectionErrorThenCloseAsync(raw, GridErrorCode.FrameTooLarge);
+        }
+        await AssertStillServesAsync("app-after-large-first-frame");
+    }
+
+    /// <summary>A peer that stops halfway through a large frame loses only its connection; the half frame is dropped.</summary>
+    [Fact]
+    public async Task A_connection_closed_inside_a_large_frame_is_dropped_and_the_silo_keeps_serving()
+    {
+        await using (var raw = await ConnectAsync(hello: true))
+        {
+            var body = PushBody("app-nobody", 4 * 1024 * 1024);
+            await raw.SendAsync(Header(body.Length, (ushort)MessageType.PushData, requestId: 43));
+            await raw.SendAsync(body.AsMemory(0, body.Length / 2));
+            raw.ShutdownSend();
+            Assert.True(await raw.WaitForCloseAsync(CloseWait), "the silo did not close a connection whose peer stopped inside a frame");
+        }
+        await AssertStillServesAsync("app-after-half-large-frame");
+    }
+
     [Theory]
     [InlineData(false, 0x04, 0)] // version 1's Forwarded flag
     [InlineData(true, 0x04, 0)]
