@@ -44,6 +44,9 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
     /// <summary>How this process's writers store batches; travels to executors with the rest.</summary>
     public Orleans.Shuffle.Batches.BatchCodec Compression { get; init; } = Orleans.Shuffle.Batches.BatchCodec.Lz4;
 
+    /// <summary>The writers' merged push size (--merged-push-bytes); null keeps the client's default. Travels to executors too.</summary>
+    public int? MergedPushBytes { get; init; }
+
     /// <summary>The grid's Orleans ServiceId: the silos' default, its cluster id.</summary>
     public string ServiceId => ClusterId;
 
@@ -83,7 +86,7 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
         {
             await host.StartAsync(ct).ConfigureAwait(false);
             var cluster = host.Services.GetRequiredService<IClusterClient>();
-            return new JobGridClient(host, cluster, new GridClient(cluster, new GridClientOptions { ClientName = clientName, Compression = Compression }));
+            return new JobGridClient(host, cluster, new GridClient(cluster, ClientOptions(clientName)));
         }
         catch
         {
@@ -92,10 +95,18 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
         }
     }
 
+    private GridClientOptions ClientOptions(string clientName)
+    {
+        var options = new GridClientOptions { ClientName = clientName, Compression = Compression };
+        if (MergedPushBytes is int merged) options.MergedPushBytes = merged;
+        return options;
+    }
+
     /// <summary>The arguments that give an executor this access (parsed back by <see cref="ExecutorCommand"/>).</summary>
     public IReadOnlyList<string> ToArguments()
     {
         var args = new List<string> { "--cluster-id", ClusterId, "--compression", Compression.ToString().ToLowerInvariant() };
+        if (MergedPushBytes is int merged) args.AddRange(["--merged-push-bytes", merged.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         if (DynamoDB is not null)
         {
             args.AddRange(["--dynamodb-service", DynamoDB.Service]);

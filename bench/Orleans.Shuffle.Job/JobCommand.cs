@@ -86,6 +86,10 @@ internal static class JobCommand
         Description = "How the grid's writers store batches: lz4 (the client's default), zstd, or none. A batch that would not shrink is sent as it is.",
         DefaultValueFactory = _ => "lz4",
     };
+    private static readonly Option<string?> MergedPushOption = new("--merged-push-bytes")
+    {
+        Description = "The grid writers' merged push: batches bound for one silo travel together up to this size (e.g. 512KiB; 1 B to 16 MiB). Default: the client's, 64 KiB.",
+    };
     private static readonly Option<string> ValuesOption = new("--values")
     {
         Description = "What record values are made of: random (bytes no codec shrinks) or text (words of a 64-word vocabulary, compressible).",
@@ -109,7 +113,7 @@ internal static class JobCommand
                 Silos, Maps, Reduces, Executors, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
                 MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
                 KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, KillMapper, KillMapperTask, SiloArg,
-                ShuffleOption, DropCaches, CompressionOption, ValuesOption,
+                ShuffleOption, DropCaches, CompressionOption, ValuesOption, MergedPushOption,
             },
         };
         root.SetAction(async (parse, ct) =>
@@ -220,6 +224,7 @@ internal static class JobCommand
             Shuffle = shuffle,
             DropCaches = parse.GetValue(DropCaches),
             Compression = ParseCodec(parse.GetValue(CompressionOption) ?? "lz4"),
+            MergedPushBytes = ParseMergedPush(parse.GetValue(MergedPushOption)),
             Values = (parse.GetValue(ValuesOption) ?? "random").ToLowerInvariant() switch
             {
                 "random" => RecordValues.Random,
@@ -234,6 +239,15 @@ internal static class JobCommand
     }
 
     /// <summary>The --compression value as a codec; the executor command parses its own copy the same way.</summary>
+    private static int? ParseMergedPush(string? text)
+    {
+        if (text is null) return null;
+        if (!SizeParser.TryParse(text, out long bytes, out string? error)) throw new JobOptionsException($"--merged-push-bytes: {error}");
+        if (bytes is < 1 or > Orleans.Shuffle.Wire.ProtocolConstants.MaxBatchPayloadBytes)
+            throw new JobOptionsException($"--merged-push-bytes {text} is out of range: 1 B to 16 MiB.");
+        return (int)bytes;
+    }
+
     internal static Orleans.Shuffle.Batches.BatchCodec ParseCodec(string text) => text.ToLowerInvariant() switch
     {
         "none" => Orleans.Shuffle.Batches.BatchCodec.None,
@@ -257,7 +271,7 @@ internal static class JobCommand
         };
         if (shuffle == ShuffleKind.Local)
         {
-            string[] gridOnly = [.. new Option[] { Silos, Replicas, KillSilo, ClusterId, Grid, MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, SiloArg, CompressionOption }
+            string[] gridOnly = [.. new Option[] { Silos, Replicas, KillSilo, ClusterId, Grid, MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, SiloArg, CompressionOption, MergedPushOption }
                 .Where(option => parse.GetResult(option) is { Implicit: false })
                 .Select(option => option.Name)];
             Require(gridOnly.Length == 0,

@@ -173,7 +173,7 @@ internal sealed class JobDriver
         {
             access = _options.JoinedGrid!;
         }
-        access = access with { Compression = _options.Compression };
+        access = access with { Compression = _options.Compression, MergedPushBytes = _options.MergedPushBytes };
 
         await using var connected = await access.ConnectAsync($"{_options.AppId}-driver", ct).ConfigureAwait(false);
         var client = connected.Client;

@@ -34,6 +34,9 @@ internal sealed record JobOptions
     /// <summary>How the grid's writers store batches (--compression); the local shuffle writes records as they are.</summary>
     public Orleans.Shuffle.Batches.BatchCodec Compression { get; init; } = Orleans.Shuffle.Batches.BatchCodec.Lz4;
 
+    /// <summary>The grid writers' merged push size in bytes (--merged-push-bytes); null keeps the client's default (64 KiB).</summary>
+    public int? MergedPushBytes { get; init; }
+
     public string? ReportPath { get; init; }
 
     /// <summary>

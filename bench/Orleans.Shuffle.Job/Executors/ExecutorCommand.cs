@@ -25,13 +25,14 @@ internal static class ExecutorCommand
     private static readonly Option<string?> Grid = new("--grid") { Description = "Fixed gateways host:port[,host:port...]." };
     private static readonly Option<string> ExecutorName = new("--name") { Required = true };
     private static readonly Option<string> Compression = new("--compression") { DefaultValueFactory = _ => "lz4" };
+    private static readonly Option<int?> MergedPushBytes = new("--merged-push-bytes");
 
     public static Command Create()
     {
         var command = new Command(Name, "Executor: run the driver's map and reduce tasks.")
         {
             Hidden = true,
-            Options = { ClusterId, MembershipDir, DynamoDBService, DynamoDBTable, Grid, NoGrid, ExecutorName, Compression },
+            Options = { ClusterId, MembershipDir, DynamoDBService, DynamoDBTable, Grid, NoGrid, ExecutorName, Compression, MergedPushBytes },
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(NoGrid) ? null : Bind(parse), parse.GetValue(ExecutorName)!, ct));
         return command;
@@ -41,9 +42,10 @@ internal static class ExecutorCommand
     {
         string clusterId = parse.GetValue(ClusterId) ?? throw new ArgumentException("--cluster-id (or --no-grid) is required.");
         var codec = JobCommand.ParseCodec(parse.GetValue(Compression) ?? "lz4");
-        if (parse.GetValue(DynamoDBService) is { } service) return new GridAccess(clusterId, null, new DynamoDBSettings(service, parse.GetValue(DynamoDBTable)), null) { Compression = codec };
-        if (parse.GetValue(Grid) is { } grid) return new GridAccess(clusterId, null, null, GridEndpoints.Parse(grid)) { Compression = codec };
-        return new GridAccess(clusterId, parse.GetValue(MembershipDir) ?? throw new ArgumentException("--membership-dir, --dynamodb-service or --grid is required."), null, null) { Compression = codec };
+        var merged = parse.GetValue(MergedPushBytes);
+        if (parse.GetValue(DynamoDBService) is { } service) return new GridAccess(clusterId, null, new DynamoDBSettings(service, parse.GetValue(DynamoDBTable)), null) { Compression = codec, MergedPushBytes = merged };
+        if (parse.GetValue(Grid) is { } grid) return new GridAccess(clusterId, null, null, GridEndpoints.Parse(grid)) { Compression = codec, MergedPushBytes = merged };
+        return new GridAccess(clusterId, parse.GetValue(MembershipDir) ?? throw new ArgumentException("--membership-dir, --dynamodb-service or --grid is required."), null, null) { Compression = codec, MergedPushBytes = merged };
     }
 
     private static async Task<int> RunAsync(GridAccess? access, string name, CancellationToken ct)

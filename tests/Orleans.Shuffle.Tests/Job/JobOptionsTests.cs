@@ -117,6 +117,22 @@ public class JobOptionsTests
     }
 
     [Fact]
+    public void The_merged_push_size_is_the_clients_unless_given_and_travels_to_executors()
+    {
+        Assert.Null(Bind().MergedPushBytes);
+        Assert.Equal(256 * 1024, Bind("--merged-push-bytes", "256KiB").MergedPushBytes);
+        Assert.Contains("out of range", BindError("--merged-push-bytes", "17MiB"));
+        Assert.Contains("--merged-push-bytes", BindError("--merged-push-bytes", "lots"));
+        Assert.Contains("--merged-push-bytes", BindError("--shuffle", "local", "--merged-push-bytes", "256KiB"));
+
+        var access = new GridAccess("job-grid-1", "/tmp/m", null, null) { MergedPushBytes = 512 * 1024 };
+        var parsed = ExecutorCommand.Bind(ExecutorCommand.Create().Parse([.. access.ToArguments(), "--name", "executor-1"]));
+        Assert.Equal(512 * 1024, parsed.MergedPushBytes);
+        var byDefault = new GridAccess("job-grid-1", "/tmp/m", null, null);
+        Assert.Null(ExecutorCommand.Bind(ExecutorCommand.Create().Parse([.. byDefault.ToArguments(), "--name", "executor-1"])).MergedPushBytes);
+    }
+
+    [Fact]
     public void Text_values_are_deterministic_words_after_a_random_key()
     {
         var first = new RecordGenerator(7, 3, 100, RecordValues.Text);
