@@ -238,7 +238,7 @@ internal static class JobCommand
         };
     }
 
-    /// <summary>The --compression value as a codec; the executor command parses its own copy the same way.</summary>
+    /// <summary>The --merged-push-bytes value in bytes, or null for the client's default.</summary>
     private static int? ParseMergedPush(string? text)
     {
         if (text is null) return null;
@@ -248,6 +248,7 @@ internal static class JobCommand
         return (int)bytes;
     }
 
+    /// <summary>The --compression value as a codec; the executor command parses its own copy the same way.</summary>
     internal static Orleans.Shuffle.Batches.BatchCodec ParseCodec(string text) => text.ToLowerInvariant() switch
     {
         "none" => Orleans.Shuffle.Batches.BatchCodec.None,

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
 

@@ -17,6 +17,7 @@ public sealed class MemoryBudget(long limitBytes)
     private readonly object _gate = new();
     private readonly Dictionary<int, Stack<byte[]>> _free = [];
     private long _freeBytes;
+    private int _largestPooledSize;
     private long _used;
     private TaskCompletionSource? _resumed;
 
@@ -57,6 +58,7 @@ public sealed class MemoryBudget(long limitBytes)
         lock (_gate)
         {
             if (_free.TryGetValue(size, out var kept) && kept.TryPop(out buffer)) _freeBytes -= size;
+            _largestPooledSize = Math.Max(_largestPooledSize, size);
         }
         buffer ??= GC.AllocateUninitializedArray<byte>(size);
         Add(buffer.Length);
@@ -76,31 +78,39 @@ public sealed class MemoryBudget(long limitBytes)
     {
         lock (_gate)
         {
-            if (BitOperations.IsPow2(buffer.Length))
+            // Only sizes RentBuffer hands out are kept: an exact buffer is never asked for again, even when its length is a power of two.
+            if (BitOperations.IsPow2(buffer.Length) && buffer.Length <= _largestPooledSize && MakeRoomFor(buffer.Length))
             {
-                // Room is made by letting go of kept buffers of other sizes: the size coming back is the one in use now.
-                while (_freeBytes + buffer.Length > LimitBytes && DropOneOtherThan(buffer.Length)) { }
-                if (_freeBytes + buffer.Length <= LimitBytes)
-                {
-                    if (!_free.TryGetValue(buffer.Length, out var kept)) _free[buffer.Length] = kept = new Stack<byte[]>();
-                    kept.Push(buffer);
-                    _freeBytes += buffer.Length;
-                }
+                if (!_free.TryGetValue(buffer.Length, out var kept)) _free[buffer.Length] = kept = new Stack<byte[]>();
+                kept.Push(buffer);
+                _freeBytes += buffer.Length;
             }
         }
         Release(buffer.Length);
     }
 
-    /// <summary>Lets the GC have one kept buffer of a size other than <paramref name="size"/>; false when there is none. Under the gate.</summary>
-    private bool DropOneOtherThan(int size)
+    /// <summary>
+    /// Whether a buffer of <paramref name="size"/> fits the kept set, after letting the GC have kept
+    /// buffers of other sizes: the size coming back is the one in use now. Nothing is let go when
+    /// letting go of every other size would not make room. Under the gate.
+    /// </summary>
+    private bool MakeRoomFor(int size)
     {
+        long excess = _freeBytes + size - LimitBytes;
+        if (excess <= 0) return true;
+        long sameSize = _free.TryGetValue(size, out var same) ? (long)same.Count * size : 0;
+        if (_freeBytes - sameSize < excess) return false;
         foreach (var (length, kept) in _free)
         {
-            if (length == size || !kept.TryPop(out _)) continue;
-            _freeBytes -= length;
-            return true;
+            // Bounded: each round lets one buffer go, and there are enough of them.
+            while (length != size && excess > 0 && kept.TryPop(out _))
+            {
+                _freeBytes -= length;
+                excess -= length;
+            }
+            if (excess <= 0) break;
         }
-        return false;
+        return true;
     }
 
     /// <summary>Lets the GC have every kept buffer (the silo went idle); returns their bytes.</summary>

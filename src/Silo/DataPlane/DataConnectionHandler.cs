@@ -109,36 +109,27 @@ public sealed class DataConnectionHandler(DataRequestRouter router, IOptions<Dat
     }
 
     /// <summary>
-    /// Copies a frame larger than the receive pipe out of it as it arrives, into a pooled buffer of the
-    /// frame's size, then handles it. Returns whether to close, or null when the peer closed before the
-    /// frame's end. One copy more than a frame parsed in the pipe, paid only by frames above
-    /// ReceiveBufferBytes; the client's pushes are 64 KiB by default.
+    /// Copies a frame larger than the receive pipe out of it as it arrives, into pooled pieces
+    /// (<see cref="LargeFrameBuffer"/>), then handles it. Returns whether to close, or null when the
+    /// peer closed before the frame's end. One copy more than a frame parsed in the pipe, paid only by
+    /// frames above ReceiveBufferBytes; the client's pushes are 64 KiB by default.
     /// </summary>
     private async ValueTask<bool?> ReadLargeFrameAsync(PipeReader input, int frameLength, GridSession session, CancellationToken cancellation)
     {
-        var frameBytes = ArrayPool<byte>.Shared.Rent(frameLength);
-        try
+        using var frameBytes = new LargeFrameBuffer(frameLength);
+        // Bounded by the frame's length: every round takes at least one byte, or ends at the connection's end.
+        while (frameBytes.Remaining > 0)
         {
-            int filled = 0;
-            while (filled < frameLength)
-            {
-                var result = await input.ReadAsync(cancellation).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                var take = buffer.Slice(0, Math.Min(buffer.Length, frameLength - filled));
-                take.CopyTo(frameBytes.AsSpan(filled));
-                filled += (int)take.Length;
-                input.AdvanceTo(take.End);
-                if (filled < frameLength && (result.IsCompleted || result.IsCanceled)) return null;
-            }
-            var reader = new SequenceReader<byte>(new ReadOnlySequence<byte>(frameBytes, 0, frameLength));
-            if (!FrameCodec.TryRead(ref reader, _options.MaxFrameBodyBytes, out var frame, out _))
-                throw new InvalidOperationException("A frame whose header was checked did not parse once whole.");
-            return await router.HandleAsync(frame, session).ConfigureAwait(false);
+            var result = await input.ReadAsync(cancellation).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            int taken = frameBytes.Append(buffer);
+            input.AdvanceTo(buffer.GetPosition(taken));
+            if (frameBytes.Remaining > 0 && (result.IsCompleted || result.IsCanceled)) return null;
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(frameBytes);
-        }
+        var reader = new SequenceReader<byte>(frameBytes.ToSequence());
+        if (!FrameCodec.TryRead(ref reader, _options.MaxFrameBodyBytes, out var frame, out _))
+            throw new InvalidOperationException("A frame whose header was checked did not parse once whole.");
+        return await router.HandleAsync(frame, session).ConfigureAwait(false);
     }
 
     private static bool TryParse(ReadOnlySequence<byte> buffer, int maxBody, out Frame frame, out SequencePosition next, out FrameError error)

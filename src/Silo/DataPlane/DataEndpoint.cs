@@ -90,10 +90,10 @@ public sealed class DataEndpoint(
         if (_kestrel is not null) await _kestrel.Services.GetRequiredService<IServer>().StopAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
-        _kestrel?.Dispose();
-        return ValueTask.CompletedTask;
+        if (_kestrel is IAsyncDisposable kestrel) await kestrel.DisposeAsync().ConfigureAwait(false);
+        else _kestrel?.Dispose();
     }
 
     /// <summary>Kestrel wants an HTTP application even when every endpoint is a connection handler; this one is never called.</summary>

@@ -23,7 +23,7 @@ public sealed class DataEndpointOptions
     /// <summary>
     /// Bytes a connection may hold unread in its receive pipe before the socket stops reading. A frame
     /// that fits is parsed where it lies; a larger one (up to <see cref="MaxFrameBodyBytes"/>) is copied
-    /// out into a buffer of its size as it arrives. It bounds what a connection holds while the silo's
+    /// out into pooled 256 KiB pieces as it arrives. It bounds what a connection holds while the silo's
     /// memory budget pauses its reads, so memory follows configuration, not the data. Default 1 MiB,
     /// sixteen of the client's default 64 KiB merged pushes.
     /// </summary>

@@ -1,23 +1,7 @@
 using System.Buffers;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Tests.Infrastructure;
-
-/// <summary>A segment of a hand-built multi-segment <see cref="ReadOnlySequence{T}"/>.</summary>
-public sealed class TestSegment : ReadOnlySequenceSegment<byte>
-{
-    public TestSegment(ReadOnlyMemory<byte> memory, long runningIndex = 0)
-    {
-        Memory = memory;
-        RunningIndex = runningIndex;
-    }
-
-    public TestSegment Append(ReadOnlyMemory<byte> memory)
-    {
-        var next = new TestSegment(memory, RunningIndex + Memory.Length);
-        Next = next;
-        return next;
-    }
-}
 
 public static class Sequences
 {
@@ -28,11 +12,11 @@ public static class Sequences
         var bounds = new List<int> { 0 };
         bounds.AddRange(cuts.Where(c => c > 0 && c < length).Distinct().Order());
         bounds.Add(data.Length);
-        TestSegment? first = null, last = null;
+        BufferSegment? first = null, last = null;
         for (int i = 0; i + 1 < bounds.Count; i++)
         {
             var piece = data[bounds[i]..bounds[i + 1]].ToArray();
-            if (first is null) first = last = new TestSegment(piece);
+            if (first is null) first = last = new BufferSegment(piece);
             else last = last!.Append(piece);
         }
         if (first is null) return ReadOnlySequence<byte>.Empty;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using Orleans.Shuffle.Batches;
+using Orleans.Shuffle.Client;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Tests.Infrastructure;
@@ -156,6 +157,24 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         }
         await AssertErrorAsync(raw, MessageType.PushData, 41, GridErrorCode.UnknownPartition);
         await AssertConnectionServesAsync(raw, 42);
+    }
+
+    /// <summary>
+    /// Real pushes larger than the receive pipe, stored and read back byte for byte: batches sealed only
+    /// when the writer closes (4 MiB push buffers) hold about 1.5 MB each, more than the 1 MiB pipe alone,
+    /// so every push and every replication of it to the second silo takes the copied-out path.
+    /// </summary>
+    [Fact]
+    public async Task Pushes_larger_than_the_receive_pipe_are_stored_replicated_and_read_back_exactly()
+    {
+        var client = _grid.NewClient(new GridClientOptions
+        {
+            Compression = BatchCodec.None,
+            PushBufferBytes = 4 * 1024 * 1024,
+            MergedPushBytes = 8 * 1024 * 1024,
+            ShuffleGrainFailoverTimeout = TimeSpan.FromSeconds(60),
+        });
+        await ShuffleData.RunSmallShuffleAsync(client, "app-large-pushes", recordsPerMap: 24_000);
     }
 
     /// <summary>Before its Hello a stranger gets no buffer of megabytes: a frame above the receive pipe is FrameTooLarge.</summary>

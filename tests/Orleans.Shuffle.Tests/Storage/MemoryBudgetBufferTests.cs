@@ -61,6 +61,32 @@ public class MemoryBudgetBufferTests
         Assert.Equal(2L * 4096, budget.KeptBytes);
     }
 
+    /// <summary>Kept buffers of other sizes are let go only when that makes room; a buffer that cannot fit leaves them be.</summary>
+    [Fact]
+    public void A_returned_buffer_that_cannot_fit_lets_no_kept_buffer_go()
+    {
+        var budget = new MemoryBudget(4 * 4096);
+        var small = Enumerable.Range(0, 4).Select(_ => budget.RentBuffer(4096)).ToList();
+        var huge = budget.RentBuffer(8 * 4096);
+        foreach (var buffer in small) budget.ReturnBuffer(buffer);
+        budget.ReturnBuffer(huge);
+        Assert.Equal((0L, 4L * 4096), (budget.UsedBytes, budget.KeptBytes));
+        var again = budget.RentBuffer(4096);
+        Assert.Contains(small, b => ReferenceEquals(b, again));
+    }
+
+    /// <summary>An exact buffer is never asked for again, so it is not kept even when its length is a power of two.</summary>
+    [Fact]
+    public void An_exact_buffer_is_not_kept_even_when_its_length_is_a_power_of_two()
+    {
+        var budget = new MemoryBudget(1 << 20);
+        budget.ReturnBuffer(budget.RentBuffer(4096));
+        var exact = budget.RentBuffer(64 * 1024, exact: true);
+        Assert.Equal(64 * 1024, exact.Length);
+        budget.ReturnBuffer(exact);
+        Assert.Equal((0L, 4096L), (budget.UsedBytes, budget.KeptBytes));
+    }
+
     [Fact]
     public void Buffers_are_kept_by_size_and_a_request_gets_the_next_power_of_two()
     {

@@ -1,0 +1,68 @@
+using System.Buffers;
+using Orleans.Shuffle.Wire;
+
+namespace Orleans.Shuffle.Silo.DataPlane;
+
+/// <summary>
+/// A frame larger than the connection's receive pipe, gathered as it arrives into pooled pieces of
+/// <see cref="PieceBytes"/>. A piece is rented only when bytes arrive for it, so a peer that
+/// announces a large frame and sends little holds little. The pieces are not rounded up to the
+/// next power of two of the whole frame, as one array from the shared pool would be.
+/// </summary>
+internal sealed class LargeFrameBuffer(int length) : IDisposable
+{
+    /// <summary>256 KiB: one of the shared pool's sizes, and few pieces even for a 32 MiB frame.</summary>
+    internal const int PieceBytes = 256 * 1024;
+
+    private readonly List<byte[]> _pieces = new(Math.Min((length + PieceBytes - 1) / PieceBytes, 1024));
+    private int _filled;
+
+    public int Length { get; } = length;
+
+    public int Remaining => Length - _filled;
+
+    /// <summary>Copies as much of <paramref name="source"/> as the frame still needs; returns how much.</summary>
+    public int Append(in ReadOnlySequence<byte> source)
+    {
+        int taken = 0;
+        foreach (var memory in source)
+        {
+            var span = memory.Span;
+            // Bounded: each round copies into the current piece until the span or the frame ends.
+            while (span.Length > 0 && Remaining > 0)
+            {
+                int offset = _filled % PieceBytes;
+                if (offset == 0) _pieces.Add(ArrayPool<byte>.Shared.Rent(Math.Min(PieceBytes, Remaining)));
+                int n = Math.Min(span.Length, Math.Min(_pieces[^1].Length - offset, Remaining));
+                n = Math.Min(n, PieceBytes - offset);
+                span[..n].CopyTo(_pieces[^1].AsSpan(offset));
+                span = span[n..];
+                _filled += n;
+                taken += n;
+            }
+            if (Remaining == 0) break;
+        }
+        return taken;
+    }
+
+    /// <summary>The whole frame as one sequence over the pieces; valid until disposed.</summary>
+    public ReadOnlySequence<byte> ToSequence()
+    {
+        if (Remaining != 0) throw new InvalidOperationException($"The frame has {Remaining} bytes still to come.");
+        if (_pieces.Count == 1) return new ReadOnlySequence<byte>(_pieces[0], 0, Length);
+        var first = new BufferSegment(_pieces[0].AsMemory(0, PieceBytes), 0);
+        var last = first;
+        for (int i = 1; i < _pieces.Count; i++)
+        {
+            int size = Math.Min(PieceBytes, Length - i * PieceBytes);
+            last = last.Append(_pieces[i].AsMemory(0, size));
+        }
+        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
+    }
+
+    public void Dispose()
+    {
+        foreach (var piece in _pieces) ArrayPool<byte>.Shared.Return(piece);
+        _pieces.Clear();
+    }
+}
