@@ -42,10 +42,10 @@ internal static class ExecutorCommand
     {
         string clusterId = parse.GetValue(ClusterId) ?? throw new ArgumentException("--cluster-id (or --no-grid) is required.");
         var codec = JobCommand.ParseCodec(parse.GetValue(Compression) ?? "lz4");
-        var merged = parse.GetValue(MergedPushBytes);
-        if (parse.GetValue(DynamoDBService) is { } service) return new GridAccess(clusterId, null, new DynamoDBSettings(service, parse.GetValue(DynamoDBTable)), null) { Compression = codec, MergedPushBytes = merged };
-        if (parse.GetValue(Grid) is { } grid) return new GridAccess(clusterId, null, null, GridEndpoints.Parse(grid)) { Compression = codec, MergedPushBytes = merged };
-        return new GridAccess(clusterId, parse.GetValue(MembershipDir) ?? throw new ArgumentException("--membership-dir, --dynamodb-service or --grid is required."), null, null) { Compression = codec, MergedPushBytes = merged };
+        var access = parse.GetValue(DynamoDBService) is { } service ? new GridAccess(clusterId, null, new DynamoDBSettings(service, parse.GetValue(DynamoDBTable)), null)
+            : parse.GetValue(Grid) is { } grid ? new GridAccess(clusterId, null, null, GridEndpoints.Parse(grid))
+            : new GridAccess(clusterId, parse.GetValue(MembershipDir) ?? throw new ArgumentException("--membership-dir, --dynamodb-service or --grid is required."), null, null);
+        return access with { Compression = codec, MergedPushBytes = parse.GetValue(MergedPushBytes) };
     }
 
     private static async Task<int> RunAsync(GridAccess? access, string name, CancellationToken ct)

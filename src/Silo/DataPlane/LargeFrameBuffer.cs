@@ -24,7 +24,7 @@ internal sealed class LargeFrameBuffer(int length) : IDisposable
     /// <summary>Copies as much of <paramref name="source"/> as the frame still needs; returns how much.</summary>
     public int Append(in ReadOnlySequence<byte> source)
     {
-        int taken = 0;
+        int start = _filled;
         foreach (var memory in source)
         {
             var span = memory.Span;
@@ -33,16 +33,14 @@ internal sealed class LargeFrameBuffer(int length) : IDisposable
             {
                 int offset = _filled % PieceBytes;
                 if (offset == 0) _pieces.Add(ArrayPool<byte>.Shared.Rent(Math.Min(PieceBytes, Remaining)));
-                int n = Math.Min(span.Length, Math.Min(_pieces[^1].Length - offset, Remaining));
-                n = Math.Min(n, PieceBytes - offset);
+                int n = Math.Min(span.Length, Math.Min(PieceBytes - offset, Remaining));
                 span[..n].CopyTo(_pieces[^1].AsSpan(offset));
                 span = span[n..];
                 _filled += n;
-                taken += n;
             }
             if (Remaining == 0) break;
         }
-        return taken;
+        return _filled - start;
     }
 
     /// <summary>The whole frame as one sequence over the pieces; valid until disposed.</summary>
