@@ -10,17 +10,16 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// in the background, so writes are serialized; each reply is flushed as a whole. One frame buffer
 /// per connection is reused under the write lock, so a reply allocates nothing.
 /// </summary>
-internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes) : IDisposable
+/// <param name="sliceBytes">
+/// A chunk goes into the pipe in slices of this size, each flushed before the next is read, so a
+/// connection buffers a few slices (up to the transport's write-buffer limit) instead of a whole chunk.
+/// The endpoint gives its pool's block size (<see cref="DataEndpointOptions.BlockBytes"/>), so each
+/// slice is one pooled block; a slice larger than a block would be an array from ArrayPool.Shared.
+/// </param>
+internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes, int sliceBytes = ConnectionResponder.DefaultSliceBytes) : IDisposable
 {
-    /// <summary>
-    /// A chunk goes into the pipe in slices of this size, each flushed before the next is read, so a
-    /// connection buffers a few slices (up to the transport's write-buffer limit) instead of a whole chunk.
-    /// A slice larger than the transport's pool blocks is an array from the shared pool; below 85,000
-    /// bytes it stays off the large object heap, so the slices the shared pool does not keep die young
-    /// instead of growing the heap until a full collection (256 KiB slices grew a silo's large object
-    /// heap by about 50 MiB in the reduce stage of a 4 GiB job).
-    /// </summary>
-    internal const int ChunkSliceBytes = 64 * 1024;
+    /// <summary>The default slice: the endpoint's default block, and below 85,000 bytes, so off the large object heap.</summary>
+    internal const int DefaultSliceBytes = 64 * 1024;
 
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly PooledBufferWriter _frame = new(FrameHeader.Size + 256);
@@ -67,9 +66,9 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes) :
             WriteHeader(request, body.Length);
             try
             {
-                for (int sent = 0; sent < body.Length; sent += ChunkSliceBytes)
+                for (int sent = 0; sent < body.Length; sent += sliceBytes)
                 {
-                    var slice = body.Slice(sent, Math.Min(ChunkSliceBytes, body.Length - sent));
+                    var slice = body.Slice(sent, Math.Min(sliceBytes, body.Length - sent));
                     if ((await output.WriteAsync(slice).ConfigureAwait(false)).IsCompleted) break;
                 }
                 if (body.Length == 0) await output.FlushAsync().ConfigureAwait(false);
@@ -105,7 +104,7 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes) :
                 // Bounded: each round sends at least one byte, or throws, or stops because the peer is gone.
                 while (sent < chunk.Length)
                 {
-                    int want = Math.Min(ChunkSliceBytes, chunk.Length - sent);
+                    int want = Math.Min(sliceBytes, chunk.Length - sent);
                     var memory = output.GetMemory(want);
                     if (memory.Length > want) memory = memory[..want];
                     chunk.ReadExactly(memory.Span, sent);

@@ -27,7 +27,7 @@ public sealed class DataConnectionHandler(DataRequestRouter router, IOptions<Dat
         var closeRequested = connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         using var closing = CancellationTokenSource.CreateLinkedTokenSource(connection.ConnectionClosed, closeRequested);
         var session = new GridSession(connection.ConnectionId, connection.RemoteEndPoint?.ToString(),
-            new ConnectionResponder(connection.Transport.Output, _options.MaxFrameBodyBytes), closing.Token);
+            new ConnectionResponder(connection.Transport.Output, _options.MaxFrameBodyBytes, _options.BlockBytes), closing.Token);
         using var handshakeDeadline = CancellationTokenSource.CreateLinkedTokenSource(closing.Token);
         handshakeDeadline.CancelAfter(_options.HandshakeTimeout);
         string reason = "closed by peer";

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,6 +30,10 @@ public sealed class DataEndpoint(
 {
     private readonly TaskCompletionSource<SiloEndpoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IHost? _kestrel;
+    private DataBlockPool? _blocks;
+
+    /// <summary>The pool the endpoint's sockets use; null before it starts.</summary>
+    internal DataBlockPool? Blocks => _blocks;
 
     public Task<SiloEndpoint> Bound => _bound.Task;
 
@@ -39,7 +44,8 @@ public sealed class DataEndpoint(
     {
         var settings = options.Value;
         ListenOptions? listen = null;
-        _kestrel = BuildKestrel(settings, l => listen = l);
+        _blocks = new DataBlockPool(settings.BlockBytes, settings.MaxKeptBlockBytes);
+        _kestrel = BuildKestrel(settings, _blocks, l => listen = l);
         var server = _kestrel.Services.GetRequiredService<IServer>();
         try
         {
@@ -57,13 +63,13 @@ public sealed class DataEndpoint(
 
     /// <summary>
     /// Kestrel and its socket transport from Kestrel's own service registrations, in a container of
-    /// their own that is never started as a host: only so the transport gets Kestrel's pinned block
-    /// pool. A transport built by hand rents every 4 KiB receive block from ArrayPool.Shared, which
-    /// keeps few of them, so a frame of megabytes waiting whole in the pipe allocated most of its blocks
-    /// anew: 150-200 MB/s of garbage in a busy silo and a heap that grew with the data
-    /// (bench/README.md, "Memory"). The connection handler comes from the silo's own services.
+    /// their own that is never started as a host: only so the transport takes its memory pool from the
+    /// container, where ours replaces Kestrel's (<see cref="DataBlockPool"/>). A transport built by hand
+    /// rents every 4 KiB receive block from ArrayPool.Shared, which keeps few of them: 150-200 MB/s of
+    /// garbage in a busy silo and a heap that grew with the data (bench/README.md, "Memory"). The
+    /// connection handler comes from the silo's own services.
     /// </summary>
-    private IHost BuildKestrel(DataEndpointOptions settings, Action<ListenOptions> bound) =>
+    private IHost BuildKestrel(DataEndpointOptions settings, DataBlockPool blocks, Action<ListenOptions> bound) =>
         new HostBuilder()
             .ConfigureServices(s => s.AddSingleton(loggers))
             .ConfigureWebHost(web => web
@@ -83,6 +89,8 @@ public sealed class DataEndpoint(
                         bound(l);
                     });
                 }))
+            // After Kestrel's registrations, so ours is the one the transport gets.
+            .ConfigureServices(s => s.Replace(ServiceDescriptor.Singleton<IMemoryPoolFactory<byte>>(new DataBlockPoolFactory(blocks))))
             .Build();
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -94,6 +102,7 @@ public sealed class DataEndpoint(
     {
         if (_kestrel is IAsyncDisposable kestrel) await kestrel.DisposeAsync().ConfigureAwait(false);
         else _kestrel?.Dispose();
+        _blocks?.Dispose();
     }
 
     /// <summary>Kestrel wants an HTTP application even when every endpoint is a connection handler; this one is never called.</summary>

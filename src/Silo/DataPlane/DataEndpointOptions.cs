@@ -29,6 +29,19 @@ public sealed class DataEndpointOptions
     /// </summary>
     public int ReceiveBufferBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Size of the pinned blocks the endpoint's sockets receive into and replies are written from. The
+    /// transport receives at most one block per system call, so larger blocks mean fewer calls per byte.
+    /// Default 64 KiB (Kestrel's own are 4 KiB); 4 KiB..ReceiveBufferBytes.
+    /// </summary>
+    public int BlockBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Bytes of returned blocks the endpoint keeps for reuse, for all connections together; blocks
+    /// returned beyond that are freed. Default 32 MiB.
+    /// </summary>
+    public long MaxKeptBlockBytes { get; set; } = 32L * 1024 * 1024;
+
     /// <summary>A connection that has not completed its Hello by then is closed. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -43,6 +56,8 @@ public sealed class DataEndpointOptions
         if (Port is < 0 or > 65535) yield return $"{SectionName}:Port {Port} is not a port (0-65535).";
         if (MaxFrameBodyBytes is < 64 * 1024 or > 256 * 1024 * 1024) yield return $"{SectionName}:MaxFrameBodyBytes must be 64 KiB..256 MiB.";
         if (ReceiveBufferBytes < 64 * 1024 || ReceiveBufferBytes > MaxFrameBodyBytes) yield return $"{SectionName}:ReceiveBufferBytes must be 64 KiB..MaxFrameBodyBytes.";
+        if (BlockBytes < 4096 || BlockBytes > ReceiveBufferBytes) yield return $"{SectionName}:BlockBytes must be 4 KiB..ReceiveBufferBytes.";
+        if (MaxKeptBlockBytes < 0) yield return $"{SectionName}:MaxKeptBlockBytes must not be negative.";
         if (HandshakeTimeout <= TimeSpan.Zero) yield return $"{SectionName}:HandshakeTimeout must be positive.";
         if (ReplicaRequestTimeout <= TimeSpan.Zero) yield return $"{SectionName}:ReplicaRequestTimeout must be positive.";
     }
