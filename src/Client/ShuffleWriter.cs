@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Client.Compression;
 using Orleans.Shuffle.Messages;
@@ -77,6 +78,10 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private readonly int[] _used;
     private readonly int[] _nextBatchId;
     private readonly BufferRecycler _recycler;
+    private readonly MergedPushPool _pushes;
+
+    // RunPushAsync as a delegate made once, so starting a push allocates no closure.
+    private readonly Func<MergedPush, ValueTask> _runPush;
     private readonly BatchCompressor? _compressor;
     private CompressionBackoff _compressionBackoff;
 
@@ -117,6 +122,9 @@ public sealed class ShuffleWriter : IAsyncDisposable
         int silos = locations.Select(l => l.Primary).Distinct().Count();
         long inFlightBuffers = (long)silos * options.MaxPushesInFlightPerSilo * (options.MergedPushBytes / options.PushBufferBytes + 1);
         _recycler = new BufferRecycler(EntryPrefixBytes + _payloadCapacity, (int)Math.Min(inFlightBuffers, MaxRecycledBuffers));
+        // Pushes being filled, queued and in flight: one filling plus the in-flight limit per silo, with room for resends.
+        _pushes = new MergedPushPool(_recycler, (int)Math.Min(2L * silos * (options.MaxPushesInFlightPerSilo + 1), MaxRecycledBuffers));
+        _runPush = RunPushAsync;
         _compressor = BatchCompressor.Create(options.Compression, options.ZstdLevel);
 
         int partitions = locations.Count;
@@ -415,17 +423,20 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private void StartPush(SiloPushTarget target, MergedPush push)
     {
         _work.Enter();
-        _ = Task.Run(() => RunPushAsync(target, push, holdsSlot: true), CancellationToken.None);
+        push.Start(target, holdsSlot: true, _runPush);
     }
 
     /// <summary>
-    /// Sends one push until it is acknowledged, or hands its batches to new pushes after reviving
-    /// their partitions, or fails the writer. Owns the push (and, if <paramref name="holdsSlot"/>, a
-    /// slot of the target); exits one unit of <see cref="_work"/>.
+    /// Sends one push to its <see cref="MergedPush.Target"/> until it is acknowledged, or hands its
+    /// batches to new pushes after reviving their partitions, or fails the writer. Owns the push's
+    /// batches (and, if <see cref="MergedPush.HoldsSlot"/>, a slot of the target); exits one unit of
+    /// <see cref="_work"/>. Pooled, as is the push: a push in steady state allocates nothing.
     /// </summary>
-    private async Task RunPushAsync(SiloPushTarget target, MergedPush push, bool holdsSlot)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RunPushAsync(MergedPush push)
     {
-        bool slot = holdsSlot;
+        var target = push.Target!;
+        bool slot = push.HoldsSlot;
         try
         {
             // A silo found down is not waited for again: the push goes straight to a revive.
@@ -481,7 +492,8 @@ public sealed class ShuffleWriter : IAsyncDisposable
     /// Sends the push to its silo: again after a checksum mismatch (up to PushRetries) and once
     /// after a lost connection; other errors are thrown. Null when the writer failed meanwhile.
     /// </summary>
-    private async Task<PushReply?> SendAsync(SiloPushTarget target, MergedPush push)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<PushReply?> SendAsync(SiloPushTarget target, MergedPush push)
     {
         var body = push.ToBody(_appId, _shuffleId);
         int checksumRetries = 0, connectionRetries = 0;
@@ -526,7 +538,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
             batch.SetEpoch(route.Epoch);
             if (!groups.TryGetValue(route.Target, out var group))
             {
-                group = new MergedPush(_recycler);
+                group = _pushes.Rent();
                 groups.Add(route.Target, group);
             }
             group.Add(batch);
@@ -536,7 +548,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
         foreach (var (target, group) in groups)
         {
             _work.Enter();
-            _ = Task.Run(() => RunPushAsync(target, group, holdsSlot: false), CancellationToken.None);
+            group.Start(target, holdsSlot: false, _runPush);
         }
     }
 
@@ -623,7 +635,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
     private SiloPushTarget TargetFor(SiloEndpoint silo)
     {
         if (_targetBySilo.TryGetValue(silo, out var target)) return target;
-        target = new SiloPushTarget(silo, _maxPushesInFlightPerSilo, _recycler);
+        target = new SiloPushTarget(silo, _maxPushesInFlightPerSilo, _pushes);
         _targetBySilo.Add(silo, target);
         Volatile.Write(ref _targets, [.. _targets, target]);
         return target;

@@ -11,7 +11,7 @@ namespace Orleans.Shuffle.Client;
 /// thread touches the queues; push completions and resends only take and release slots. One
 /// target per silo incarnation: a silo restarted on the same endpoint has another identity.
 /// </summary>
-internal sealed class SiloPushTarget(SiloEndpoint silo, int maxInFlight, BufferRecycler recycler)
+internal sealed class SiloPushTarget(SiloEndpoint silo, int maxInFlight, MergedPushPool pushes)
 {
     private readonly Queue<MergedPush> _ready = new();
     private MergedPush? _filling;
@@ -53,7 +53,7 @@ internal sealed class SiloPushTarget(SiloEndpoint silo, int maxInFlight, BufferR
     public void Add(SealedBatch batch, int mergedPushBytes)
     {
         if (_filling is not null && _filling.Bytes + batch.Length > mergedPushBytes) SealFilling();
-        (_filling ??= new MergedPush(recycler)).Add(batch);
+        (_filling ??= pushes.Rent()).Add(batch);
         if (_filling.Bytes >= mergedPushBytes) SealFilling();
     }
 

@@ -36,6 +36,7 @@ public sealed class GridConnection : IAsyncDisposable
 
     // The buffers of one gathered write (a frame's head and its trailer); reused under _writeLock.
     private readonly List<ArraySegment<byte>> _gather = new(16);
+    private readonly GatheredSend _gatheredSend = new();
 
     // The frame being written (head only when a trailer goes from its own buffers); reused under _writeLock.
     private readonly PooledBufferWriter _frame = new(FrameHeader.Size + 256);
@@ -255,7 +256,8 @@ public sealed class GridConnection : IAsyncDisposable
         }
     }
 
-    private async Task WriteAsync<T>(MessageType type, FrameFlags flags, ulong id, T head, ReadOnlySequence<byte> trailer, int bodySizeHint)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteAsync<T>(MessageType type, FrameFlags flags, ulong id, T head, ReadOnlySequence<byte> trailer, int bodySizeHint)
         where T : IWireMessage<T>
     {
         // A write is not cancelled by the caller: half a frame would corrupt the stream for every
@@ -281,7 +283,8 @@ public sealed class GridConnection : IAsyncDisposable
     /// <summary>Frame buffer kept between writes; heads of pushes are far smaller.</summary>
     private const int MaxKeptFrameBytes = 64 * 1024;
 
-    private async Task WriteFrameAsync(ReadOnlyMemory<byte> frame, ReadOnlySequence<byte> trailer)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteFrameAsync(ReadOnlyMemory<byte> frame, ReadOnlySequence<byte> trailer)
     {
         try
         {
@@ -297,7 +300,7 @@ public sealed class GridConnection : IAsyncDisposable
                 // A send the silo does not take ends when the sweep closes the socket; it is waited for
                 // here either way, since the caller reuses the buffers afterwards.
                 int length = frame.Length + (int)trailer.Length;
-                int sent = await _socket.SendAsync(_gather, SocketFlags.None).ConfigureAwait(false);
+                int sent = await _gatheredSend.SendAsync(_socket, _gather).ConfigureAwait(false);
                 if (sent != length) throw new IOException($"sent {sent} of {length} bytes");
             }
         }
@@ -430,6 +433,7 @@ public sealed class GridConnection : IAsyncDisposable
         try
         {
             _frame.Dispose();
+            _gatheredSend.Dispose();
         }
         finally
         {

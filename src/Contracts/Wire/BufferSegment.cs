@@ -15,6 +15,18 @@ public sealed class BufferSegment : ReadOnlySequenceSegment<byte>
         RunningIndex = runningIndex;
     }
 
+    /// <summary>
+    /// Points a kept segment at other memory, linked after <paramref name="previous"/> (null: the
+    /// first segment), so a sequence rebuilt for every push allocates no segments.
+    /// </summary>
+    public void Reset(ReadOnlyMemory<byte> memory, BufferSegment? previous)
+    {
+        Memory = memory;
+        Next = null;
+        RunningIndex = previous is null ? 0 : previous.RunningIndex + previous.Memory.Length;
+        if (previous is not null) previous.Next = this;
+    }
+
     /// <summary>Links <paramref name="memory"/> after this segment and returns its segment.</summary>
     public BufferSegment Append(ReadOnlyMemory<byte> memory)
     {

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Orleans.Shuffle.Grains.Storage;
 using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Wire;
@@ -32,14 +33,15 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes, i
     /// <summary>True once a reply failed after its header was written: the connection must be aborted.</summary>
     public bool Broken => _broken;
 
-    public Task ReplyAsync<T>(FrameHeader request, T body) where T : IWireMessage<T> =>
+    public ValueTask ReplyAsync<T>(FrameHeader request, T body) where T : IWireMessage<T> =>
         WriteFrameAsync(request, FrameFlags.Response, body, maxBodyBytes);
 
     /// <summary>An error reply: the ErrorReply body under the Response and Error flags (its message is bounded, so no frame limit applies).</summary>
-    public Task ReplyErrorAsync(FrameHeader request, GridErrorCode code, string message) =>
+    public ValueTask ReplyErrorAsync(FrameHeader request, GridErrorCode code, string message) =>
         WriteFrameAsync(request, FrameFlags.Response | FrameFlags.Error, new ErrorReply(code, message), int.MaxValue);
 
-    private async Task WriteFrameAsync<T>(FrameHeader request, FrameFlags flags, T body, int maxBody) where T : IWireMessage<T>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteFrameAsync<T>(FrameHeader request, FrameFlags flags, T body, int maxBody) where T : IWireMessage<T>
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
@@ -56,7 +58,8 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes, i
     }
 
     /// <summary>Writes a reply whose body is already in memory (a filtered chunk), in slices.</summary>
-    public async Task ReplyRawAsync(FrameHeader request, ReadOnlyMemory<byte> body)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ReplyRawAsync(FrameHeader request, ReadOnlyMemory<byte> body)
     {
         CheckSize(request, body.Length);
         await _writeLock.WaitAsync().ConfigureAwait(false);
@@ -90,7 +93,8 @@ internal sealed class ConnectionResponder(PipeWriter output, int maxBodyBytes, i
     /// pipe's buffers (one copy, from the page cache). A read that fails after the header was sent
     /// leaves half a frame, so the caller must abort the connection (<see cref="HalfSentReplyException"/>).
     /// </summary>
-    public async Task ReplyChunkAsync(FrameHeader request, ChunkReader chunk)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ReplyChunkAsync(FrameHeader request, ChunkReader chunk)
     {
         CheckSize(request, chunk.Length);
         await _writeLock.WaitAsync().ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Ids;
@@ -20,6 +21,7 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwarder replication, DataEndpoint endpoint, ILogger<DataRequestRouter> logger)
 {
     /// <summary>Handles one frame. Returns true when the connection must close.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<bool> HandleAsync(Frame frame, GridSession session)
     {
         var header = frame.Header;
@@ -113,7 +115,8 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     /// Stores a push (or a replica's share of one) and acknowledges it: at once on a replica or an
     /// unreplicated primary, after the replicas hold the batches otherwise.
     /// </summary>
-    private async Task PushAsync(Frame frame, GridSession session)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask PushAsync(Frame frame, GridSession session)
     {
         var header = frame.Header;
         var (reply, forwards) = Append(frame.Body, replica: header.Type == MessageType.ReplicateData, session.AppIds);
@@ -127,7 +130,8 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     /// connection need not: replication is pipelined, with a bound. A method of its own, so that a
     /// push without replicas does not allocate the closure.
     /// </summary>
-    private async Task StartReplicationAsync(GridSession session, FrameHeader header, PushReply reply, IReadOnlyList<ReplicaPush> forwards)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask StartReplicationAsync(GridSession session, FrameHeader header, PushReply reply, IReadOnlyList<ReplicaPush> forwards)
     {
         try
         {
@@ -202,7 +206,8 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
         }
     }
 
-    private async Task FetchChunkAsync(FrameHeader header, FetchChunk request, GridSession session)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask FetchChunkAsync(FrameHeader header, FetchChunk request, GridSession session)
     {
         IdValidator.ValidateAppId(request.AppId);
         IdValidator.ValidateShuffleId(request.ShuffleId);
@@ -231,7 +236,8 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
 
     private static T Read<T>(ReadOnlySequence<byte> body) where T : IWireMessage<T> => WireMessage.ReadWhole<T>(body);
 
-    private async Task ReplyFailureAsync(GridSession session, FrameHeader header, Exception error)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ReplyFailureAsync(GridSession session, FrameHeader header, Exception error)
     {
         try
         {

@@ -16,7 +16,9 @@ public sealed class ReplicaForwarder(SiloConnectionPool connections)
         if (pushes.Count == 0) return;
         try
         {
-            await Task.WhenAll(pushes.Select(SendAsync)).ConfigureAwait(false);
+            // Most pushes have one replica: no array of tasks for it.
+            if (pushes.Count == 1) await SendAsync(pushes[0]).ConfigureAwait(false);
+            else await Task.WhenAll(pushes.Select(SendAsync)).ConfigureAwait(false);
         }
         finally
         {

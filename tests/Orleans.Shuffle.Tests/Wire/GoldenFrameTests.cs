@@ -569,7 +569,7 @@ public sealed class GoldenFrameTests
     }
 
     /// <summary>What the silo's reply writer puts on the connection for one call.</summary>
-    private static async Task<byte[]> SiloWritesAsync(Func<ConnectionResponder, Task> reply)
+    private static async Task<byte[]> SiloWritesAsync(Func<ConnectionResponder, ValueTask> reply)
     {
         var pipe = new Pipe();
         await reply(new ConnectionResponder(pipe.Writer, Max));
