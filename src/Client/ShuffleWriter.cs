@@ -370,7 +370,7 @@ public sealed class ShuffleWriter : IAsyncDisposable
             // over) moves to an array of its size and its full buffer goes back to the recycler now:
             // a merged push of many small batches would otherwise pin a whole buffer for each, more
             // than the recycler keeps, while it still merges them into one push.
-            var small = ArrayPool<byte>.Shared.Rent(entryLength);
+            var small = _recycler.RentSmall(entryLength);
             stored.AsSpan(0, entryLength).CopyTo(small);
             _recycler.Return(stored);
             stored = small;
