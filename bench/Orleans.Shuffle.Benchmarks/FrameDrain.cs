@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Benchmarks;
@@ -9,6 +10,7 @@ namespace Orleans.Shuffle.Benchmarks;
 internal static class FrameDrain
 {
     /// <summary>Consumes one whole frame; returns its body length.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<int> DrainFrameAsync(PipeReader reader)
     {
         int bodyLength = -1;
