@@ -12,7 +12,8 @@ namespace Orleans.Shuffle.Client;
 /// sizes, go back to the shared pool.
 /// <para>
 /// It also keeps small arrays, in power-of-two sizes up to an eighth of a buffer, for batches that
-/// move out of their full buffer (<see cref="RentSmall"/>), bounded the same way per size.
+/// move out of their full buffer (<see cref="RentSmall"/>): at most as many bytes of them together
+/// as of full buffers, since that many small batches can be in flight at once.
 /// </para>
 /// </summary>
 internal sealed class BufferRecycler
@@ -22,12 +23,15 @@ internal sealed class BufferRecycler
     private readonly Stack<byte[]> _free = new();
     private readonly Stack<byte[]>[] _small;
     private readonly int _capacity;
+    private readonly long _maxSmallKeptBytes;
+    private long _smallKeptBytes;
     private readonly Lock _lock = new();
 
     public BufferRecycler(int bufferLength, int capacity)
     {
         BufferLength = bufferLength;
         _capacity = capacity;
+        _maxSmallKeptBytes = (long)capacity * bufferLength;
         // Classes MinSmallBytes, 2x, ... up to the largest power of two at most bufferLength / 8.
         int classes = bufferLength / 8 >= MinSmallBytes ? BitOperations.Log2((uint)(bufferLength / 8)) - BitOperations.Log2(MinSmallBytes) + 1 : 0;
         _small = new Stack<byte[]>[classes];
@@ -56,7 +60,11 @@ internal sealed class BufferRecycler
         if (index < 0) return ArrayPool<byte>.Shared.Rent(length);
         lock (_lock)
         {
-            if (_small[index].TryPop(out var buffer)) return buffer;
+            if (_small[index].TryPop(out var buffer))
+            {
+                _smallKeptBytes -= buffer.Length;
+                return buffer;
+            }
         }
         return GC.AllocateUninitializedArray<byte>(MinSmallBytes << index);
     }
@@ -65,19 +73,29 @@ internal sealed class BufferRecycler
     public void Return(byte[] buffer)
     {
         // An array twice the size would be wasted as a partition buffer; let the shared pool have it.
-        var list = buffer.Length >= BufferLength && buffer.Length / 2 < BufferLength ? _free
-            : BitOperations.IsPow2(buffer.Length) && SmallClass(buffer.Length) is int index and >= 0 ? _small[index]
-            : null;
-        if (list is not null)
+        if (buffer.Length >= BufferLength && buffer.Length / 2 < BufferLength)
         {
             lock (_lock)
             {
-                if (list.Count < _capacity)
+                if (_free.Count < _capacity)
                 {
-                    list.Push(buffer);
+                    _free.Push(buffer);
                     return;
                 }
             }
+        }
+        else if (BitOperations.IsPow2(buffer.Length) && SmallClass(buffer.Length) is int index and >= 0)
+        {
+            lock (_lock)
+            {
+                if (_smallKeptBytes + buffer.Length <= _maxSmallKeptBytes)
+                {
+                    _small[index].Push(buffer);
+                    _smallKeptBytes += buffer.Length;
+                }
+            }
+            // Small arrays were allocated here: one not kept is left to the collector.
+            return;
         }
         ArrayPool<byte>.Shared.Return(buffer);
     }
@@ -98,6 +116,7 @@ internal sealed class BufferRecycler
             while (_free.TryPop(out var buffer)) ArrayPool<byte>.Shared.Return(buffer);
             // Small arrays were allocated here, not rented: the collector takes them.
             foreach (var small in _small) small.Clear();
+            _smallKeptBytes = 0;
         }
     }
 }

@@ -19,13 +19,21 @@ public sealed class BufferRecyclerTests
     }
 
     [Fact]
-    public void Small_arrays_beyond_the_capacity_are_not_kept()
+    public void Small_arrays_are_kept_up_to_the_bytes_of_the_full_buffers_kept()
     {
+        // Two full buffers of 64 KiB: 128 KiB of small arrays, so 16 of 8 KiB, or 128 of 1 KiB.
         var recycler = new BufferRecycler(64 * 1024, capacity: 2);
-        var arrays = Enumerable.Range(0, 3).Select(_ => recycler.RentSmall(1000)).ToList();
+        var arrays = Enumerable.Range(0, 20).Select(_ => recycler.RentSmall(8192)).ToList();
         arrays.ForEach(recycler.Return);
-        var again = Enumerable.Range(0, 3).Select(_ => recycler.RentSmall(1000)).ToList();
-        Assert.Equal(2, again.Count(a => arrays.Any(b => ReferenceEquals(a, b))));
+        var again = Enumerable.Range(0, 20).Select(_ => recycler.RentSmall(8192)).ToList();
+        Assert.Equal(16, again.Count(a => arrays.Any(b => ReferenceEquals(a, b))));
+        again.ForEach(recycler.Return);
+        var many = Enumerable.Range(0, 140).Select(_ => recycler.RentSmall(1024)).ToList();
+        many.ForEach(recycler.Return);
+        var manyAgain = Enumerable.Range(0, 140).Select(_ => recycler.RentSmall(1024)).ToList();
+        Assert.Equal(0, manyAgain.Count(a => a.Length != 1024));
+        // The 8 KiB arrays still hold the whole allowance, so none of 1 KiB was kept.
+        Assert.Equal(0, manyAgain.Count(a => many.Any(b => ReferenceEquals(a, b))));
     }
 
     [Fact]
