@@ -344,6 +344,24 @@ public sealed class GridConnection : IAsyncDisposable
                 {
                     Complete(frame);
                 }
+                if (error == FrameError.None && WantsDirectBody(reader, out var header))
+                {
+                    // A large reply body (a chunk) goes from the socket straight into the buffer it is
+                    // handed out in: one copy instead of one into the pipe and one out of it.
+                    var body = ArrayPool<byte>.Shared.Rent(header.BodyLength);
+                    var buffered = reader.UnreadSequence.Slice(FrameHeader.Size);
+                    buffered.CopyTo(body);
+                    _input.AdvanceTo(buffer.End);
+                    if (!await ReadBodyAsync(body, (int)buffered.Length, header.BodyLength).ConfigureAwait(false))
+                    {
+                        ArrayPool<byte>.Shared.Return(body);
+                        reason = "the silo closed the connection inside a frame";
+                        break;
+                    }
+                    CompleteOwned(header, body);
+                    DirectBodyReads++;
+                    continue;
+                }
                 _input.AdvanceTo(reader.Position, buffer.End);
                 if (error != FrameError.None)
                 {
@@ -362,6 +380,60 @@ public sealed class GridConnection : IAsyncDisposable
             Close(reason);
             await _input.CompleteAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Reply bodies read straight from the socket so far (read by tests; written by the read loop only).</summary>
+    internal long DirectBodyReads { get; private set; }
+
+    /// <summary>Reply bodies at least this long, awaited as a <see cref="GridResponse"/>, are read straight into their own buffer.</summary>
+    internal const int DirectBodyBytes = 64 * 1024;
+
+    /// <summary>
+    /// Whether the incomplete frame at the reader's position is a large reply that a request waits
+    /// for as a <see cref="GridResponse"/>: then its body is read from the socket into the response's
+    /// own buffer. Error replies, small replies and replies nobody waits for any more stay in the pipe.
+    /// </summary>
+    private bool WantsDirectBody(in SequenceReader<byte> reader, out FrameHeader header)
+    {
+        if (!FrameCodec.TryPeekHeader(reader, _options.MaxFrameBodyBytes, out header, out _)) return false;
+        if (!header.IsResponse || header.IsError || header.BodyLength < DirectBodyBytes) return false;
+        lock (_pendingLock)
+        {
+            return _pending.TryGetValue(header.RequestId, out var waiter) && waiter is PendingRequest<GridResponse>;
+        }
+    }
+
+    /// <summary>Reads the rest of a body from the socket, bypassing the pipe (which holds nothing more); false if the connection ends first.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReadBodyAsync(byte[] body, int filled, int length)
+    {
+        // Bounded by the body's length: each round reads at least one byte, or ends.
+        while (filled < length)
+        {
+            int read = await _stream.ReadAsync(body.AsMemory(filled, length - filled)).ConfigureAwait(false);
+            if (read == 0) return false;
+            filled += read;
+        }
+        return true;
+    }
+
+    /// <summary>Hands a body read into its own buffer to its request, which then owns the buffer; returns it when nobody waits any more.</summary>
+    private void CompleteOwned(FrameHeader header, byte[] body)
+    {
+        PendingRequest? waiter;
+        lock (_pendingLock)
+        {
+            // It may have timed out or been cancelled while its body was read.
+            if (!_pending.Remove(header.RequestId, out waiter)) waiter = null;
+        }
+        if (waiter is PendingRequest<GridResponse> response)
+        {
+            var owned = GridResponse.Own(body, header.BodyLength);
+            if (!response.CompleteWith(owned)) owned.Dispose();
+            return;
+        }
+        waiter?.Complete(new ReadOnlySequence<byte>(body, 0, header.BodyLength));
+        ArrayPool<byte>.Shared.Return(body);
     }
 
     private void Complete(in Frame frame)

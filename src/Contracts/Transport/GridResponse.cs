@@ -17,6 +17,15 @@ public sealed class GridResponse : IDisposable
         body.CopyTo(_buffer);
     }
 
+    private GridResponse(byte[] buffer, int length)
+    {
+        _buffer = buffer;
+        _length = length;
+    }
+
+    /// <summary>A response over <paramref name="buffer"/>, rented from ArrayPool.Shared, which it now owns.</summary>
+    internal static GridResponse Own(byte[] buffer, int length) => new(buffer, length);
+
     public ReadOnlyMemory<byte> Memory => (_buffer ?? throw new ObjectDisposedException(nameof(GridResponse))).AsMemory(0, _length);
 
     public ReadOnlySequence<byte> Body => new(Memory);

@@ -99,6 +99,14 @@ internal sealed class PendingRequest<TReply> : PendingRequest, IValueTaskSource<
         _core.SetResult(reply);
     }
 
+    /// <summary>Completes the request with a reply made by the caller; false (the reply is not taken) if it was already completed.</summary>
+    public bool CompleteWith(TReply reply)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0) return false;
+        _core.SetResult(reply);
+        return true;
+    }
+
     public override void Fail(Exception error)
     {
         if (Interlocked.Exchange(ref _completed, 1) != 0) return;

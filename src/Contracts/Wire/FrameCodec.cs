@@ -14,6 +14,22 @@ public static class FrameCodec
     public static bool TryRead(ref SequenceReader<byte> reader, int maxBodyLength, out Frame frame, out FrameError error)
     {
         frame = default;
+        if (!TryPeekHeader(reader, maxBodyLength, out var header, out error)) return false;
+        if (reader.Remaining - FrameHeader.Size < header.BodyLength) return false;
+        reader.Advance(FrameHeader.Size);
+        frame = new Frame(header, reader.UnreadSequence.Slice(0, header.BodyLength));
+        reader.Advance(header.BodyLength);
+        return true;
+    }
+
+    /// <summary>
+    /// Reads the header of the frame at the reader's position without consuming anything, whether or
+    /// not its body has arrived. False with <paramref name="error"/> = None when fewer than
+    /// <see cref="FrameHeader.Size"/> bytes are there, or with an error for a header that is invalid.
+    /// </summary>
+    public static bool TryPeekHeader(in SequenceReader<byte> reader, int maxBodyLength, out FrameHeader header, out FrameError error)
+    {
+        header = default;
         error = FrameError.None;
         if (reader.Remaining < FrameHeader.Size) return false;
 
@@ -31,16 +47,11 @@ public static class FrameCodec
             error = FrameError.Malformed;
             return false;
         }
-        if (reader.Remaining - FrameHeader.Size < bodyLength) return false;
-
-        var header = new FrameHeader(
+        header = new FrameHeader(
             bodyLength,
             (MessageType)BinaryPrimitives.ReadUInt16LittleEndian(raw[4..]),
             (FrameFlags)raw[6],
             BinaryPrimitives.ReadUInt64LittleEndian(raw[8..]));
-        reader.Advance(FrameHeader.Size);
-        frame = new Frame(header, reader.UnreadSequence.Slice(0, bodyLength));
-        reader.Advance(bodyLength);
         return true;
     }
 }

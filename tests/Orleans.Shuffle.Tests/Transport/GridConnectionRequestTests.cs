@@ -124,6 +124,72 @@ public sealed class GridConnectionRequestTests : IAsyncDisposable
         Assert.Equal(GridErrorCode.ConnectionLost, after.Code);
     }
 
+    /// <summary>
+    /// A reply body above <see cref="GridConnection.DirectBodyBytes"/> (a chunk) is read from the socket
+    /// straight into the response's buffer, bypassing the pipe: it arrives whole and in order even when
+    /// it comes in pieces, and the frame right behind it, in the same send as its last bytes, is parsed as usual.
+    /// </summary>
+    [Fact]
+    public async Task A_large_reply_read_straight_into_its_buffer_arrives_whole_and_the_next_frame_follows()
+    {
+        _silo.Answer = request => request.ShuffleId == 1 ? null : new PushReply([new PartitionRef(request.ShuffleId, 3)]);
+        await using var connection = await ConnectAsync(new GridConnectionOptions());
+
+        var large = connection.SendAsync(MessageType.PushData, new PushDataHeader("app", 1, 0)).AsTask();
+        var held = await _silo.Held.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+        var body = new byte[1024 * 1024 + 17];
+        new Random(5).NextBytes(body);
+        var frame = new byte[FrameHeader.Size + body.Length];
+        new FrameHeader(body.Length, MessageType.PushData, FrameFlags.Response, held.Id).Write(frame);
+        body.CopyTo(frame, FrameHeader.Size);
+
+        // A second request, answered by a frame sent together with the large body's last bytes.
+        var next = connection.RequestAsync<PushDataHeader, PushReply>(MessageType.PushData, new PushDataHeader("app", 1, 0)).AsTask();
+        var nextHeld = await _silo.Held.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+        using var nextReply = new PooledBufferWriter();
+        FrameWriter.Write(nextReply, MessageType.PushData, FrameFlags.Response, nextHeld.Id, new PushReply([new PartitionRef(9, 9)]), int.MaxValue);
+
+        int piece = 100_000;
+        for (int offset = 0; offset < frame.Length; offset += piece)
+        {
+            var bytes = frame.AsMemory(offset, Math.Min(piece, frame.Length - offset));
+            if (offset + piece >= frame.Length) bytes = bytes.ToArray().Concat(nextReply.WrittenSpan.ToArray()).ToArray();
+            await _silo.SendRawAsync(bytes);
+            await Task.Delay(5);
+        }
+
+        using (var response = await large.WaitAsync(Timeout))
+        {
+            Assert.True(response.Memory.Span.SequenceEqual(body), "the large body arrived changed");
+        }
+        Assert.Equal(new PartitionRef(9, 9), Assert.Single((await next.WaitAsync(Timeout)).Splits));
+        Assert.Equal(1, connection.DirectBodyReads);
+        Assert.True(connection.IsConnected);
+        Assert.Equal(0, connection.PendingRequests);
+    }
+
+    /// <summary>A large reply nobody waits for any more (its request timed out) is dropped, and the connection goes on.</summary>
+    [Fact]
+    public async Task A_large_reply_to_a_request_that_timed_out_is_dropped_and_the_connection_goes_on()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = new GridConnectionOptions { RequestTimeout = TimeSpan.FromSeconds(10), TimeProvider = time };
+        _silo.Answer = request => request.ShuffleId == 1 ? null : PushReply.None;
+        await using var connection = await ConnectAsync(options);
+
+        var large = connection.SendAsync(MessageType.PushData, new PushDataHeader("app", 1, 0)).AsTask();
+        var held = await _silo.Held.Reader.ReadAsync().AsTask().WaitAsync(Timeout);
+        time.Advance(options.RequestTimeout + GridConnection.SweepPeriod(options.RequestTimeout) + TimeSpan.FromMilliseconds(1));
+        Assert.Equal(GridErrorCode.Timeout, (await Assert.ThrowsAsync<GridException>(() => large.WaitAsync(Timeout))).Code);
+
+        var frame = new byte[FrameHeader.Size + 512 * 1024];
+        new FrameHeader(512 * 1024, MessageType.PushData, FrameFlags.Response, held.Id).Write(frame);
+        await _silo.SendRawAsync(frame);
+        var next = await connection.RequestAsync<PushDataHeader, PushReply>(MessageType.PushData, new PushDataHeader("app", 2, 0)).AsTask().WaitAsync(Timeout);
+        Assert.Empty(next.Splits);
+        Assert.True(connection.IsConnected);
+    }
+
     private static async Task<object> Raw(ValueTask<GridResponse> reply)
     {
         using var response = await reply;
@@ -165,6 +231,19 @@ public sealed class GridConnectionRequestTests : IAsyncDisposable
             try
             {
                 await _socket!.SendAsync(frame.WrittenMemory);
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+        }
+
+        public async Task SendRawAsync(ReadOnlyMemory<byte> bytes)
+        {
+            await _writeLock.WaitAsync();
+            try
+            {
+                await _socket!.SendAsync(bytes);
             }
             finally
             {
