@@ -352,7 +352,18 @@ public sealed class GridConnection : IAsyncDisposable
                     var buffered = reader.UnreadSequence.Slice(FrameHeader.Size);
                     buffered.CopyTo(body);
                     _input.AdvanceTo(buffer.End);
-                    if (!await ReadBodyAsync(body, (int)buffered.Length, header.BodyLength).ConfigureAwait(false))
+                    bool whole;
+                    try
+                    {
+                        whole = await ReadBodyAsync(body, (int)buffered.Length, header.BodyLength).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        // Reset or closed under the read: the array goes back, the loop ends below.
+                        ArrayPool<byte>.Shared.Return(body);
+                        throw;
+                    }
+                    if (!whole)
                     {
                         ArrayPool<byte>.Shared.Return(body);
                         reason = "the silo closed the connection inside a frame";

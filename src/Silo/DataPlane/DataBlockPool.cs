@@ -93,7 +93,7 @@ internal sealed class DataBlockPool : MemoryPool<byte>
 
         public void Dispose()
         {
-            // A second return would hand one block to two owners: ignore it.
+            // A second return before the block is rented again would put it in the kept set twice: ignore it.
             if (Interlocked.Exchange(ref _returned, 1) == 0) pool.Return(this);
         }
     }
