@@ -114,8 +114,7 @@ internal sealed class MergedPush : IThreadPoolWorkItem, IDisposable
     /// <summary>Makes a pooled push empty and usable again.</summary>
     internal void Reuse()
     {
-        _batches.Clear();
-        Bytes = 0;
+        Forget();
         Volatile.Write(ref _disposed, 0);
     }
 
@@ -124,8 +123,7 @@ internal sealed class MergedPush : IThreadPoolWorkItem, IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         foreach (var batch in _batches) _recycler.Return(batch.Buffer);
-        _batches.Clear();
-        Bytes = 0;
+        Forget();
         // Segments must not keep the returned arrays reachable through their memory.
         foreach (var segment in _segments) segment.Reset(ReadOnlyMemory<byte>.Empty, null);
     }

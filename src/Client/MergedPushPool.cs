@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
 
@@ -9,27 +9,17 @@ namespace Orleans.Shuffle.Client;
 /// </summary>
 internal sealed class MergedPushPool(BufferRecycler recycler, int capacity)
 {
-    private readonly ConcurrentQueue<MergedPush> _free = new();
-    private int _count;
+    private readonly BoundedFreeList<MergedPush> _free = new(capacity);
 
     /// <summary>Pushes waiting to be rented again.</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => _free.Count;
 
     public MergedPush Rent()
     {
-        if (!_free.TryDequeue(out var push)) return new MergedPush(recycler, this);
-        Interlocked.Decrement(ref _count);
+        if (!_free.TryTake(out var push)) return new MergedPush(recycler, this);
         push.Reuse();
         return push;
     }
 
-    public void Return(MergedPush push)
-    {
-        if (Interlocked.Increment(ref _count) > capacity)
-        {
-            Interlocked.Decrement(ref _count);
-            return;
-        }
-        _free.Enqueue(push);
-    }
+    public void Return(MergedPush push) => _free.TryKeep(push);
 }

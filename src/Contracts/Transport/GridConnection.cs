@@ -352,24 +352,11 @@ public sealed class GridConnection : IAsyncDisposable
                     var buffered = reader.UnreadSequence.Slice(FrameHeader.Size);
                     buffered.CopyTo(body);
                     _input.AdvanceTo(buffer.End);
-                    bool whole;
-                    try
+                    if (!await ReceiveBodyAsync(header, body, (int)buffered.Length).ConfigureAwait(false))
                     {
-                        whole = await ReadBodyAsync(body, (int)buffered.Length, header.BodyLength).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        // Reset or closed under the read: the array goes back, the loop ends below.
-                        ArrayPool<byte>.Shared.Return(body);
-                        throw;
-                    }
-                    if (!whole)
-                    {
-                        ArrayPool<byte>.Shared.Return(body);
                         reason = "the silo closed the connection inside a frame";
                         break;
                     }
-                    CompleteOwned(header, body);
                     DirectBodyReads++;
                     continue;
                 }
@@ -414,17 +401,31 @@ public sealed class GridConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads the rest of a body from the socket, bypassing the pipe (which holds nothing more); false if the connection ends first.</summary>
+    /// <summary>
+    /// Reads the rest of a body from the socket, bypassing the pipe (which holds nothing more), and
+    /// hands it to its request. Owns <paramref name="body"/>: it goes to the request, or back to the
+    /// pool when the connection ends first (false) or the read fails.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ReadBodyAsync(byte[] body, int filled, int length)
+    private async ValueTask<bool> ReceiveBodyAsync(FrameHeader header, byte[] body, int filled)
     {
-        // Bounded by the body's length: each round reads at least one byte, or ends.
-        while (filled < length)
+        bool whole = false;
+        try
         {
-            int read = await _stream.ReadAsync(body.AsMemory(filled, length - filled)).ConfigureAwait(false);
-            if (read == 0) return false;
-            filled += read;
+            // Bounded by the body's length: each round reads at least one byte, or ends.
+            while (filled < header.BodyLength)
+            {
+                int read = await _stream.ReadAsync(body.AsMemory(filled, header.BodyLength - filled)).ConfigureAwait(false);
+                if (read == 0) return false;
+                filled += read;
+            }
+            whole = true;
         }
+        finally
+        {
+            if (!whole) ArrayPool<byte>.Shared.Return(body);
+        }
+        CompleteOwned(header, body);
         return true;
     }
 

@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Silo.DataPlane;
 
@@ -15,9 +15,7 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// </summary>
 internal sealed class DataBlockPool : MemoryPool<byte>
 {
-    private readonly ConcurrentQueue<Block> _kept = new();
-    private readonly int _maxKeptBlocks;
-    private int _keptCount;
+    private readonly BoundedFreeList<Block> _kept;
     private long _allocatedBlocks;
     private volatile bool _disposed;
 
@@ -27,7 +25,7 @@ internal sealed class DataBlockPool : MemoryPool<byte>
         ArgumentOutOfRangeException.ThrowIfNegative(maxKeptBytes);
         BlockBytes = blockBytes;
         MaxKeptBytes = maxKeptBytes;
-        _maxKeptBlocks = (int)Math.Min(int.MaxValue, maxKeptBytes / blockBytes);
+        _kept = new BoundedFreeList<Block>((int)Math.Min(int.MaxValue, maxKeptBytes / blockBytes));
     }
 
     public int BlockBytes { get; }
@@ -38,7 +36,7 @@ internal sealed class DataBlockPool : MemoryPool<byte>
     public long AllocatedBlocks => Interlocked.Read(ref _allocatedBlocks);
 
     /// <summary>Blocks returned and waiting to be rented again.</summary>
-    public int KeptBlocks => Volatile.Read(ref _keptCount);
+    public int KeptBlocks => _kept.Count;
 
     public override int MaxBufferSize => BlockBytes;
 
@@ -47,9 +45,8 @@ internal sealed class DataBlockPool : MemoryPool<byte>
         // A pipe asks for more than MaxBufferSize only by mistake: it takes such sizes from ArrayPool.Shared itself.
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, BlockBytes);
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_kept.TryDequeue(out var block))
+        if (_kept.TryTake(out var block))
         {
-            Interlocked.Decrement(ref _keptCount);
             block.Rented();
             return block;
         }
@@ -59,13 +56,7 @@ internal sealed class DataBlockPool : MemoryPool<byte>
 
     private void Return(Block block)
     {
-        if (_disposed) return;
-        if (Interlocked.Increment(ref _keptCount) > _maxKeptBlocks)
-        {
-            Interlocked.Decrement(ref _keptCount);
-            return;
-        }
-        _kept.Enqueue(block);
+        if (!_disposed) _kept.TryKeep(block);
     }
 
     protected override void Dispose(bool disposing)
