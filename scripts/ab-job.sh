@@ -3,9 +3,11 @@
 # turn, so a slower moment of the machine moves every variant alike. A variant is "name|extra job args";
 # the job args after -- are common to all. Each run goes through scripts/cpu-by-role.sh and prints one line:
 # throughput, map and reduce seconds, the silos' CPU during the job, verified, CPU-seconds by role and the
-# largest silo VmHWM (MiB).
+# largest silo VmHWM (MiB). A variant named "name@DIR|args" runs another build: DIR holds silo/ and job/ as
+# scripts/publish.sh writes them (e.g. PUBLISH_DIR=/tmp/old scripts/publish.sh in a worktree of an older commit).
 #
 #   scripts/ab-job.sh 3 "m64|" "m256|--merged-push-bytes 256KiB" -- --data 1GiB --maps 8 --reduces 8 --drop-caches
+#   scripts/ab-job.sh 3 "old@/tmp/old|" "new|" -- --data 1GiB --maps 8 --reduces 8 --replicas 2 --drop-caches
 #
 # OUT (default: a new temp directory) keeps each run's report.
 set -uo pipefail
@@ -18,16 +20,23 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do variants+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 [ ${#variants[@]} -gt 0 ] || { echo "no variants given" >&2; exit 2; }
 published="$(scripts/publish.sh)" || { echo "publish failed" >&2; exit 2; }
-JOB="$(sed -n 2p <<<"$published")/Orleans.Shuffle.Job.dll"
-export SHUFFLE_SILO_DLL="$(sed -n 1p <<<"$published")/Orleans.Shuffle.Silo.dll"
+SILO_DIR="$(sed -n 1p <<<"$published")"
+JOB_DIR="$(sed -n 2p <<<"$published")"
 OUT="${OUT:-$(mktemp -d -t orleans-shuffle-ab.XXXXXX)}"
 mkdir -p "$OUT"
 for round in $(seq "$ROUNDS"); do
   for variant in "${variants[@]}"; do
     name="${variant%%|*}"
     read -r -a extra <<<"${variant#*|}"
+    silo="$SILO_DIR" job="$JOB_DIR"
+    if [[ "$name" == *@* ]]; then
+      silo="${name#*@}/silo" job="${name#*@}/job"
+      name="${name%%@*}"
+    fi
+    [ -f "$job/Orleans.Shuffle.Job.dll" ] && [ -f "$silo/Orleans.Shuffle.Silo.dll" ] || { echo "no published build in ${silo%/silo}" >&2; exit 2; }
+    export SHUFFLE_SILO_DLL="$silo/Orleans.Shuffle.Silo.dll"
     report="$OUT/$round-$name.json"
-    roles="$(timeout 900 scripts/cpu-by-role.sh dotnet "$JOB" "$@" "${extra[@]}" --no-progress --report "$report" 2>&1 >/dev/null | grep -E '^(cpu|rss) ')"
+    roles="$(timeout 900 scripts/cpu-by-role.sh dotnet "$job/Orleans.Shuffle.Job.dll" "$@" "${extra[@]}" --no-progress --report "$report" 2>&1 >/dev/null | grep -E '^(cpu|rss) ')"
     cpu="$(awk '$1 == "cpu" { s += $3; printf "%s=%s ", $2, $3 } END { printf "all=%.1f", s }' <<<"$roles")"
     hwm="$(awk '$1 == "rss" && $2 == "silo" { printf "%d", $4 / 1024 }' <<<"$roles")"
     python3 - "$report" "$name" "$round" "$cpu" "${hwm:--}" <<'PY'

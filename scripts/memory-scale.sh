@@ -7,7 +7,8 @@
 #   scripts/memory-scale.sh                  # 1GiB 4GiB 16GiB
 #   scripts/memory-scale.sh 256MiB 1GiB      # other sizes
 #
-# OUT (default: a new temp directory) keeps each run's report and cpu-by-role lines.
+# OUT (default: a new temp directory) keeps each run's report and cpu-by-role lines. JOB_ARGS adds
+# arguments to every job, e.g. JOB_ARGS=--silo-arg=--Storage:MaxBufferedBytes=33554432.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -21,7 +22,7 @@ printf '%-8s %14s %16s %10s %9s\n' data max_hwm_MiB peak_sum_rss_MiB verified MB
 for size in "${sizes[@]}"; do
   dir="$OUT/$size"
   mkdir -p "$dir"
-  timeout 3600 scripts/cpu-by-role.sh dotnet "$JOB" --data "$size" --maps 8 --reduces 8 --replicas 2 --no-progress \
+  timeout 3600 scripts/cpu-by-role.sh dotnet "$JOB" --data "$size" --maps 8 --reduces 8 --replicas 2 --no-progress ${JOB_ARGS:-} \
     --report "$dir/report.json" >"$dir/output.log" 2>"$dir/cpu.log"
   read -r _ _ sum hwm < <(grep '^rss silo ' "$dir/cpu.log")
   verified=$(sed -n 's/^  "verified": \(.*\),$/\1/p' "$dir/report.json" 2>/dev/null)

@@ -29,6 +29,26 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
 done
+# Name each failed test with the first lines of its message, so the tail of a CI log says what broke.
+if [ "$failed" -gt 0 ]; then
+  echo "Failed tests:"
+  # Node is on every machine CI runs on; a TRX file is XML with one UnitTestResult per test.
+  node - "$results" <<'JS' || echo "  (the TRX files could not be read)"
+const fs = require("fs"), path = require("path");
+const dir = process.argv[2];
+const unescape = s => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+for (const file of fs.readdirSync(dir).filter(f => f.endsWith(".trx")).sort()) {
+  const xml = fs.readFileSync(path.join(dir, file), "utf8");
+  for (const m of xml.matchAll(/<UnitTestResult\b([^>]*)>([\s\S]*?)<\/UnitTestResult>/g)) {
+    if (!/\boutcome="Failed"/.test(m[1])) continue;
+    const name = (/\btestName="([^"]*)"/.exec(m[1]) || [, "?"])[1];
+    const message = (/<Message>([\s\S]*?)<\/Message>/.exec(m[2]) || [, ""])[1];
+    console.log("  " + unescape(name));
+    for (const line of unescape(message).trim().split("\n").slice(0, 6)) console.log("    " + line.slice(0, 300));
+  }
+}
+JS
+fi
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
   # The run failed before or outside any test (build, crash, timeout): count it as a failure.
   failed=1

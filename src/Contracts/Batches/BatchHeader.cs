@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using Orleans.Shuffle.Wire;
 
@@ -73,4 +74,20 @@ public readonly record struct BatchHeader(int MapId, int AttemptId, int BatchId,
     /// <summary>True when <paramref name="payload"/> and the first 24 bytes of <paramref name="rawHeader"/> match the stored checksum.</summary>
     public bool Verify(ReadOnlySpan<byte> rawHeader, ReadOnlySpan<byte> payload) =>
         Crc32C.Append(Crc32C.Compute(rawHeader[..CheckedBytes]), payload) == Crc;
+
+    /// <summary>True when <paramref name="batch"/> (this header's raw bytes, then its payload, in any number of segments) matches the stored checksum.</summary>
+    public bool Verify(in ReadOnlySequence<byte> batch)
+    {
+        if (batch.Length < TotalLength) return false;
+        if (batch.IsSingleSegment)
+        {
+            var span = batch.FirstSpan;
+            return Verify(span, span.Slice(Size, PayloadLength));
+        }
+        Span<byte> rawHeader = stackalloc byte[Size];
+        batch.Slice(0, Size).CopyTo(rawHeader);
+        uint crc = Crc32C.Compute(rawHeader[..CheckedBytes]);
+        foreach (var segment in batch.Slice(Size, PayloadLength)) crc = Crc32C.Append(crc, segment.Span);
+        return crc == Crc;
+    }
 }

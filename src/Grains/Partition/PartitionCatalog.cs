@@ -22,7 +22,7 @@ public sealed class PartitionCatalog : IDisposable
         // Leftovers first, so the slots count the space they held.
         LeftoversDeleted = options.Directories.Sum(StorageDirectory.DeleteLeftovers);
         Disks = options.Directories.Select(d => new StorageDirectory(d, StorageDirectory.DeriveSlots(d, options))).ToList();
-        Budget = new MemoryBudget(options.MaxBufferedBytes) { Trim = FlushPartialBuffers };
+        Budget = new MemoryBudget(options.MaxBufferedBytes, options.BufferPieceBytes) { Trim = FlushPartialBuffers };
     }
 
     public IReadOnlyList<StorageDirectory> Disks { get; }

@@ -3,8 +3,8 @@ using System.Diagnostics;
 
 namespace Orleans.Shuffle.Grains.Storage;
 
-/// <summary>A buffer to write at a file offset, and who to tell when it is written.</summary>
-internal readonly record struct FlushWork(PartitionFileWriter Target, byte[] Buffer, int Length, long FileOffset);
+/// <summary>Bytes to write at a file offset, and who to tell when they are written.</summary>
+internal readonly record struct FlushWork(PartitionFileWriter Target, PieceBuffer Buffer, long FileOffset);
 
 /// <summary>
 /// One writer thread per disk. Partition files hand it full buffers; it writes them at their
@@ -57,8 +57,8 @@ public sealed class DiskFlusher : IDisposable
             Exception? error = null;
             try
             {
-                work.Target.WriteAt(work.Buffer.AsSpan(0, work.Length), work.FileOffset);
-                Interlocked.Add(ref _bytesWritten, work.Length);
+                work.Target.WriteAt(work.Buffer, work.FileOffset);
+                Interlocked.Add(ref _bytesWritten, work.Buffer.Length);
                 Interlocked.Increment(ref _writes);
             }
             catch (Exception e)

@@ -1,4 +1,4 @@
-using System.Numerics;
+using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Storage;
 
@@ -6,22 +6,46 @@ namespace Orleans.Shuffle.Grains.Storage;
 /// Counts bytes of pushed data held in memory, waiting for disk. Above the limit, push readers
 /// pause (they stop reading their sockets, so TCP slows the writers); they resume below 70 %.
 /// This is Celeborn's pause/resume watermark, without which a slow disk grows memory unbounded.
-/// The budget also owns the buffers it counts (<see cref="RentBuffer"/>): they are kept for reuse,
-/// at most the limit's worth, instead of going back to the GC. Freshly allocated large arrays on
-/// every flush would be garbage on the large object heap, which only full collections reclaim, so
-/// the heap would grow with the data rather than with the limit.
+/// <para>
+/// The budget also owns the memory it counts: pieces of one size (<see cref="PieceBytes"/>, at most
+/// 64 KiB, so never on the large object heap), which partition files chain into their flush
+/// buffers (<see cref="PieceBuffer"/>). A returned piece is kept for the next rent while kept and
+/// used pieces together stay within the limit, so the silo's buffers never exceed the limit (plus
+/// the pushes in flight when it paused), whatever the data. The budget once kept power-of-two
+/// buffers of several sizes on the large object heap: kept buffers of the wrong size could not be
+/// counted against the limit without dropping large garbage that only full collections take back,
+/// so used and kept together grew to twice the limit in long jobs (bench/README.md, "Memory").
+/// </para>
 /// </summary>
-public sealed class MemoryBudget(long limitBytes)
+public sealed class MemoryBudget
 {
-    private readonly long _resumeBytes = limitBytes * 7 / 10;
+    /// <summary>The piece size when none is given: an eighth of the default flush size.</summary>
+    public const int DefaultPieceBytes = 32 * 1024;
+
+    /// <summary>The largest piece: 64 KiB stays under the large object heap's 85,000 bytes.</summary>
+    public const int MaxPieceBytes = 64 * 1024;
+
+    private readonly long _resumeBytes;
     private readonly object _gate = new();
-    private readonly Dictionary<int, Stack<byte[]>> _free = [];
-    private long _freeBytes;
-    private int _largestPooledSize;
+    private readonly Stack<byte[]> _freePieces = new();
+    private readonly BoundedFreeList<PieceBuffer> _freeBuffers = new(1024);
     private long _used;
     private TaskCompletionSource? _resumed;
 
-    public long LimitBytes { get; } = limitBytes;
+    public MemoryBudget(long limitBytes, int pieceBytes = DefaultPieceBytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(limitBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThan(pieceBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(pieceBytes, MaxPieceBytes);
+        LimitBytes = limitBytes;
+        PieceBytes = pieceBytes;
+        _resumeBytes = limitBytes * 7 / 10;
+    }
+
+    public long LimitBytes { get; }
+
+    /// <summary>Length of every piece the budget hands out.</summary>
+    public int PieceBytes { get; }
 
     public long UsedBytes => Interlocked.Read(ref _used);
 
@@ -35,99 +59,58 @@ public sealed class MemoryBudget(long limitBytes)
     /// </summary>
     public Action? Trim { get; set; }
 
-    /// <summary>Bytes of buffers kept for reuse, not counted as used.</summary>
-    public long KeptBytes { get { lock (_gate) return _freeBytes; } }
+    /// <summary>Bytes of pieces kept for reuse, not counted as used.</summary>
+    public long KeptBytes { get { lock (_gate) return (long)_freePieces.Count * PieceBytes; } }
 
     public void Add(long bytes) => Interlocked.Add(ref _used, bytes);
 
-    /// <summary>
-    /// A buffer of at least <paramref name="length"/> bytes (its length rounded up to a power of
-    /// two, so that buffers of the few sizes partition files ask for are interchangeable; exactly
-    /// <paramref name="length"/> when <paramref name="exact"/>), counted as used until <see cref="ReturnBuffer"/>.
-    /// </summary>
-    public byte[] RentBuffer(int length, bool exact = false)
+    /// <summary>An empty chain of pieces for one flush; give it back with <see cref="PieceBuffer.Release"/>.</summary>
+    internal PieceBuffer RentBuffer() => _freeBuffers.TryTake(out var buffer) ? buffer : new PieceBuffer(this);
+
+    internal void KeepBuffer(PieceBuffer buffer) => _freeBuffers.TryKeep(buffer);
+
+    /// <summary>A piece of <see cref="PieceBytes"/>, counted as used until <see cref="ReturnPiece"/>.</summary>
+    public byte[] RentPiece()
     {
-        // An exact length (a batch larger than any flush buffer) is never kept: it would not be asked for again.
-        if (exact)
-        {
-            Add(length);
-            return GC.AllocateUninitializedArray<byte>(length);
-        }
-        int size = (int)Math.Min(BitOperations.RoundUpToPowerOf2((uint)Math.Max(length, 1)), Array.MaxLength);
-        byte[]? buffer = null;
+        byte[]? piece;
+        lock (_gate) _freePieces.TryPop(out piece);
+        piece ??= GC.AllocateUninitializedArray<byte>(PieceBytes);
+        Add(PieceBytes);
+        return piece;
+    }
+
+    /// <summary>
+    /// Stops counting <paramref name="piece"/> and keeps it for the next <see cref="RentPiece"/> while
+    /// kept and used pieces together stay within the limit; beyond that it is left to the collector
+    /// (only pieces rented past the limit, while the budget paused, are).
+    /// </summary>
+    public void ReturnPiece(byte[] piece)
+    {
+        if (piece.Length != PieceBytes) throw new ArgumentException($"A piece of this budget is {PieceBytes} bytes, not {piece.Length}.", nameof(piece));
+        long used = Interlocked.Add(ref _used, -PieceBytes);
         lock (_gate)
         {
-            if (_free.TryGetValue(size, out var kept) && kept.TryPop(out buffer)) _freeBytes -= size;
-            _largestPooledSize = Math.Max(_largestPooledSize, size);
+            if (used + (long)(_freePieces.Count + 1) * PieceBytes <= LimitBytes) _freePieces.Push(piece);
         }
-        buffer ??= GC.AllocateUninitializedArray<byte>(size);
-        Add(buffer.Length);
-        return buffer;
+        Resume(used);
     }
 
-    /// <summary>
-    /// Stops counting <paramref name="buffer"/> and keeps it for the next <see cref="RentBuffer"/> of
-    /// its size, while the kept buffers stay within the limit, even when the budget is over its limit.
-    /// So a silo holds at most the limit in use (plus the pushes in flight when it paused) and the
-    /// limit kept. Counting kept and used together against the limit (tried first) dropped buffers
-    /// exactly when the budget was busiest. Each one dropped was large-object-heap garbage that no
-    /// full collection came for during a job, and the next rent allocated anew. In a 16 GiB job a
-    /// silo's large object heap grew to 290 MiB (bench/README.md, "Memory").
-    /// </summary>
-    public void ReturnBuffer(byte[] buffer)
-    {
-        lock (_gate)
-        {
-            // Only sizes RentBuffer hands out are kept: an exact buffer is never asked for again, even when its length is a power of two.
-            if (BitOperations.IsPow2(buffer.Length) && buffer.Length <= _largestPooledSize && MakeRoomFor(buffer.Length))
-            {
-                if (!_free.TryGetValue(buffer.Length, out var kept)) _free[buffer.Length] = kept = new Stack<byte[]>();
-                kept.Push(buffer);
-                _freeBytes += buffer.Length;
-            }
-        }
-        Release(buffer.Length);
-    }
-
-    /// <summary>
-    /// Whether a buffer of <paramref name="size"/> fits the kept set, after letting the GC have kept
-    /// buffers of other sizes: the size coming back is the one in use now. Nothing is let go when
-    /// letting go of every other size would not make room. Under the gate.
-    /// </summary>
-    private bool MakeRoomFor(int size)
-    {
-        long excess = _freeBytes + size - LimitBytes;
-        if (excess <= 0) return true;
-        long sameSize = _free.TryGetValue(size, out var same) ? (long)same.Count * size : 0;
-        if (_freeBytes - sameSize < excess) return false;
-        foreach (var (length, kept) in _free)
-        {
-            // Bounded: each round lets one buffer go, and there are enough of them.
-            while (length != size && excess > 0 && kept.TryPop(out _))
-            {
-                _freeBytes -= length;
-                excess -= length;
-            }
-            if (excess <= 0) break;
-        }
-        return true;
-    }
-
-    /// <summary>Lets the GC have every kept buffer (the silo went idle); returns their bytes.</summary>
+    /// <summary>Lets the GC have every kept piece (the silo went idle); returns their bytes.</summary>
     public long ReleaseKeptBuffers()
     {
         lock (_gate)
         {
-            long released = _freeBytes;
-            _free.Clear();
-            _freeBytes = 0;
+            long released = (long)_freePieces.Count * PieceBytes;
+            _freePieces.Clear();
+            _freeBuffers.Clear();
             return released;
         }
     }
 
-    public void Release(long bytes)
+    public void Release(long bytes) => Resume(Interlocked.Add(ref _used, -bytes));
+
+    private void Resume(long used)
     {
-        long used = Interlocked.Add(ref _used, -bytes);
         if (used >= _resumeBytes) return;
         TaskCompletionSource? resumed;
         lock (_gate)

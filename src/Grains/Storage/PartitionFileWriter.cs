@@ -8,9 +8,10 @@ namespace Orleans.Shuffle.Grains.Storage;
 
 /// <summary>
 /// The file of one partition epoch: batches appended back to back, in arrival order.
-/// Appends copy into a buffer of the silo's memory budget; a full buffer (an eighth of the flush
-/// size at first, doubling up to 256 KiB by default as the partition fills them) goes to the disk's flusher
-/// and is written at its offset, so the appender never waits for the disk. While appending it keeps
+/// Appends copy into pieces of the silo's memory budget (<see cref="PieceBuffer"/>); once a
+/// partition's pending bytes reach its target (an eighth of the flush size at first, doubling up
+/// to 256 KiB by default as the partition fills them) they go to the disk's flusher and are written
+/// at their offset in one gathered write, so the appender never waits for the disk. While appending it keeps
 /// what commit reports: byte count, batch count, a CRC32C of the file, and chunk boundaries (a new
 /// chunk starts where the next batch would push the current one past the chunk size, so chunks hold
 /// whole batches).
@@ -31,8 +32,7 @@ public sealed class PartitionFileWriter : IDisposable
     private readonly List<long> _chunkOffsets = [0];
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SafeFileHandle? _handle;
-    private byte[]? _buffer;
-    private int _bufferLength;
+    private PieceBuffer? _buffer;
     private long _bufferFileOffset;
     private long _length;
     private int _batches;
@@ -70,43 +70,36 @@ public sealed class PartitionFileWriter : IDisposable
     public bool Failed { get { lock (_gate) return _failure is not null; } }
 
     /// <summary>
-    /// Appends one batch (header and payload). The batch is verified against its CRC32C after it is
-    /// copied, and a corrupt batch is not kept.
+    /// Appends one batch (header and payload). The batch is verified against its CRC32C first, and a
+    /// corrupt batch is not kept.
     /// </summary>
     public void Append(in ReadOnlySequence<byte> batch, in BatchHeader header)
     {
         int length = header.TotalLength;
+        if (batch.Length != length) throw new ArgumentException($"The batch is {batch.Length} bytes; its header says {length}.", nameof(batch));
         lock (_gate)
         {
             // Deleted (its shuffle was unregistered meanwhile) is not committed: the pusher must not take it for a lost attempt.
             if (_disposed) throw new GridException(GridErrorCode.UnknownPartition, $"Partition file {System.IO.Path.GetFileName(Path)} was deleted.");
             if (_sealed) throw new GridException(GridErrorCode.PartitionCommitted, $"Partition file {System.IO.Path.GetFileName(Path)} is already committed.");
             if (_failure is not null) throw new GridException(GridErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
-            if (_buffer is null || _bufferLength + length > _buffer.Length)
+            if (!header.Verify(batch))
             {
-                if (_buffer is not null) GrowBufferTarget();
-                SubmitBufferLocked();
-                _buffer = length > _flushBufferBytes ? _budget.RentBuffer(length, exact: true) : _budget.RentBuffer(Math.Max(_bufferTarget, length));
-            }
-            var destination = _buffer.AsSpan(_bufferLength, length);
-            batch.CopyTo(destination);
-            if (!header.Verify(destination, destination[BatchHeader.Size..]))
-            {
-                if (_bufferLength == 0)
-                {
-                    // A fresh buffer that got nothing goes back now, not at the next append.
-                    _budget.ReturnBuffer(_buffer);
-                    _buffer = null;
-                }
                 throw new GridException(GridErrorCode.ChecksumMismatch,
                     $"Checksum mismatch in batch (map {header.MapId}, attempt {header.AttemptId}, batch {header.BatchId}); the batch was not stored.");
             }
+            // A batch that would take the pending bytes past the target goes into the next write.
+            if (_buffer is not null && _buffer.Length > 0 && _buffer.Length + length > _bufferTarget)
+            {
+                GrowBufferTarget();
+                SubmitBufferLocked();
+            }
             if (_length > _chunkOffsets[^1] && _length - _chunkOffsets[^1] + length > _chunkBytes) _chunkOffsets.Add(_length);
-            _bufferLength += length;
+            _buffer ??= _budget.RentBuffer();
+            _crc = _buffer.Append(batch, _crc);
             _length += length;
             _batches++;
-            _crc = Crc32C.Append(_crc, destination);
-            if (_bufferLength >= _bufferTarget)
+            if (_buffer.Length >= _bufferTarget)
             {
                 SubmitBufferLocked();
                 GrowBufferTarget();
@@ -119,7 +112,7 @@ public sealed class PartitionFileWriter : IDisposable
     {
         lock (_gate)
         {
-            if (_sealed || _disposed || _failure is not null || _buffer is null || _bufferLength == 0) return;
+            if (_sealed || _disposed || _failure is not null || _buffer is null || _buffer.Length == 0) return;
             // Memory is short: this partition starts again from small buffers.
             _bufferTarget = MinBufferBytes(_flushBufferBytes);
             try
@@ -236,18 +229,18 @@ public sealed class PartitionFileWriter : IDisposable
     }
 
     /// <summary>Called on the flusher thread.</summary>
-    internal void WriteAt(ReadOnlySpan<byte> data, long offset)
+    internal void WriteAt(PieceBuffer data, long offset)
     {
         SafeFileHandle handle;
         lock (_gate) handle = _handle ?? throw new ObjectDisposedException(Path);
-        RandomAccess.Write(handle, data, offset);
+        data.WriteTo(handle, offset);
         if (_writeback) Writeback.Start(handle, offset, data.Length);
     }
 
     /// <summary>Called on the flusher thread when a buffer is written or failed.</summary>
     internal void OnFlushed(FlushWork work, Exception? error)
     {
-        _budget.ReturnBuffer(work.Buffer);
+        work.Buffer.Release();
         lock (_gate)
         {
             if (error is not null) _failure ??= error;
@@ -259,9 +252,9 @@ public sealed class PartitionFileWriter : IDisposable
     private void SubmitBufferLocked()
     {
         if (_buffer is null) return;
-        if (_bufferLength == 0)
+        if (_buffer.Length == 0)
         {
-            _budget.ReturnBuffer(_buffer);
+            _buffer.Release();
             _buffer = null;
             return;
         }
@@ -280,10 +273,9 @@ public sealed class PartitionFileWriter : IDisposable
             }
         }
         _pendingFlushes++;
-        var work = new FlushWork(this, _buffer, _bufferLength, _bufferFileOffset);
-        _bufferFileOffset += _bufferLength;
+        var work = new FlushWork(this, _buffer, _bufferFileOffset);
+        _bufferFileOffset += _buffer.Length;
         _buffer = null;
-        _bufferLength = 0;
         _flusher.Enqueue(work);
     }
 
@@ -296,11 +288,8 @@ public sealed class PartitionFileWriter : IDisposable
             _disposed = true;
             _sealed = true;
             if (_pendingFlushes == 0) _drained.TrySetResult();
-            if (_buffer is not null)
-            {
-                _budget.ReturnBuffer(_buffer);
-                _buffer = null;
-            }
+            _buffer?.Release();
+            _buffer = null;
         }
         // Wait briefly for queued writes so the handle is not closed under the flusher; they fail harmlessly if it is.
         try { await _drained.Task.WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false); } catch (TimeoutException) { }

@@ -26,6 +26,13 @@ public sealed class StorageOptions
     /// <summary>Size of each write to a partition file. Default 256 KiB.</summary>
     public int FlushBufferBytes { get; set; } = 256 * 1024;
 
+    /// <summary>
+    /// Size of the memory budget's pieces, which flush buffers are chained from: an eighth of
+    /// <see cref="FlushBufferBytes"/> (a partition's first buffer), 4 KiB..64 KiB so that no piece
+    /// lands on the large object heap. Derived, not configured.
+    /// </summary>
+    public int BufferPieceBytes => Math.Clamp(FlushBufferBytes / 8, 4096, MemoryBudget.MaxPieceBytes);
+
     /// <summary>Target size of a read chunk; a chunk holds whole batches. Default 8 MiB.</summary>
     public int ChunkBytes { get; set; } = 8 * 1024 * 1024;
 

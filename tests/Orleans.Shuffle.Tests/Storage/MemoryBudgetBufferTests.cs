@@ -1,125 +1,102 @@
+using System.Buffers;
+using Orleans.Shuffle.Batches;
 using Orleans.Shuffle.Grains.Storage;
+using Orleans.Shuffle.Tests.Infrastructure;
 
 namespace Orleans.Shuffle.Tests.Storage;
 
-/// <summary>The budget's own buffers: counted while rented, kept for reuse up to the limit's worth, let go when the silo is idle.</summary>
+/// <summary>
+/// The budget's own memory: pieces of one size, counted while rented, kept for reuse while kept and
+/// used together stay within the limit, let go when the silo is idle.
+/// </summary>
 public class MemoryBudgetBufferTests
 {
-    [Fact]
-    public void A_returned_buffer_is_the_next_one_rented_and_counts_only_while_rented()
-    {
-        var budget = new MemoryBudget(4 * 4096);
-        var first = budget.RentBuffer(4096);
-        Assert.Equal(4096, first.Length);
-        Assert.Equal(4096, budget.UsedBytes);
+    private const int Piece = 4096;
 
-        budget.ReturnBuffer(first);
-        Assert.Equal((0L, 4096L), (budget.UsedBytes, budget.KeptBytes));
-        Assert.Same(first, budget.RentBuffer(4096));
-        Assert.Equal((4096L, 0L), (budget.UsedBytes, budget.KeptBytes));
+    [Fact]
+    public void A_returned_piece_is_the_next_one_rented_and_counts_only_while_rented()
+    {
+        var budget = new MemoryBudget(4 * Piece, Piece);
+        var first = budget.RentPiece();
+        Assert.Equal(Piece, first.Length);
+        Assert.Equal(Piece, budget.UsedBytes);
+
+        budget.ReturnPiece(first);
+        Assert.Equal((0L, (long)Piece), (budget.UsedBytes, budget.KeptBytes));
+        Assert.Same(first, budget.RentPiece());
+        Assert.Equal(((long)Piece, 0L), (budget.UsedBytes, budget.KeptBytes));
     }
 
     /// <summary>
-    /// Buffers rented while the budget is over its limit still come back for reuse, up to the limit's
-    /// worth: dropped ones would be garbage on the large object heap that only a full collection takes
-    /// back, and the next rent would allocate anew, so the heap would follow the data.
+    /// Used and kept pieces together never exceed the limit: pieces rented past it (while the budget
+    /// paused, pushes in flight) go to the collector when they come back, and the rest are reused.
     /// </summary>
     [Fact]
-    public void Buffers_returned_while_over_the_limit_are_kept_up_to_the_limit_and_reused()
+    public void Used_and_kept_pieces_together_stay_within_the_limit()
     {
-        var budget = new MemoryBudget(2 * 4096);
-        var rented = Enumerable.Range(0, 5).Select(_ => budget.RentBuffer(4096)).ToList();
+        var budget = new MemoryBudget(2 * Piece, Piece);
+        var rented = Enumerable.Range(0, 5).Select(_ => budget.RentPiece()).ToList();
         Assert.True(budget.IsPaused);
-        foreach (var buffer in rented)
+        foreach (var piece in rented)
         {
-            budget.ReturnBuffer(buffer);
-            Assert.InRange(budget.KeptBytes, 0, 2 * 4096);
+            budget.ReturnPiece(piece);
+            Assert.InRange(budget.UsedBytes + budget.KeptBytes, 0, Math.Max(2 * Piece, budget.UsedBytes));
         }
-        // The first two came back while the budget was still over its limit; the rest found no room.
-        Assert.Equal((0L, 2L * 4096), (budget.UsedBytes, budget.KeptBytes));
-        Assert.Same(rented[1], budget.RentBuffer(4096));
-        Assert.Same(rented[0], budget.RentBuffer(4096));
-        var fresh = budget.RentBuffer(4096);
+        // The first three came back while two or more were still in use; the last two found room.
+        Assert.Equal((0L, 2L * Piece), (budget.UsedBytes, budget.KeptBytes));
+        Assert.Same(rented[4], budget.RentPiece());
+        Assert.Same(rented[3], budget.RentPiece());
+        var fresh = budget.RentPiece();
         Assert.DoesNotContain(rented, b => ReferenceEquals(b, fresh));
     }
 
-    /// <summary>A full set of kept buffers makes room for the size coming back by letting go of other sizes.</summary>
     [Fact]
-    public void A_returned_buffer_displaces_kept_buffers_of_other_sizes_when_the_kept_set_is_full()
+    public void A_piece_of_another_size_is_refused_and_nothing_is_released()
     {
-        var budget = new MemoryBudget(4 * 4096);
-        var small = Enumerable.Range(0, 4).Select(_ => budget.RentBuffer(4096)).ToList();
-        foreach (var buffer in small) budget.ReturnBuffer(buffer);
-        Assert.Equal(4L * 4096, budget.KeptBytes);
-
-        var large = budget.RentBuffer(2 * 4096);
-        Assert.DoesNotContain(small, b => ReferenceEquals(b, large));
-        budget.ReturnBuffer(large);
-        // Two small ones went to the GC to make room for the large one; the kept set stays within the limit.
-        Assert.Equal(4L * 4096, budget.KeptBytes);
-        Assert.Same(large, budget.RentBuffer(2 * 4096));
-        Assert.Equal(2L * 4096, budget.KeptBytes);
-    }
-
-    /// <summary>Kept buffers of other sizes are let go only when that makes room; a buffer that cannot fit leaves them be.</summary>
-    [Fact]
-    public void A_returned_buffer_that_cannot_fit_lets_no_kept_buffer_go()
-    {
-        var budget = new MemoryBudget(4 * 4096);
-        var small = Enumerable.Range(0, 4).Select(_ => budget.RentBuffer(4096)).ToList();
-        var huge = budget.RentBuffer(8 * 4096);
-        foreach (var buffer in small) budget.ReturnBuffer(buffer);
-        budget.ReturnBuffer(huge);
-        Assert.Equal((0L, 4L * 4096), (budget.UsedBytes, budget.KeptBytes));
-        var again = budget.RentBuffer(4096);
-        Assert.Contains(small, b => ReferenceEquals(b, again));
-    }
-
-    /// <summary>An exact buffer is never asked for again, so it is not kept even when its length is a power of two.</summary>
-    [Fact]
-    public void An_exact_buffer_is_not_kept_even_when_its_length_is_a_power_of_two()
-    {
-        var budget = new MemoryBudget(1 << 20);
-        budget.ReturnBuffer(budget.RentBuffer(4096));
-        var exact = budget.RentBuffer(64 * 1024, exact: true);
-        Assert.Equal(64 * 1024, exact.Length);
-        budget.ReturnBuffer(exact);
-        Assert.Equal((0L, 4096L), (budget.UsedBytes, budget.KeptBytes));
+        var budget = new MemoryBudget(4 * Piece, Piece);
+        budget.RentPiece();
+        Assert.Throws<ArgumentException>(() => budget.ReturnPiece(new byte[Piece * 2]));
+        Assert.Equal(Piece, budget.UsedBytes);
     }
 
     [Fact]
-    public void Buffers_are_kept_by_size_and_a_request_gets_the_next_power_of_two()
+    public void Pieces_larger_than_64_KiB_are_refused_since_they_would_live_on_the_large_object_heap()
     {
-        var budget = new MemoryBudget(1 << 20);
-        var small = budget.RentBuffer(4096);
-        var odd = budget.RentBuffer(100_000);
-        Assert.Equal(131_072, odd.Length);
-        Assert.Equal(4096 + 131_072, budget.UsedBytes);
-        budget.ReturnBuffer(small);
-        budget.ReturnBuffer(odd);
-        Assert.Equal((0L, 4096L + 131_072), (budget.UsedBytes, budget.KeptBytes));
-        // Each size is handed out again for requests of its size only.
-        Assert.Same(odd, budget.RentBuffer(70_000));
-        Assert.Same(small, budget.RentBuffer(3000));
-        Assert.Equal(0, budget.KeptBytes);
-
-        // A batch larger than any flush buffer gets exactly its length, and is not kept.
-        var exact = budget.RentBuffer(16 * 1024 * 1024 + 28, exact: true);
-        Assert.Equal(16 * 1024 * 1024 + 28, exact.Length);
-        budget.ReturnBuffer(exact);
-        Assert.Equal(0, budget.KeptBytes);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MemoryBudget(1 << 20, MemoryBudget.MaxPieceBytes + 1));
+        Assert.Equal(64 * 1024, new MemoryBudget(1 << 20, MemoryBudget.MaxPieceBytes).RentPiece().Length);
     }
 
     [Fact]
-    public void Releasing_the_kept_buffers_hands_them_to_the_GC()
+    public void Releasing_the_kept_pieces_hands_them_to_the_GC()
     {
-        var budget = new MemoryBudget(1 << 20);
-        var buffers = Enumerable.Range(0, 3).Select(_ => budget.RentBuffer(4096)).ToList();
-        foreach (var buffer in buffers) budget.ReturnBuffer(buffer);
-        Assert.Equal(3 * 4096, budget.ReleaseKeptBuffers());
+        var budget = new MemoryBudget(1 << 20, Piece);
+        var pieces = Enumerable.Range(0, 3).Select(_ => budget.RentPiece()).ToList();
+        foreach (var piece in pieces) budget.ReturnPiece(piece);
+        Assert.Equal(3 * Piece, budget.ReleaseKeptBuffers());
         Assert.Equal(0, budget.KeptBytes);
         // By reference: xunit compares arrays by their contents, and fresh uninitialized arrays may match.
-        var fresh = budget.RentBuffer(4096);
-        Assert.DoesNotContain(buffers, b => ReferenceEquals(b, fresh));
+        var fresh = budget.RentPiece();
+        Assert.DoesNotContain(pieces, b => ReferenceEquals(b, fresh));
+    }
+
+    /// <summary>A chain of pieces takes bytes that span pieces, extends the CRC over exactly those bytes, and gives its pieces back.</summary>
+    [Fact]
+    public void A_piece_buffer_spans_pieces_and_returns_them_all()
+    {
+        var budget = new MemoryBudget(1 << 20, Piece);
+        var buffer = budget.RentBuffer();
+        var first = TestBatches.Payload(Piece - 10, seed: 1);
+        var second = TestBatches.Payload(2 * Piece + 7, seed: 2);
+        uint crc = buffer.Append(new ReadOnlySequence<byte>(first), 0);
+        crc = buffer.Append(new ReadOnlySequence<byte>(second), crc);
+        Assert.Equal(first.Length + second.Length, buffer.Length);
+        Assert.Equal(3, buffer.PieceCount);
+        Assert.Equal(3L * Piece, budget.UsedBytes);
+        Assert.Equal(Crc32C.Compute([.. first, .. second]), crc);
+
+        buffer.Release();
+        Assert.Equal((0L, 3L * Piece), (budget.UsedBytes, budget.KeptBytes));
+        Assert.Same(buffer, budget.RentBuffer());
+        Assert.Equal(0, buffer.Length);
     }
 }

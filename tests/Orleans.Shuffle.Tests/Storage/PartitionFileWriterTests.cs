@@ -150,6 +150,50 @@ public sealed class PartitionFileWriterTests : IDisposable
         Assert.Equal(onDisk, await File.ReadAllBytesAsync(writer.Path));
     }
 
+    /// <summary>
+    /// With pieces smaller than the batches, a batch spans pieces, and one larger than 256 pieces is
+    /// written in several gathered writes: the file still holds every byte in order, batches split
+    /// across pieces (one arriving in segments) are verified, and every piece goes back.
+    /// </summary>
+    [Fact]
+    public async Task Batches_spanning_many_pieces_are_stored_exactly_and_every_piece_comes_back()
+    {
+        const int Piece = 4096;
+        using var flusher = new DiskFlusher("pieces");
+        var budget = new MemoryBudget(64L * 1024 * 1024, Piece);
+        using var writer = new PartitionFileWriter(_temp.Combine("app", "shuffle-0", "pieces.data"), flusher, budget, 4 * Piece, 1 << 20);
+        int[] sizes = [100, Piece, 3 * Piece + 5, 300 * Piece + 11, 1, Piece - BatchHeader.Size, 7 * Piece];
+        var batches = sizes.Select((size, i) => TestBatches.Make(0, 0, i, TestBatches.Payload(size, 40 + i))).ToList();
+        for (int i = 0; i < batches.Count; i++)
+        {
+            Assert.True(BatchHeader.TryRead(batches[i], out var header));
+            // Each batch arrives in segments, as from a receive pipe; 13-byte ones split the header too.
+            writer.Append(Segments.Of(batches[i], i % 2 == 0 ? 1000 : 13), header);
+        }
+        var committed = await writer.CommitAsync(fsync: false);
+        var onDisk = await File.ReadAllBytesAsync(writer.Path);
+        Assert.Equal(batches.SelectMany(b => b).ToArray(), onDisk);
+        Assert.Equal(TestBatches.ReferenceCrc32C(onDisk), committed.Crc32C);
+        Assert.Equal(0, budget.UsedBytes);
+        // The 1.2 MiB batch alone was over 256 pieces, so at least one write was split in groups.
+        Assert.True(budget.KeptBytes >= 301L * Piece, $"{budget.KeptBytes} bytes of pieces kept");
+    }
+
+    /// <summary>A batch whose bytes differ from its checksum, split across segments, is refused, and nothing stays counted.</summary>
+    [Fact]
+    public async Task A_corrupt_batch_in_segments_is_refused_and_holds_no_piece()
+    {
+        var budget = new MemoryBudget(64L * 1024 * 1024, 4096);
+        using var writer = new PartitionFileWriter(_temp.Combine("app", "shuffle-0", "corrupt-segments.data"), _flusher, budget, 16384, 1 << 20);
+        var batch = TestBatches.Make(0, 0, 0, TestBatches.Payload(9000, 3));
+        Assert.True(BatchHeader.TryRead(batch, out var header));
+        batch[^1] ^= 1;
+        var error = Assert.Throws<GridException>(() => writer.Append(Segments.Of(batch, 1000), header));
+        Assert.Equal(GridErrorCode.ChecksumMismatch, error.Code);
+        Assert.Equal(0, budget.UsedBytes);
+        Assert.Equal(0, (await writer.CommitAsync(fsync: false)).Bytes);
+    }
+
     [Fact]
     public async Task A_partition_starts_with_small_buffers_and_earns_flush_sized_ones()
     {
