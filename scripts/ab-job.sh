@@ -19,9 +19,13 @@ variants=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do variants+=("$1"); shift; done
 [ $# -gt 0 ] && shift
 [ ${#variants[@]} -gt 0 ] || { echo "no variants given" >&2; exit 2; }
-published="$(scripts/publish.sh)" || { echo "publish failed" >&2; exit 2; }
-SILO_DIR="$(sed -n 1p <<<"$published")"
-JOB_DIR="$(sed -n 2p <<<"$published")"
+# This checkout is published only when a variant runs it (a variant without @DIR).
+SILO_DIR="" JOB_DIR=""
+if printf '%s\n' "${variants[@]}" | grep -qv '^[^|]*@'; then
+  published="$(scripts/publish.sh)" || { echo "publish failed" >&2; exit 2; }
+  SILO_DIR="$(sed -n 1p <<<"$published")"
+  JOB_DIR="$(sed -n 2p <<<"$published")"
+fi
 OUT="${OUT:-$(mktemp -d -t orleans-shuffle-ab.XXXXXX)}"
 mkdir -p "$OUT"
 for round in $(seq "$ROUNDS"); do

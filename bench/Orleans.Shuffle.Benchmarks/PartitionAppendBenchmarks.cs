@@ -27,7 +27,7 @@ public class PartitionAppendBenchmarks
     public void Setup()
     {
         Directory.CreateDirectory(_root);
-        _flusher = new DiskFlusher("bench");
+        _flusher = new DiskFlusher("bench", _ => { });
         _budget = new MemoryBudget(1L << 30);
         var payload = new byte[BatchBytes - BatchHeader.Size];
         new Random(2).NextBytes(payload);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.Shuffle.Client;
+using Orleans.Shuffle.Client.Hosting;
 using Orleans.Shuffle.Clustering.DynamoDB;
 using Orleans.Shuffle.Clustering.File;
 
@@ -80,6 +81,8 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
             }
             else if (Gateways is not null) client.UseStaticClustering(Gateways.Select(ParseEndpoint).ToArray());
             else client.UseFileClustering(o => o.Directory = MembershipDirectory!);
+            // A gateway that resets the first connection, or silos still starting, must not fail the task.
+            client.UseClusterConnectRetry();
         });
         var host = builder.Build();
         try

@@ -14,7 +14,7 @@ public static class ShuffleGrainsSiloBuilderExtensions
 {
     /// <summary>
     /// Registers what the ShuffleGrain and the PartitionGrain need on a storage silo: this silo's
-    /// partition catalog (disks from <see cref="StorageOptions"/>), the slot-aware placement
+    /// partition catalog (disks from <see cref="StorageOptions"/>) and the check of its disks, the slot-aware placement
     /// director with the per-silo slot report service it asks, and the grid clock. The host adds the
     /// rest: the grain storage named <see cref="Shuffle.ShuffleGrain.StorageName"/>, a reminder table,
     /// and the data endpoint (<see cref="ILocalDataEndpoint"/>).
@@ -27,6 +27,7 @@ public static class ShuffleGrainsSiloBuilderExtensions
         services.AddOptions<Shuffle.ApplicationOptions>();
         services.TryAddKeyedSingleton(GridClock.ServiceKey, TimeProvider.System);
         services.AddSingleton(sp => new PartitionCatalog(sp.GetRequiredService<IOptions<StorageOptions>>().Value));
+        services.AddHostedService<DiskHealthMonitor>();
         silo.AddGrainService<StorageSiloService>();
         services.AddSingleton<IStorageSiloServiceClient, StorageSiloServiceClient>();
         services.AddSingleton<SlotReportCache>();

@@ -50,7 +50,7 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
         }
         catch (GridException e) when (e.Code == GridErrorCode.StorageFailure)
         {
-            Disk.MarkFailed();
+            Disk.MarkFailed(e);
             throw;
         }
         catch (GridException e) when (e.Code == GridErrorCode.PartitionCommitted)
@@ -70,7 +70,7 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
         }
         catch (GridException e) when (e.Code == GridErrorCode.StorageFailure)
         {
-            Disk.MarkFailed();
+            Disk.MarkFailed(e);
             throw;
         }
     }

@@ -21,11 +21,14 @@ public sealed class PartitionCatalog : IDisposable
         _options = options;
         // Leftovers first, so the slots count the space they held.
         LeftoversDeleted = options.Directories.Sum(StorageDirectory.DeleteLeftovers);
-        Disks = options.Directories.Select(d => new StorageDirectory(d, StorageDirectory.DeriveSlots(d, options))).ToList();
+        Disks = options.Directories.Select(d => new StorageDirectory(d, options)).ToList();
         Budget = new MemoryBudget(options.MaxBufferedBytes, options.BufferPieceBytes) { Trim = FlushPartialBuffers };
     }
 
     public IReadOnlyList<StorageDirectory> Disks { get; }
+
+    /// <summary>Disks that take partitions now: healthy, with slots.</summary>
+    public IEnumerable<StorageDirectory> UsableDisks => Disks.Where(d => d.Healthy && d.TotalSlots > 0);
 
     /// <summary>Partition files of an earlier incarnation of this silo, deleted at start.</summary>
     public int LeftoversDeleted { get; }

@@ -47,4 +47,10 @@ internal static partial class GrainLog
 
     [LoggerMessage(1015, LogLevel.Warning, "Application {AppId}: {Active} active silo(s), so new partition epochs get no replica although the shuffle asks for one")]
     public static partial void NoSiloForReplica(ILogger logger, string appId, int active);
+
+    [LoggerMessage(1016, LogLevel.Warning, "Storage directory {Disk} takes no new partitions: {Problem}")]
+    public static partial void DiskExcluded(ILogger logger, string disk, string problem);
+
+    [LoggerMessage(1017, LogLevel.Information, "Storage directory {Disk} passed its check and takes partitions again ({Slots} slots)")]
+    public static partial void DiskRecovered(ILogger logger, string disk, int slots);
 }

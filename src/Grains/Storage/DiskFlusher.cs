@@ -9,7 +9,9 @@ internal readonly record struct FlushWork(PartitionFileWriter Target, PieceBuffe
 /// <summary>
 /// One writer thread per disk. Partition files hand it full buffers; it writes them at their
 /// offsets in arrival order. One thread per disk keeps writes to a disk sequential-ish and makes
-/// a slow disk slow only the partitions on it.
+/// a slow disk slow only the partitions on it. A write that fails with an I/O error is the disk's
+/// fault and is reported to it; one that fails because its file was deleted meanwhile (the
+/// partition was destroyed with writes still queued) is nobody's, and is only counted.
 /// </summary>
 public sealed class DiskFlusher : IDisposable
 {
@@ -19,9 +21,11 @@ public sealed class DiskFlusher : IDisposable
     private long _writes;
     private long _failures;
     private long _writeTicks;
+    private readonly Action<Exception> _onDiskError;
 
-    public DiskFlusher(string name)
+    public DiskFlusher(string name, Action<Exception> onDiskError)
     {
+        _onDiskError = onDiskError;
         _thread = new Thread(Run) { IsBackground = true, Name = "flusher " + name };
         _thread.Start();
     }
@@ -30,6 +34,7 @@ public sealed class DiskFlusher : IDisposable
 
     public long Writes => Interlocked.Read(ref _writes);
 
+    /// <summary>Writes that failed for any reason, disk errors and writes to deleted files alike.</summary>
     public long Failures => Interlocked.Read(ref _failures);
 
     public TimeSpan WriteTime => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _writeTicks));
@@ -65,6 +70,7 @@ public sealed class DiskFlusher : IDisposable
             {
                 Interlocked.Increment(ref _failures);
                 error = e;
+                if (e is IOException or UnauthorizedAccessException) _onDiskError(e);
             }
             Interlocked.Add(ref _writeTicks, Stopwatch.GetTimestamp() - start);
             work.Target.OnFlushed(work, error);

@@ -152,7 +152,19 @@ public sealed class PartitionFileWriter : IDisposable
             if (_committed is not null) return _committed;
             if (_failure is not null)
                 throw new GridException(GridErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} failed to write: {_failure.Message}");
-            if (fsync && _handle is not null) RandomAccess.FlushToDisk(_handle);
+            if (fsync && _handle is not null)
+            {
+                try
+                {
+                    RandomAccess.FlushToDisk(_handle);
+                }
+                catch (IOException e)
+                {
+                    // This copy failed, not the commit of every partition: the caller marks its disk and the other copy serves.
+                    _failure = e;
+                    throw new GridException(GridErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} could not be synced to disk: {e.Message}");
+                }
+            }
             var offsets = new List<long>(_chunkOffsets);
             if (_length > offsets[^1]) offsets.Add(_length);
             _committed = new CommittedFile(_length, _batches, _crc, [.. offsets]);

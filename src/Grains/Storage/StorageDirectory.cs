@@ -3,38 +3,78 @@ using Orleans.Shuffle.Grains.Partition;
 namespace Orleans.Shuffle.Grains.Storage;
 
 /// <summary>
-/// One storage directory (a disk): its partition slots, its flusher, and where partition files go:
-/// {root}/{appId}/shuffle-{shuffleId}/{partitionId}-{epoch}.data. Application ids are validated
-/// before they get here, so a path can never leave the root.
+/// One storage directory (a disk): its partition slots, its flusher, its health, and where partition
+/// files go: {root}/{appId}/shuffle-{shuffleId}/{partitionId}-{epoch}.data. Application ids are
+/// validated before they get here, so a path can never leave the root.
+/// <para>
+/// A disk takes new partitions only while it has no <see cref="Problem"/>: a failed probe (see
+/// <see cref="DiskProbe"/>), free space below the reserve, or a write or fsync that failed since
+/// the last check. <see cref="Check"/> (at start-up, then every <see cref="StorageOptions.DiskCheckPeriod"/>)
+/// sets or clears it, so a disk that failed once comes back when it works again, like Celeborn's
+/// disk checker.
+/// </para>
 /// </summary>
 public sealed class StorageDirectory : IDisposable
 {
+    private readonly StorageOptions _options;
     private int _usedSlots;
+    private int _totalSlots;
+    private long _diskErrors;
+    private volatile string? _problem;
 
-    public StorageDirectory(string root, int totalSlots)
+    /// <summary>Probes the directory at once (<see cref="Check"/>); a disk that fails it is kept, with its problem, and takes no partitions.</summary>
+    public StorageDirectory(string root, StorageOptions options)
     {
+        _options = options;
         Root = Path.GetFullPath(root);
-        Directory.CreateDirectory(Root);
-        TotalSlots = totalSlots;
-        Flusher = new DiskFlusher(Path.GetFileName(Root));
+        Flusher = new DiskFlusher(Path.GetFileName(Root), MarkFailed);
+        Check();
     }
 
     public string Root { get; }
 
-    public int TotalSlots { get; }
+    /// <summary>Slots from configuration, or derived from the free space the first check found above the reserve.</summary>
+    public int TotalSlots => Volatile.Read(ref _totalSlots);
 
     public int UsedSlots => Volatile.Read(ref _usedSlots);
 
     public int FreeSlots => Healthy ? Math.Max(0, TotalSlots - UsedSlots) : 0;
 
-    /// <summary>False once a write to this disk failed: it takes no new partitions, and the silo advertises fewer slots.</summary>
-    public bool Healthy => !_failed && Flusher.Failures == 0;
+    /// <summary>Why the disk takes no new partitions now; null when it does. Partitions on it stay readable.</summary>
+    public string? Problem => _problem;
 
-    private volatile bool _failed;
+    public bool Healthy => _problem is null;
+
+    /// <summary>Writes and fsyncs that failed with an I/O error, since start.</summary>
+    public long DiskErrors => Interlocked.Read(ref _diskErrors);
 
     public DiskFlusher Flusher { get; }
 
-    public void MarkFailed() => _failed = true;
+    /// <summary>A write or fsync to this disk failed: it takes no new partitions until a check passes.</summary>
+    public void MarkFailed(Exception error)
+    {
+        Interlocked.Increment(ref _diskErrors);
+        _problem = $"a write failed: {error.Message}";
+    }
+
+    /// <summary>
+    /// Probes the disk and compares its free space with the reserve; sets or clears <see cref="Problem"/>.
+    /// Returns the problem (null when healthy).
+    /// </summary>
+    public string? Check()
+    {
+        string? problem = DiskProbe.Run(Root);
+        if (problem is null)
+        {
+            long available = DiskProbe.AvailableBytes(Root);
+            if (available < _options.ReservedBytesPerDisk)
+                problem = $"{available:N0} bytes free, below the reserve of {_options.ReservedBytesPerDisk:N0} (Storage:ReservedBytesPerDisk)";
+            // Derived once, from the first check that found room: later checks see the space our own files took.
+            else if (TotalSlots == 0) Volatile.Write(ref _totalSlots, DeriveSlots(available, _options));
+        }
+        _problem = problem;
+        return problem;
+    }
 
     public bool TryReserveSlot()
     {
@@ -57,21 +97,29 @@ public sealed class StorageDirectory : IDisposable
     /// <summary>
     /// Deletes the partition files an earlier incarnation of the silo left in <paramref name="root"/>
     /// (it was killed, so it could not delete them): a silo never takes a file of another incarnation
-    /// up, so they would only hold space. Only the partition layout is touched; returns the files deleted.
+    /// up, so they would only hold space. Only the partition layout is touched; returns the files
+    /// deleted. A directory that cannot be read is left to the probe to report.
     /// </summary>
     public static int DeleteLeftovers(string root)
     {
-        if (!Directory.Exists(root)) return 0;
         int deleted = 0;
-        foreach (string shuffle in Directory.EnumerateDirectories(root).SelectMany(app => Directory.EnumerateDirectories(app, "shuffle-*")).ToList())
+        try
         {
-            foreach (string file in Directory.EnumerateFiles(shuffle, "*-*.data"))
+            if (!Directory.Exists(root)) return 0;
+            foreach (string shuffle in Directory.EnumerateDirectories(root).SelectMany(app => Directory.EnumerateDirectories(app, "shuffle-*")).ToList())
             {
-                File.Delete(file);
-                deleted++;
+                foreach (string file in Directory.EnumerateFiles(shuffle, "*-*.data"))
+                {
+                    File.Delete(file);
+                    deleted++;
+                }
+                DeleteIfEmpty(shuffle);
+                DeleteIfEmpty(Path.GetDirectoryName(shuffle)!);
             }
-            DeleteIfEmpty(shuffle);
-            DeleteIfEmpty(Path.GetDirectoryName(shuffle)!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Reported by the probe that follows; what was deleted so far stays deleted.
         }
         return deleted;
     }
@@ -81,13 +129,12 @@ public sealed class StorageDirectory : IDisposable
         if (!Directory.EnumerateFileSystemEntries(directory).Any()) Directory.Delete(directory);
     }
 
-    /// <summary>Slots a disk gets when none are configured: free space less the reserve, over the expected partition size.</summary>
-    public static int DeriveSlots(string root, StorageOptions options)
+    /// <summary>Slots a disk gets when none are configured: free space above the reserve over the expected partition size (0 when there is none).</summary>
+    public static int DeriveSlots(long availableBytes, StorageOptions options)
     {
         if (options.SlotsPerDisk > 0) return options.SlotsPerDisk;
-        Directory.CreateDirectory(root);
-        long free = new DriveInfo(Path.GetFullPath(root)).AvailableFreeSpace - options.ReservedBytesPerDisk;
-        return (int)Math.Clamp(free / options.EstimatedPartitionBytes, 16, 65536);
+        long room = availableBytes - options.ReservedBytesPerDisk;
+        return (int)Math.Clamp(room / options.EstimatedPartitionBytes, 0, 65536);
     }
 
     public void Dispose() => Flusher.Dispose();

@@ -13,14 +13,17 @@ public sealed class StorageOptions
 
     /// <summary>
     /// Partition slots per disk. 0 (default) derives it from free space: (free - reserved) / EstimatedPartitionBytes,
-    /// clamped to 16..65536, like Celeborn's slots-per-disk.
+    /// at most 65536, like Celeborn's slots-per-disk; a disk with no room above the reserve gets none.
     /// </summary>
     public int SlotsPerDisk { get; set; }
 
     /// <summary>Expected size of one partition, for deriving slots. Default 64 MiB (Celeborn's initial estimate).</summary>
     public long EstimatedPartitionBytes { get; set; } = 64L * 1024 * 1024;
 
-    /// <summary>Space kept free on each disk. Default 5 GiB; lower it for small test disks.</summary>
+    /// <summary>
+    /// Space kept free on each disk: a disk with less free space takes no new partitions. Default
+    /// 5 GiB; lower it for small test disks.
+    /// </summary>
     public long ReservedBytesPerDisk { get; set; } = 5L * 1024 * 1024 * 1024;
 
     /// <summary>Size of each write to a partition file. Default 256 KiB.</summary>
@@ -60,6 +63,13 @@ public sealed class StorageOptions
     /// </summary>
     public bool WritebackEachFlush { get; set; } = true;
 
+    /// <summary>
+    /// How often each disk is checked (a probe file created, written, fsynced and deleted; free space
+    /// against <see cref="ReservedBytesPerDisk"/>). A disk that fails takes no new partitions until a
+    /// later check passes. Default 30 s (Celeborn's disk checker runs every 30 s too).
+    /// </summary>
+    public TimeSpan DiskCheckPeriod { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>fsync each partition file on commit. Default false (Celeborn does not either; replicas cover a crash).</summary>
     public bool FsyncOnCommit { get; set; }
 
@@ -73,6 +83,7 @@ public sealed class StorageOptions
         if (FlushBufferBytes is < 4096 or > 64 * 1024 * 1024) yield return "Storage:FlushBufferBytes must be 4 KiB..64 MiB.";
         if (ChunkBytes is < 4096 or > 16 * 1024 * 1024) yield return "Storage:ChunkBytes must be 4 KiB..16 MiB.";
         if (SplitThresholdBytes < 64 * 1024) yield return "Storage:SplitThresholdBytes must be at least 64 KiB.";
+        if (DiskCheckPeriod < TimeSpan.FromMilliseconds(100)) yield return "Storage:DiskCheckPeriod must be at least 100 ms.";
         if (MaxBufferedBytes < 4L * FlushBufferBytes) yield return "Storage:MaxBufferedBytes must hold at least 4 flush buffers.";
     }
 }

@@ -27,7 +27,7 @@ namespace Orleans.Shuffle.Silo.Hosting;
 /// </summary>
 public static class SiloHost
 {
-    /// <summary>Exit codes: 0 stopped, 2 bad configuration, 3 could not start (ports, disks, stores), 4 the parent process is gone.</summary>
+    /// <summary>Exit codes: 0 stopped, 2 bad configuration or no usable disk, 3 could not start (ports, stores), 4 the parent process is gone.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
         IHost host;
@@ -41,6 +41,14 @@ public static class SiloHost
             return 2;
         }
         var config = host.Services.GetRequiredService<SiloConfiguration>();
+        var disks = StartupChecks.NoUsableDisk(host.Services.GetRequiredService<Grains.Partition.PartitionCatalog>()).ToList();
+        if (disks.Count > 0)
+        {
+            await Console.Error.WriteLineAsync("The silo has no usable disk:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", disks))
+                .ConfigureAwait(false);
+            host.Dispose();
+            return 2;
+        }
         var problems = StartupChecks.Problems(config);
         if (problems.Count > 0)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Grains.Storage;
 
 namespace Orleans.Shuffle.Silo.Hosting;
@@ -7,12 +8,11 @@ namespace Orleans.Shuffle.Silo.Hosting;
 /// <summary>
 /// What a silo checks before it starts anything, so that it exits at once with a message saying what
 /// to fix instead of half starting: its ports are free (Orleans does not always fail on a port that
-/// another silo already listens on), and every storage directory can be written.
+/// another silo already listens on), and at least one storage directory works.
 /// </summary>
 internal static class StartupChecks
 {
-    public static IReadOnlyList<string> Problems(SiloConfiguration config) =>
-        [.. PortsInUse(config.Silo), .. UnwritableDirectories(config.Storage)];
+    public static IReadOnlyList<string> Problems(SiloConfiguration config) => [.. PortsInUse(config.Silo)];
 
     public static IEnumerable<string> PortsInUse(SiloOptions silo)
     {
@@ -29,24 +29,17 @@ internal static class StartupChecks
         }
     }
 
-    public static IEnumerable<string> UnwritableDirectories(StorageOptions storage)
+    /// <summary>
+    /// Nothing when at least one disk passed its probe (<see cref="DiskProbe"/>) and has slots; a disk
+    /// that failed is left out and the silo serves from the others. Otherwise one line per disk.
+    /// </summary>
+    public static IEnumerable<string> NoUsableDisk(PartitionCatalog catalog)
     {
-        foreach (string directory in storage.Directories)
+        if (catalog.UsableDisks.Any()) yield break;
+        foreach (var disk in catalog.Disks)
         {
-            string? problem = null;
-            try
-            {
-                Directory.CreateDirectory(directory);
-                string probe = Path.Combine(directory, $".write-check-{Environment.ProcessId}");
-                File.WriteAllBytes(probe, [1]);
-                File.Delete(probe);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                problem = e.Message;
-            }
-            if (problem is not null)
-                yield return $"Storage directory {directory} cannot be written ({problem}): fix its permissions or mount, or choose another with --disk.";
+            string why = disk.Problem ?? $"no slots ({nameof(StorageOptions.ReservedBytesPerDisk)} leaves no room for a partition of {nameof(StorageOptions.EstimatedPartitionBytes)})";
+            yield return $"Storage directory {disk.Root} cannot be used ({why}): fix its permissions, mount or free space, or choose another with --disk.";
         }
     }
 

@@ -53,6 +53,8 @@ public static class StateEndpoints
                 {
                     root = d.Root,
                     healthy = d.Healthy,
+                    problem = d.Problem,
+                    diskErrors = d.DiskErrors,
                     totalSlots = d.TotalSlots,
                     usedSlots = d.UsedSlots,
                     bytesWritten = d.Flusher.BytesWritten,

@@ -186,13 +186,20 @@ public sealed class TmpfsMount : IDisposable
 
     public string Directory { get; }
 
-    public static TmpfsMount Mount(string directory, int sizeMiB)
+    public static TmpfsMount Mount(string directory, int sizeMiB, bool readOnly = false)
     {
         System.IO.Directory.CreateDirectory(directory);
-        var (exit, output) = Run("mount", "-t", "tmpfs", "-o", $"size={sizeMiB}m", "tmpfs", directory);
+        var (exit, output) = Run("mount", "-t", "tmpfs", "-o", $"{(readOnly ? "ro" : "rw")},size={sizeMiB}m", "tmpfs", directory);
         Assert.True(exit == 0,
             $"could not mount a tmpfs on {directory} (this test needs Linux and root, to make a disk fail under a running silo): {output}");
         return new TmpfsMount(directory);
+    }
+
+    /// <summary>Makes the mounted file system read-only, or writable again, under whoever uses it (mount -o remount).</summary>
+    public void Remount(bool readOnly)
+    {
+        var (exit, output) = Run("mount", "-o", $"remount,{(readOnly ? "ro" : "rw")}", Directory);
+        Assert.True(exit == 0, $"could not remount {Directory} {(readOnly ? "read-only" : "writable")}: {output}");
     }
 
     /// <summary>Fills the file system to the last byte with a filler file, so every later write gets ENOSPC; returns the bytes written.</summary>

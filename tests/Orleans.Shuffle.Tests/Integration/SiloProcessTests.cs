@@ -64,14 +64,69 @@ public class SiloProcessTests
     }
 
     [Fact]
-    public async Task A_silo_with_an_unwritable_disk_exits_at_once_saying_which()
+    public async Task A_silo_with_no_usable_disk_exits_2_saying_which_and_why()
     {
         using var temp = new TempDirectory("oshuffle-silo");
         string notADirectory = temp.Combine("plain-file");
         await File.WriteAllTextAsync(notADirectory, "a file, not a directory");
-        using var silo = StartSilo(temp, "--disk", Path.Combine(notADirectory, "disk"));
-        Assert.Equal(3, await silo.WaitForExitAsync(ExitBound));
-        Assert.Contains(silo.Output, l => l.Contains("cannot be written", StringComparison.Ordinal) && l.Contains(notADirectory, StringComparison.Ordinal));
+        using var underAFile = StartSilo(temp, "--disk", Path.Combine(notADirectory, "disk"));
+        Assert.Equal(2, await underAFile.WaitForExitAsync(ExitBound));
+        Assert.Contains(underAFile.Output, l => l.Contains("cannot be used", StringComparison.Ordinal) && l.Contains(notADirectory, StringComparison.Ordinal));
+
+        using var isAFile = StartSilo(temp, "--disk", notADirectory);
+        Assert.Equal(2, await isAFile.WaitForExitAsync(ExitBound));
+        Assert.Contains(isAFile.Output, l => l.Contains("cannot be used", StringComparison.Ordinal) && l.Contains(notADirectory, StringComparison.Ordinal));
+
+        // A read-only file system lists and opens fine; only a write shows it.
+        using var readOnly = TmpfsMount.Mount(temp.Combine("ro"), 4, readOnly: true);
+        using var onReadOnly = StartSilo(temp, "--disk", readOnly.Directory);
+        Assert.Equal(2, await onReadOnly.WaitForExitAsync(ExitBound));
+        Assert.Contains(onReadOnly.Output, l => l.Contains("cannot be used", StringComparison.Ordinal) && l.Contains("Read-only file system", StringComparison.Ordinal));
+        Assert.Contains(onReadOnly.Output, l => l.Contains("no usable disk", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_silo_leaves_out_a_read_only_disk_serves_from_the_others_and_takes_it_back_when_a_check_passes()
+    {
+        using var temp = new TempDirectory("oshuffle-silo");
+        using var flaky = TmpfsMount.Mount(temp.Combine("flaky"), 4, readOnly: true);
+        using var grid = await SiloProcessGrid.StartAsync([flaky.Directory], temp.Combine("membership"),
+            ["--Storage:Directories:1=" + temp.Combine("good"), "--Storage:SlotsPerDisk=7", "--Storage:ReservedBytesPerDisk=0", "--Storage:DiskCheckPeriod=00:00:00.2"]);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        async Task<System.Text.Json.JsonElement> StateAsync() =>
+            System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"http://{grid.Silos[0].Http}/state")).RootElement;
+        bool Logged(string text) => grid.Output(0, 400).Split('\n').Any(l => l.Contains(text, StringComparison.Ordinal) && l.Contains(flaky.Directory, StringComparison.Ordinal));
+
+        var state = await StateAsync();
+        var disks = state.GetProperty("disks").EnumerateArray().ToList();
+        Assert.Equal(2, disks.Count);
+        Assert.False(disks[0].GetProperty("healthy").GetBoolean());
+        Assert.Contains("Read-only file system", disks[0].GetProperty("problem").GetString());
+        Assert.True(disks[1].GetProperty("healthy").GetBoolean());
+        Assert.Equal(7, state.GetProperty("silo").GetProperty("totalSlots").GetInt32());
+        Assert.True(Logged("takes no new partitions"), grid.Output(0, 400));
+
+        // Writable again: a periodic check takes it back, and the silo advertises its slots.
+        flaky.Remount(readOnly: false);
+        Assert.True(await PollAsync(async () => (await StateAsync()).GetProperty("silo").GetProperty("totalSlots").GetInt32() == 14), "the disk did not come back");
+        Assert.True(Logged("passed its check"), grid.Output(0, 400));
+
+        // Read-only under the running silo: the next check leaves it out again.
+        flaky.Remount(readOnly: true);
+        Assert.True(await PollAsync(async () => (await StateAsync()).GetProperty("silo").GetProperty("totalSlots").GetInt32() == 7), "the disk was not left out");
+    }
+
+    /// <summary>Polls every 100 ms for at most 30 s.</summary>
+    private static async Task<bool> PollAsync(Func<Task<bool>> done)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // Bounded by the 30 s.
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            if (await done()) return true;
+            await Task.Delay(100);
+        }
+        return false;
     }
 
     [Fact]

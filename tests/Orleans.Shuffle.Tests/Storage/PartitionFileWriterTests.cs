@@ -14,7 +14,7 @@ public sealed class PartitionFileWriterTests : IDisposable
     private const int ChunkBytes = 8192;
 
     private readonly TempDirectory _temp = new("oshuffle-storage");
-    private readonly DiskFlusher _flusher = new("test");
+    private readonly DiskFlusher _flusher = new("test", _ => { });
     private readonly MemoryBudget _budget = new(64L * 1024 * 1024);
 
     public void Dispose()
@@ -159,7 +159,7 @@ public sealed class PartitionFileWriterTests : IDisposable
     public async Task Batches_spanning_many_pieces_are_stored_exactly_and_every_piece_comes_back()
     {
         const int Piece = 4096;
-        using var flusher = new DiskFlusher("pieces");
+        using var flusher = new DiskFlusher("pieces", _ => { });
         var budget = new MemoryBudget(64L * 1024 * 1024, Piece);
         using var writer = new PartitionFileWriter(_temp.Combine("app", "shuffle-0", "pieces.data"), flusher, budget, 4 * Piece, 1 << 20);
         int[] sizes = [100, Piece, 3 * Piece + 5, 300 * Piece + 11, 1, Piece - BatchHeader.Size, 7 * Piece];
@@ -198,7 +198,7 @@ public sealed class PartitionFileWriterTests : IDisposable
     public async Task A_partition_starts_with_small_buffers_and_earns_flush_sized_ones()
     {
         const int Flush = 64 * 1024;
-        using var flusher = new DiskFlusher("growth");
+        using var flusher = new DiskFlusher("growth", _ => { });
         var budget = new MemoryBudget(64L * 1024 * 1024);
         using var writer = new PartitionFileWriter(_temp.Combine("app", "shuffle-0", "growth.data"), flusher, budget, Flush, 1 << 20);
         var batch = TestBatches.Make(0, 0, 0, TestBatches.Payload(1000, 5));
@@ -341,7 +341,7 @@ public sealed class PartitionFileWriterTests : IDisposable
     [Fact]
     public async Task Commit_after_the_flusher_stopped_fails_with_StorageFailure()
     {
-        var flusher = new DiskFlusher("stopped");
+        var flusher = new DiskFlusher("stopped", _ => { });
         flusher.Dispose();
         // Not disposed: with the flusher gone, disposing would wait for a flush that never completes.
         var writer = new PartitionFileWriter(_temp.Combine("stopped.data"), flusher, _budget, FlushBufferBytes, ChunkBytes);

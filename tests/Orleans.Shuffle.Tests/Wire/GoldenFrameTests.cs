@@ -526,7 +526,7 @@ public sealed class GoldenFrameTests
     {
         // The silo's side: batches B and C appended to a partition file, committed, read back as chunk 0.
         using var temp = new TempDirectory("oshuffle-golden");
-        using var flusher = new DiskFlusher("golden");
+        using var flusher = new DiskFlusher("golden", _ => { });
         using (var file = new PartitionFileWriter(temp.Combine("p2-1.data"), flusher, new MemoryBudget(1 << 20), 4096, 1 << 20))
         {
             foreach (var batch in new[] { BatchB, BatchC })
