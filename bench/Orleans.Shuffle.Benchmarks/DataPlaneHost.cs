@@ -58,6 +58,8 @@ internal sealed class DataPlaneHost : IAsyncDisposable
             .AddSingleton(new SiloConnectionPool(new GridConnectionOptions { PeerName = "bench-silo" }))
             .AddSingleton<ReplicaForwarder>()
             .AddSingleton<ILocalSiloDetails>(new BenchSiloDetails())
+            .AddSingleton(TimeProvider.System)
+            .AddSingleton<DataPlaneMemory>()
             .AddSingleton<DataEndpoint>()
             .AddSingleton<DataRequestRouter>()
             .Configure<DataEndpointOptions>(o =>

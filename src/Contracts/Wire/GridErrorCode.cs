@@ -28,4 +28,5 @@ public enum GridErrorCode : ushort
     StorageFailure = 22,
     Internal = 23,
     ReplicationFailed = 24,
+    QuotaExceeded = 25,
 }

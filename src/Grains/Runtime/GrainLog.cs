@@ -53,4 +53,7 @@ internal static partial class GrainLog
 
     [LoggerMessage(1017, LogLevel.Information, "Storage directory {Disk} passed its check and takes partitions again ({Slots} slots)")]
     public static partial void DiskRecovered(ILogger logger, string disk, int slots);
+
+    [LoggerMessage(1018, LogLevel.Warning, "Application {AppId}: shuffle {ShuffleId} refused, over the slot quota (holds {Held}, wants {Wanted}, may hold {Quota})")]
+    public static partial void QuotaExceeded(ILogger logger, string appId, int shuffleId, int held, int wanted, long quota);
 }

@@ -23,8 +23,17 @@ public sealed class ApplicationOptions
     /// <summary>PartitionGrain calls one ShuffleGrain has in flight at once while placing, committing or deleting. Default 256.</summary>
     public int MaxPartitionCallsInFlight { get; set; } = 256;
 
+    /// <summary>
+    /// The share of the grid's partition slots (the Active silos' healthy slots) one application may
+    /// hold in registered shuffles, so one job cannot starve the others: a RegisterShuffle that would
+    /// take it past gets QuotaExceeded. Revives (a lost silo, a split) are not refused, so a running
+    /// job survives its failures. Default 0.5; 1 turns the quota off.
+    /// </summary>
+    public double MaxSlotShare { get; set; } = 0.5;
+
     public IEnumerable<string> Validate()
     {
+        if (!(MaxSlotShare > 0 && MaxSlotShare <= 1)) yield return $"{SectionName}:MaxSlotShare must be above 0 and at most 1.";
         if (HeartbeatTtl <= TimeSpan.Zero) yield return $"{SectionName}:HeartbeatTtl must be positive.";
         if (ExpiryCheckPeriod <= TimeSpan.Zero) yield return $"{SectionName}:ExpiryCheckPeriod must be positive.";
         if (MaxCommitWait <= TimeSpan.Zero || MaxCommitWait > TimeSpan.FromMinutes(5)) yield return $"{SectionName}:MaxCommitWait must be positive and at most 5 min.";

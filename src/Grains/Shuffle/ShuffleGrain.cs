@@ -115,6 +115,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
 
         var record = new ShuffleRecord { ShuffleId = shuffleId, Spec = spec, WinningAttempts = Enumerable.Repeat(-1, spec.NumMaps).ToArray() };
         bool replicate = Replicate(spec);
+        await CheckSlotQuotaAsync(shuffleId, spec, spec.NumPartitions * (replicate ? 2 : 1)).ConfigureAwait(true);
         var placed = await Task.WhenAll(Enumerable.Range(0, spec.NumPartitions).Select(async p =>
         {
             try
@@ -426,6 +427,35 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
     }
 
     /// <summary>With one active silo there is nowhere to put a replica: the shuffle's new epochs run unreplicated, and say so.</summary>
+    /// <summary>
+    /// QuotaExceeded when the application's shuffles hold, with <paramref name="wanted"/> more, more than
+    /// <see cref="ApplicationOptions.MaxSlotShare"/> of the slots of the grid's Active silos (asked of
+    /// each silo; one that does not answer counts none).
+    /// </summary>
+    private async Task CheckSlotQuotaAsync(int shuffleId, ShuffleSpec spec, int wanted)
+    {
+        if (_options.MaxSlotShare >= 1) return;
+        int held = State.Shuffles.Values.Sum(r => r.Locations.Sum(l => l.Copies.Count()));
+        var active = _membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
+        var totals = await Task.WhenAll(active.Select(async silo =>
+        {
+            try
+            {
+                return (await _storageSilos.GetSlotReport(silo).ConfigureAwait(true)).TotalSlots;
+            }
+            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
+            {
+                return 0;
+            }
+        })).ConfigureAwait(true);
+        long quota = (long)Math.Floor(_options.MaxSlotShare * totals.Sum(t => (long)t));
+        if (held + wanted <= quota) return;
+        GrainLog.QuotaExceeded(_logger, _appId, shuffleId, held, wanted, quota);
+        throw new GridException(GridErrorCode.QuotaExceeded,
+            $"Shuffle {_appId}/{shuffleId} ({spec}) needs {wanted} partition slots; the application holds {held} and may hold {quota} " +
+            $"(Applications:MaxSlotShare {_options.MaxSlotShare:0.##} of the grid's {totals.Sum()} slots). Unregister finished shuffles, or ask for fewer partitions.");
+    }
+
     private bool Replicate(ShuffleSpec spec)
     {
         if (spec.Replicas < 2) return false;

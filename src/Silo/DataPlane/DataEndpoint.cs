@@ -25,7 +25,7 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// after every grain has deactivated. <see cref="Bound"/> gives the address once the port is bound.
 /// </summary>
 public sealed class DataEndpoint(
-    IServiceProvider services, IOptions<DataEndpointOptions> options, ILocalSiloDetails silo, ILoggerFactory loggers)
+    IServiceProvider services, IOptions<DataEndpointOptions> options, DataPlaneMemory memory, ILocalSiloDetails silo, ILoggerFactory loggers)
     : ILifecycleParticipant<ISiloLifecycle>, ILocalDataEndpoint, IAsyncDisposable
 {
     private readonly TaskCompletionSource<SiloEndpoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -45,6 +45,7 @@ public sealed class DataEndpoint(
         var settings = options.Value;
         ListenOptions? listen = null;
         _blocks = new DataBlockPool(settings.BlockBytes, settings.MaxKeptBlockBytes);
+        memory.Blocks = _blocks;
         _kestrel = BuildKestrel(settings, _blocks, l => listen = l);
         var server = _kestrel.Services.GetRequiredService<IServer>();
         try
@@ -83,6 +84,7 @@ public sealed class DataEndpoint(
                 .ConfigureKestrel(kestrel =>
                 {
                     kestrel.ApplicationServices = services;
+                    kestrel.Limits.MaxConcurrentConnections = settings.MaxConnections;
                     kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.Port, l =>
                     {
                         l.UseConnectionHandler<DataConnectionHandler>();

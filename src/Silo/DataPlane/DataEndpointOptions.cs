@@ -42,6 +42,35 @@ public sealed class DataEndpointOptions
     /// </summary>
     public long MaxKeptBlockBytes { get; set; } = 32L * 1024 * 1024;
 
+    /// <summary>
+    /// Bytes of frame bodies larger than <see cref="ReceiveBufferBytes"/> the silo holds at once, all
+    /// connections together. A connection reserves such a body's whole length before reading it;
+    /// one that gets no budget within <see cref="FrameReadTimeout"/> is refused (Timeout) and
+    /// closed. Default 64 MiB, two bodies of the largest size; at least <see cref="MaxFrameBodyBytes"/>.
+    /// </summary>
+    public long MaxLargeFrameBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// Connections the endpoint serves at once; Kestrel closes the ones beyond at once. With
+    /// <see cref="ReceiveBufferBytes"/> and <see cref="MaxLargeFrameBytes"/> it bounds what the
+    /// connections can hold: at defaults 4,096 x 1 MiB + 64 MiB, reached only if every connection
+    /// holds a partial frame. A job needs about one connection per executor and silo. Default 4,096.
+    /// </summary>
+    public int MaxConnections { get; set; } = 4096;
+
+    /// <summary>
+    /// A frame whose first bytes arrived must arrive whole (and a large one get its budget) within
+    /// this, or the connection is closed: a peer that drips a frame cannot hold its buffer. Time the
+    /// silo spends handling earlier frames does not count. Default 30 s (a 32 MiB frame at 1.1 MB/s).
+    /// </summary>
+    public TimeSpan FrameReadTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// A connection past its Hello that sends nothing for this long, with no request in flight, is
+    /// closed; the client's pool reconnects on its next request. Default 5 min.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>A connection that has not completed its Hello by then is closed. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -58,6 +87,10 @@ public sealed class DataEndpointOptions
         if (ReceiveBufferBytes < 64 * 1024 || ReceiveBufferBytes > MaxFrameBodyBytes) yield return $"{SectionName}:ReceiveBufferBytes must be 64 KiB..MaxFrameBodyBytes.";
         if (BlockBytes < 4096 || BlockBytes > ReceiveBufferBytes) yield return $"{SectionName}:BlockBytes must be 4 KiB..ReceiveBufferBytes.";
         if (MaxKeptBlockBytes < 0) yield return $"{SectionName}:MaxKeptBlockBytes must not be negative.";
+        if (MaxLargeFrameBytes < MaxFrameBodyBytes) yield return $"{SectionName}:MaxLargeFrameBytes must hold one frame body of MaxFrameBodyBytes ({MaxFrameBodyBytes}).";
+        if (MaxConnections < 1) yield return $"{SectionName}:MaxConnections must be at least 1.";
+        if (FrameReadTimeout <= TimeSpan.Zero) yield return $"{SectionName}:FrameReadTimeout must be positive.";
+        if (IdleTimeout <= TimeSpan.Zero) yield return $"{SectionName}:IdleTimeout must be positive.";
         if (HandshakeTimeout <= TimeSpan.Zero) yield return $"{SectionName}:HandshakeTimeout must be positive.";
         if (ReplicaRequestTimeout <= TimeSpan.Zero) yield return $"{SectionName}:ReplicaRequestTimeout must be positive.";
     }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Shuffle.Grains.Runtime;
@@ -13,6 +14,8 @@ public static class DataEndpointServiceCollectionExtensions
     public static IServiceCollection AddShuffleDataEndpoint(this IServiceCollection services)
     {
         services.AddOptions<DataEndpointOptions>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<DataPlaneMemory>();
         services.AddSingleton<DataEndpoint>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DataEndpoint>());
         services.AddSingleton<ILocalDataEndpoint>(sp => sp.GetRequiredService<DataEndpoint>());

@@ -32,6 +32,9 @@ internal sealed class GridSession(string connectionId, string? remote, Connectio
 
     public string? CloseReason { get; set; }
 
+    /// <summary>Requests of this connection still running in the background (their replies are due).</summary>
+    public bool HasRequestsInFlight => Volatile.Read(ref _background) > 0;
+
     /// <summary>Runs a request in the background, so one slow request does not hold up the connection.</summary>
     public void RunInBackground(Func<Task> request)
     {

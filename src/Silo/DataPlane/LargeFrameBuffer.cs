@@ -4,17 +4,19 @@ using Orleans.Shuffle.Wire;
 namespace Orleans.Shuffle.Silo.DataPlane;
 
 /// <summary>
-/// A frame larger than the connection's receive pipe, gathered as it arrives into pooled pieces of
-/// <see cref="PieceBytes"/>. A piece is rented only when bytes arrive for it, so a peer that
-/// announces a large frame and sends little holds little. The pieces are not rounded up to the
-/// next power of two of the whole frame, as one array from the shared pool would be.
+/// A frame larger than the connection's receive pipe, gathered as it arrives into pieces of
+/// <see cref="PieceBytes"/>. A piece is made only when bytes arrive for it, so a peer that
+/// announces a large frame and sends little holds little. The pieces are not pooled: large frames
+/// are rare (the client pushes 64 KiB), and pieces kept by a pool would stay in the silo's memory
+/// after the frames that needed them are gone; at 64 KiB they stay off the large object heap, so the
+/// next young collection takes them back. Their bytes are counted by <see cref="LargeFrameBudget"/>.
 /// </summary>
 internal sealed class LargeFrameBuffer(int length) : IDisposable
 {
-    /// <summary>256 KiB: one of the shared pool's sizes, and few pieces even for a 32 MiB frame.</summary>
-    internal const int PieceBytes = 256 * 1024;
+    /// <summary>64 KiB: under the large object heap's 85,000 bytes.</summary>
+    internal const int PieceBytes = 64 * 1024;
 
-    private readonly List<byte[]> _pieces = new(Math.Min((length + PieceBytes - 1) / PieceBytes, 1024));
+    private readonly List<byte[]> _pieces = new(Math.Min((length + PieceBytes - 1) / PieceBytes, 4096));
     private int _filled;
 
     public int Length { get; } = length;
@@ -32,7 +34,7 @@ internal sealed class LargeFrameBuffer(int length) : IDisposable
             while (span.Length > 0 && Remaining > 0)
             {
                 int offset = _filled % PieceBytes;
-                if (offset == 0) _pieces.Add(ArrayPool<byte>.Shared.Rent(Math.Min(PieceBytes, Remaining)));
+                if (offset == 0) _pieces.Add(GC.AllocateUninitializedArray<byte>(Math.Min(PieceBytes, Remaining)));
                 int n = Math.Min(span.Length, Math.Min(PieceBytes - offset, Remaining));
                 span[..n].CopyTo(_pieces[^1].AsSpan(offset));
                 span = span[n..];
@@ -58,9 +60,5 @@ internal sealed class LargeFrameBuffer(int length) : IDisposable
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 
-    public void Dispose()
-    {
-        foreach (var piece in _pieces) ArrayPool<byte>.Shared.Return(piece);
-        _pieces.Clear();
-    }
+    public void Dispose() => _pieces.Clear();
 }

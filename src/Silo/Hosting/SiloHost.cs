@@ -97,7 +97,7 @@ public static class SiloHost
         web.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Parse(config.Silo.ListenAddress), config.Silo.HttpPort,
             listen => listen.Protocols = HttpProtocols.Http1));
         var app = web.Build();
-        app.MapStateEndpoints();
+        app.MapStateEndpoints(config.Silo.OperatorToken);
         return app;
     }
 

@@ -38,6 +38,13 @@ public sealed class SiloOptions
     /// <summary>HTTP port for /healthz and /state. Default 8080; 0 picks a free port; -1 turns HTTP off.</summary>
     public int HttpPort { get; set; } = 8080;
 
+    /// <summary>
+    /// The token /state requires (<c>Authorization: Bearer &lt;token&gt;</c>) from any host. Default none:
+    /// then /state answers this machine only. Give it in the environment (SHUFFLE_Silo__OperatorToken),
+    /// not on the command line, where other users of the machine can read it. /healthz needs none.
+    /// </summary>
+    public string OperatorToken { get; set; } = "";
+
     /// <summary>Fault zone (for example the availability zone); replicas avoid the primary's zone. Default none.</summary>
     public string FaultZone { get; set; } = "";
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Orleans.Runtime;
 using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Grains.Runtime;
+using Orleans.Shuffle.Silo.DataPlane;
 
 namespace Orleans.Shuffle.Silo.Http;
 
@@ -15,14 +16,28 @@ public static class StateEndpoints
 {
     private const int MaxPartitionsListed = 1000;
 
-    public static void MapStateEndpoints(this WebApplication app)
+    /// <summary>Where the process's memory is: resident, and what of it the GC has committed and holds live.</summary>
+    private static object ProcessMemory()
+    {
+        var gc = GC.GetGCMemoryInfo();
+        return new
+        {
+            workingSetBytes = Environment.WorkingSet,
+            gcCommittedBytes = gc.TotalCommittedBytes,
+            gcHeapBytes = gc.HeapSizeBytes,
+            gcFragmentedBytes = gc.FragmentedBytes,
+        };
+    }
+
+    /// <param name="operatorToken">Silo:OperatorToken; see <see cref="OperatorAccess"/>.</param>
+    public static void MapStateEndpoints(this WebApplication app, string operatorToken)
     {
         app.MapGet("/healthz", (ISiloStatusOracle oracle) => oracle.CurrentStatus == SiloStatus.Active
             ? Results.Ok(new { status = oracle.CurrentStatus.ToString() })
             : Results.Json(new { status = oracle.CurrentStatus.ToString() }, statusCode: StatusCodes.Status503ServiceUnavailable));
 
         app.MapGet("/state", async (ILocalSiloDetails silo, ISiloStatusOracle oracle, IClusterMembershipService membership,
-            ILocalDataEndpoint data, PartitionCatalog partitions) =>
+            ILocalDataEndpoint data, PartitionCatalog partitions, DataPlaneMemory connections) =>
         {
             var endpoint = await data.Bound.ConfigureAwait(false);
             var snapshot = membership.CurrentSnapshot;
@@ -64,6 +79,16 @@ public static class StateEndpoints
                     writeSeconds = d.Flusher.WriteTime.TotalSeconds,
                 }),
                 memory = new { usedBytes = partitions.Budget.UsedBytes, keptBytes = partitions.Budget.KeptBytes, limitBytes = partitions.Budget.LimitBytes, paused = partitions.Budget.IsPaused, pauses = partitions.Budget.PauseCount },
+                process = ProcessMemory(),
+                dataConnections = new
+                {
+                    open = connections.OpenConnections,
+                    largeFrameBytes = connections.LargeFrames.UsedBytes,
+                    largeFrameLimitBytes = connections.LargeFrames.LimitBytes,
+                    largeFramesWaiting = connections.LargeFrames.Waiting,
+                    largeFramesRefused = connections.LargeFrames.Refused,
+                    collections = connections.Collections,
+                },
                 partitionCount = partitions.Count,
                 partitions = partitions.All.Take(MaxPartitionsListed).Select(p => new
                 {
@@ -78,6 +103,6 @@ public static class StateEndpoints
                     committed = p.File.Committed is not null,
                 }),
             });
-        });
+        }).RequireOperator(operatorToken);
     }
 }

@@ -50,6 +50,8 @@ public sealed class SiloProcessGrid : IDisposable
         Assert.True(File.Exists(RepoPaths.SiloDll), $"{RepoPaths.SiloDll} is not built");
         var grid = new SiloProcessGrid(clusterId ?? "fault-" + Guid.NewGuid().ToString("N")[..8]);
         string[] extra = [.. extraArgs];
+        const string TokenArg = "--Silo:OperatorToken=";
+        grid._operatorToken = extra.LastOrDefault(a => a.StartsWith(TokenArg, StringComparison.Ordinal))?[TokenArg.Length..];
         var started = new List<(ChildProcess Process, string Name)>();
         try
         {
@@ -88,6 +90,17 @@ public sealed class SiloProcessGrid : IDisposable
 
     public string Output(int index, int lines = 40) => _silos[index].Process.Tail(lines);
 
+    /// <summary>Silo:OperatorToken when the silos were given one: the grid's own /state reads carry it.</summary>
+    private string? _operatorToken;
+
+    /// <summary>An HTTP client for the silos' /state, with the operator token when they have one.</summary>
+    public HttpClient StateClient()
+    {
+        var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        if (_operatorToken is not null) http.DefaultRequestHeaders.Authorization = new("Bearer", _operatorToken);
+        return http;
+    }
+
     /// <summary>Sends silo <paramref name="index"/> a signal (SIGTERM, SIGSTOP, SIGCONT), through its own pid.</summary>
     public void Signal(int index, int signal) => _silos[index].Process.Signal(signal);
 
@@ -100,7 +113,7 @@ public sealed class SiloProcessGrid : IDisposable
     /// </summary>
     public async Task<string> StatusSeenByAsync(int observer, string identity)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var http = StateClient();
         string status = "Active";
         var clock = Stopwatch.StartNew();
         // Bounded by ReadyTimeout.
@@ -119,6 +132,9 @@ public sealed class SiloProcessGrid : IDisposable
     /// <summary>Kills silo <paramref name="index"/> with SIGKILL through its own Process (no shutdown, no goodbye to the membership table), and waits until it is gone.</summary>
     public void Kill(int index) => _silos[index].Process.Kill();
 
+    /// <summary>The operating system's id of silo <paramref name="index"/>'s process.</summary>
+    public int ProcessId(int index) => _silos[index].Process.Id;
+
     public void Dispose()
     {
         foreach (var (process, _) in _silos) process.Dispose();
@@ -132,7 +148,7 @@ public sealed class SiloProcessGrid : IDisposable
     /// </summary>
     private async Task WaitForConvergenceAsync()
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var http = StateClient();
         var clock = Stopwatch.StartNew();
         string views = "";
         // Bounded by ReadyTimeout.

@@ -114,7 +114,8 @@ public sealed class ShuffleGrainTests
     [Fact]
     public async Task A_shuffle_larger_than_the_free_slots_is_refused_and_takes_nothing()
     {
-        await using var grid = await TestGrid.StartAsync(2, slotsPerSilo: 5);
+        // No quota (Applications:MaxSlotShare 1): the refusal here is the grid's, not the application's share.
+        await using var grid = await TestGrid.StartAsync(2, slotsPerSilo: 5, settings: new Dictionary<string, string?> { ["Applications:MaxSlotShare"] = "1" });
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("too-big");
         await grain.RegisterApplication();
         var refused = await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffle(ShuffleId, new ShuffleSpec(1, 6)));
@@ -123,6 +124,30 @@ public sealed class ShuffleGrainTests
         await AssertCode(GridErrorCode.UnknownShuffle, () => grain.GetShuffleLocations(ShuffleId));
         // What fits still registers.
         Assert.Equal(5, (await grain.RegisterShuffle(ShuffleId, new ShuffleSpec(1, 5))).Locations.Count);
+    }
+
+    [Fact]
+    public async Task An_application_cannot_hold_more_than_its_share_of_the_grids_slots_and_others_still_get_theirs()
+    {
+        // 2 x 20 slots and the default Applications:MaxSlotShare of 0.5: an application may hold 20.
+        await using var grid = await TestGrid.StartAsync(2, slotsPerSilo: 20);
+        var greedy = grid.Cluster.Client.GetGrain<IShuffleGrain>("greedy");
+        var other = grid.Cluster.Client.GetGrain<IShuffleGrain>("other");
+        await greedy.RegisterApplication();
+        await other.RegisterApplication();
+        Assert.Equal(6, (await greedy.RegisterShuffle(0, new ShuffleSpec(1, 6))).Locations.Count); // 12 slots
+
+        var refused = await Assert.ThrowsAsync<GridException>(() => greedy.RegisterShuffle(1, new ShuffleSpec(1, 5)));
+        Assert.Equal(GridErrorCode.QuotaExceeded, refused.Code);
+        Assert.Contains("needs 10 partition slots; the application holds 12 and may hold 20", refused.Message);
+        Assert.Equal(40 - 12, grid.Silos.Sum(s => grid.CatalogOf(s).FreeSlots));
+        await AssertCode(GridErrorCode.UnknownShuffle, () => greedy.GetShuffleLocations(1));
+
+        // The other application gets its own share, all of it.
+        Assert.Equal(10, (await other.RegisterShuffle(0, new ShuffleSpec(1, 10))).Locations.Count);
+        // Slots given back count: once its first shuffle is gone, the greedy one fits again.
+        await greedy.UnregisterShuffle(0);
+        Assert.Equal(5, (await greedy.RegisterShuffle(1, new ShuffleSpec(1, 5))).Locations.Count);
     }
 
     [Fact]

@@ -91,9 +91,11 @@ public sealed class RawGridSocket : IAsyncDisposable
         return new RawGridSocket(socket);
     }
 
-    public async Task SendAsync(ReadOnlyMemory<byte> bytes)
+    /// <summary>Sends every byte, within 30 s or until <paramref name="cancellation"/> fires (then OperationCanceledException).</summary>
+    public async Task SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellation = default)
     {
-        using var timeout = new CancellationTokenSource(DefaultWait);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        timeout.CancelAfter(DefaultWait);
         // Bounded: each send moves forward by at least one byte.
         while (bytes.Length > 0)
         {

@@ -140,7 +140,8 @@ public class ShuffleIntegrationTests
     {
         const int Partitions = 12, Slots = 10;
         const string App = "app-unregister";
-        await using var grid = await TestGrid.StartAsync(3, slotsPerSilo: Slots, settings: SmallStorage);
+        // One application takes every slot below: no quota (Applications:MaxSlotShare 1).
+        await using var grid = await TestGrid.StartAsync(3, slotsPerSilo: Slots, settings: new Dictionary<string, string?>(SmallStorage) { ["Applications:MaxSlotShare"] = "1" });
         var client = grid.NewClient(SmallPushes());
 
         // Unreplicated, so one partition takes one slot and the arithmetic below stays plain.

@@ -108,26 +108,39 @@ public class SiloProcessTests
 
         // Writable again: a periodic check takes it back, and the silo advertises its slots.
         flaky.Remount(readOnly: false);
-        Assert.True(await PollAsync(async () => (await StateAsync()).GetProperty("silo").GetProperty("totalSlots").GetInt32() == 14), "the disk did not come back");
+        Assert.True(await Poll.UntilAsync(async () => (await StateAsync()).GetProperty("silo").GetProperty("totalSlots").GetInt32() == 14), "the disk did not come back");
         Assert.True(Logged("passed its check"), grid.Output(0, 400));
 
         // Read-only under the running silo: the next check leaves it out again.
         flaky.Remount(readOnly: true);
-        Assert.True(await PollAsync(async () => (await StateAsync()).GetProperty("silo").GetProperty("totalSlots").GetInt32() == 7), "the disk was not left out");
+        Assert.True(await Poll.UntilAsync(async () => (await StateAsync()).GetProperty("silo").GetProperty("totalSlots").GetInt32() == 7), "the disk was not left out");
     }
 
-    /// <summary>Polls every 100 ms for at most 30 s.</summary>
-    private static async Task<bool> PollAsync(Func<Task<bool>> done)
+    [Fact]
+    public async Task State_needs_the_operator_token_when_one_is_set_and_healthz_stays_open()
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        // Bounded by the 30 s.
-        while (clock.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            if (await done()) return true;
-            await Task.Delay(100);
-        }
-        return false;
+        using var temp = new TempDirectory("oshuffle-silo");
+        const string Token = "operator-token-for-this-test";
+        using var grid = await SiloProcessGrid.StartAsync([temp.Combine("disk")], temp.Combine("membership"), ["--Silo:OperatorToken=" + Token]);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        string state = $"http://{grid.Silos[0].Http}/state";
+
+        var anonymous = await http.GetAsync(state);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Contains("needs the operator token", await anonymous.Content.ReadAsStringAsync());
+        Assert.DoesNotContain("partitions", await anonymous.Content.ReadAsStringAsync());
+
+        using var wrong = new HttpRequestMessage(HttpMethod.Get, state) { Headers = { Authorization = new("Bearer", Token + "-guess") } };
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.SendAsync(wrong)).StatusCode);
+
+        using var right = new HttpRequestMessage(HttpMethod.Get, state) { Headers = { Authorization = new("Bearer", Token) } };
+        var answered = await http.SendAsync(right);
+        Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        Assert.Contains("\"partitions\"", await answered.Content.ReadAsStringAsync());
+
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"http://{grid.Silos[0].Http}/healthz")).StatusCode);
     }
+
 
     [Fact]
     public async Task A_silo_with_bad_settings_exits_2_listing_every_problem()

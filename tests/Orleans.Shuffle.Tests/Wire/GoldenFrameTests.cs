@@ -345,7 +345,7 @@ public sealed class GoldenFrameTests
             "VersionMismatch", "HandshakeRequired", "MalformedFrame", "FrameTooLarge", "UnknownMessageType", "InvalidId",
             "InvalidArgument", "UnknownApplication", "UnknownShuffle", "UnknownPartition", "ChecksumMismatch", "ShuffleMismatch",
             "NotCommitted", "PartitionCommitted", "NoSlots", "SiloUnavailable", "ShuttingDown", "MapEnded", "DataLost", "Timeout",
-            "ConnectionLost", "StorageFailure", "Internal", "ReplicationFailed",
+            "ConnectionLost", "StorageFailure", "Internal", "ReplicationFailed", "QuotaExceeded",
         ];
         var expected = table.Select((name, i) => (name, i + 1)).Prepend(("None", 0));
         Assert.Equal(expected, Enum.GetValues<GridErrorCode>().Select(c => (c.ToString(), (int)c)));

@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Shuffle.Silo.DataPlane;
+
+namespace Orleans.Shuffle.Tests.Transport;
+
+public sealed class ConnectionDeadlineTests
+{
+    private readonly FakeTimeProvider _clock = new();
+
+    [Fact]
+    public void A_deadline_fires_when_its_time_passes_and_re_arming_moves_it()
+    {
+        using var deadline = new ConnectionDeadline(_clock, () => false);
+        deadline.Arm(DeadlineKind.Frame, TimeSpan.FromSeconds(10));
+        _clock.Advance(TimeSpan.FromSeconds(9));
+        deadline.Arm(DeadlineKind.Frame, TimeSpan.FromSeconds(10));
+        _clock.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(deadline.Expired.IsCancellationRequested);
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(deadline.Expired.IsCancellationRequested);
+        Assert.Equal(DeadlineKind.Frame, deadline.Kind);
+    }
+
+    [Fact]
+    public void Time_spent_handling_a_frame_does_not_expire_the_connection()
+    {
+        using var deadline = new ConnectionDeadline(_clock, () => false);
+        deadline.Arm(DeadlineKind.Idle, TimeSpan.FromSeconds(5));
+        deadline.Pause();
+        _clock.Advance(TimeSpan.FromSeconds(60));
+        deadline.Resume();
+        Assert.False(deadline.Expired.IsCancellationRequested);
+        // The loop arms the next wait after handling; that one expires as usual.
+        deadline.Arm(DeadlineKind.Idle, TimeSpan.FromSeconds(5));
+        _clock.Advance(TimeSpan.FromSeconds(6));
+        Assert.True(deadline.Expired.IsCancellationRequested);
+    }
+
+    [Fact]
+    public void An_idle_deadline_waits_again_while_requests_are_in_flight_but_a_frame_deadline_does_not()
+    {
+        bool inFlight = true;
+        using var idle = new ConnectionDeadline(_clock, () => inFlight);
+        using var frame = new ConnectionDeadline(_clock, () => inFlight);
+        idle.Arm(DeadlineKind.Idle, TimeSpan.FromSeconds(5));
+        frame.Arm(DeadlineKind.Frame, TimeSpan.FromSeconds(5));
+        _clock.Advance(TimeSpan.FromSeconds(6));
+        Assert.False(idle.Expired.IsCancellationRequested);
+        Assert.True(frame.Expired.IsCancellationRequested);
+
+        inFlight = false;
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        Assert.True(idle.Expired.IsCancellationRequested);
+        Assert.Equal(DeadlineKind.Idle, idle.Kind);
+    }
+}
