@@ -100,6 +100,23 @@ internal static partial class ChildProcesses
         Forget(process);
     }
 
+    /// <summary>Sends <paramref name="signal"/> (SIGSTOP, SIGCONT) to this process only; false where signals are not possible or it has exited.</summary>
+    public static bool Signal(Process process, int signal)
+    {
+        if (!(OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() || OperatingSystem.IsFreeBSD())) return false;
+        try
+        {
+            return !process.HasExited && SendSignal(process.Id, signal) == 0;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    public const int SigStop = 19;
+    public const int SigCont = 18;
+
     public static void KillAll()
     {
         foreach (var process in Running.Values) Kill(process);

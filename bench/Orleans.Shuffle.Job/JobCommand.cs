@@ -63,6 +63,11 @@ internal static class JobCommand
         Description = "Fault: kill -9 one silo of the local grid at map:F or reduce:F (F = fraction of the stage; a silo not hosting the " +
             "ShuffleGrain), or grain (the ShuffleGrain's silo, between the map and the reduce stage).",
     };
+    private static readonly Option<string?> HangSilo = new("--hang-silo")
+    {
+        Description = "Fault: SIGSTOP one silo of the local grid (not the ShuffleGrain's) at map:F or reduce:F, and SIGCONT it after the job: " +
+            "a hung process whose sockets still accept connections.",
+    };
     // --kill-executor is the same fault under the name of what it kills (a spot executor's loss).
     private static readonly Option<double?> KillMapper = new("--kill-mapper", "--kill-executor")
     {
@@ -112,7 +117,7 @@ internal static class JobCommand
             {
                 Silos, Maps, Reduces, Executors, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
                 MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
-                KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, KillMapper, KillMapperTask, SiloArg,
+                KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, HangSilo, KillMapper, KillMapperTask, SiloArg,
                 ShuffleOption, DropCaches, CompressionOption, ValuesOption, MergedPushOption,
             },
         };
@@ -182,6 +187,20 @@ internal static class JobCommand
                 throw new JobOptionsException($"--kill-silo: {e.Message}");
             }
         }
+        SiloKillPlan? hangSilo = null;
+        if (parse.GetValue(HangSilo) is { } hangSiloText)
+        {
+            try
+            {
+                hangSilo = SiloKillPlan.Parse(hangSiloText);
+            }
+            catch (FormatException e)
+            {
+                throw new JobOptionsException($"--hang-silo: {e.Message}");
+            }
+            Require(hangSilo.Stage != KillStage.Grain, "--hang-silo takes map:F or reduce:F; the ShuffleGrain's silo is not hung.");
+        }
+        Require(killSilo is null || hangSilo is null, "--kill-silo and --hang-silo: use one of them.");
         double? killMapper = parse.GetValue(KillMapper);
         Require(killMapper is null || (!double.IsNaN(killMapper.Value) && killMapper.Value is >= 0 and <= 1), "--kill-mapper is a fraction from 0 to 1.");
         int killMapperTask = parse.GetValue(KillMapperTask);
@@ -191,11 +210,14 @@ internal static class JobCommand
         string[] siloArguments = parse.GetValue(SiloArg) ?? [];
 
         Require(killSilo is null || silos >= 2, "--kill-silo needs at least 2 silos (--silos): one must survive.");
+        Require(hangSilo is null || silos >= 2, "--hang-silo needs at least 2 silos (--silos): one must go on.");
+        Require(killMapper is null || hangSilo?.Stage != KillStage.Map, "--kill-mapper and --hang-silo map:F both act in the map stage; use one of them.");
         Require(killMapper is null || executors >= 2, "--kill-mapper kills an executor; its tasks are rerun on another, so it needs at least 2 --executors.");
         var (dynamoDB, joined) = BindMembership(parse);
         if (joined is not null)
         {
             Require(killSilo is null, "--kill-silo kills a silo process of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
+            Require(hangSilo is null, "--hang-silo stops a silo process of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
             Require(siloArguments.Length == 0, "--silo-arg is for the silos of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
         }
 
@@ -233,6 +255,7 @@ internal static class JobCommand
             },
             SiloArguments = siloArguments,
             KillSilo = killSilo,
+            HangSilo = hangSilo,
             KillMapper = killMapper,
             KillMapperTask = killMapperTask,
         };
@@ -272,7 +295,7 @@ internal static class JobCommand
         };
         if (shuffle == ShuffleKind.Local)
         {
-            string[] gridOnly = [.. new Option[] { Silos, Replicas, KillSilo, ClusterId, Grid, MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, SiloArg, CompressionOption, MergedPushOption }
+            string[] gridOnly = [.. new Option[] { Silos, Replicas, KillSilo, HangSilo, ClusterId, Grid, MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, SiloArg, CompressionOption, MergedPushOption }
                 .Where(option => parse.GetResult(option) is { Implicit: false })
                 .Select(option => option.Name)];
             Require(gridOnly.Length == 0,

@@ -76,6 +76,8 @@ internal sealed class JobDriver
 
         _report.SilosKilled = _siloKiller?.Killed.Count ?? 0;
         _report.KilledSilos = [.. _siloKiller?.Killed ?? []];
+        _report.SilosHung = _siloKiller?.Hung.Count ?? 0;
+        _report.HungSilos = [.. _siloKiller?.Hung ?? []];
         _report.MapAttemptsRerun = _mapAttemptsRerun;
         CleanUpWorkDirectory(exitCode == ExitCodes.Verified);
         _console.Summary(_report);
@@ -125,6 +127,12 @@ internal sealed class JobDriver
         }
         finally
         {
+            if (_siloKiller?.Hung.Count > 0)
+            {
+                // After the job: a hung silo the grid declared Dead meanwhile stops itself once it runs again.
+                _console.Info($"resuming {string.Join(", ", _siloKiller.Hung)} (SIGCONT)");
+                _siloKiller.ResumeHung();
+            }
             if (_grid is not null)
             {
                 _console.Info("stopping the local grid");
@@ -177,7 +185,7 @@ internal sealed class JobDriver
 
         await using var connected = await access.ConnectAsync($"{_options.AppId}-driver", ct).ConfigureAwait(false);
         var client = connected.Client;
-        if (_grid is not null && _options.KillSilo is not null) _siloKiller = new SiloKiller(_grid, client, _options.AppId, _console.Info);
+        if (_grid is not null && (_options.KillSilo is not null || _options.HangSilo is not null)) _siloKiller = new SiloKiller(_grid, client, _options.AppId, _console.Info);
         var active = await WaitForActiveSilosAsync(connected.Cluster, _grid is null ? 1 : _options.Silos, ct).ConfigureAwait(false);
         _report.Silos = active.Count;
         if (_grid is not null) _report.GridStartSeconds = Math.Round(gridClock.Elapsed.TotalSeconds, 3);
@@ -228,6 +236,7 @@ internal sealed class JobDriver
                 $"{_options.Maps} maps, {_options.Reduces} reduces, {_options.Partitions} partitions, {where}, " +
                 $"on {_options.Executors} executors running {_options.Concurrency} tasks at once");
             if (_options.KillSilo is not null) _console.Info($"fault plan: kill -9 one silo at {_options.KillSilo}");
+            if (_options.HangSilo is not null) _console.Info($"fault plan: SIGSTOP one silo at {_options.HangSilo}, SIGCONT after the job");
             if (_options.KillMapper is double killAt)
                 _console.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                     $"fault plan: kill -9 the executor of map-{_options.KillMapperTask} after {killAt:0.###} of its bytes, then rerun its tasks elsewhere"));
@@ -458,10 +467,13 @@ internal sealed class JobDriver
     /// <summary>The gate of --kill-silo map:F or reduce:F for this stage; null when no silo is to be killed in it.</summary>
     private StageGate? SiloKillGate(KillStage stage, string stageName, CancellationToken ct)
     {
-        if (_options.KillSilo is not { } plan || plan.Stage != stage) return null;
+        var plan = _options.KillSilo ?? _options.HangSilo;
+        if (plan is null || plan.Stage != stage) return null;
         string resumeFile = Path.Combine(_workDirectory, $"resume-{stageName}");
-        return new StageGate(plan.Fraction, resumeFile, () => _siloKiller!.KillAsync(
-            grainHost: false, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"at {plan.Fraction:0.###} of the {stageName} stage"), ct));
+        string why = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"at {plan.Fraction:0.###} of the {stageName} stage");
+        return new StageGate(plan.Fraction, resumeFile, () => _options.HangSilo is not null
+            ? _siloKiller!.HangAsync(why, ct)
+            : _siloKiller!.KillAsync(grainHost: false, why, ct));
     }
 
     private PauseSettings PauseOf(StageGate? gate, long taskBytes) =>

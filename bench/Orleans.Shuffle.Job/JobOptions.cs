@@ -85,6 +85,9 @@ internal sealed record JobOptions
     /// <summary>Kill -9 one silo process during the job (--kill-silo); null for none.</summary>
     public SiloKillPlan? KillSilo { get; init; }
 
+    /// <summary>SIGSTOP one silo process during the job, SIGCONT after it (--hang-silo; map:F or reduce:F); null for none.</summary>
+    public SiloKillPlan? HangSilo { get; init; }
+
     /// <summary>Kill -9 the executor of map task <see cref="KillMapperTask"/> after this fraction of its bytes (--kill-mapper); null for none.</summary>
     public double? KillMapper { get; init; }
 

@@ -148,6 +148,14 @@ public sealed class JobReport
 
     [JsonPropertyName("killedSilos")] public List<string> KilledSilos { get; set; } = [];
 
+    /// <summary>The --hang-silo plan ("map:0.3", "reduce:0.3"), null without one.</summary>
+    [JsonPropertyName("hangSilo")] public string? HangSilo { get; set; }
+
+    /// <summary>Silo processes the job stopped with SIGSTOP (--hang-silo), resumed after the job.</summary>
+    [JsonPropertyName("silosHung")] public int SilosHung { get; set; }
+
+    [JsonPropertyName("hungSilos")] public List<string> HungSilos { get; set; } = [];
+
     /// <summary>Map tasks rerun as a new attempt because their executor was killed (--kill-mapper).</summary>
     [JsonPropertyName("mapAttemptsRerun")] public int MapAttemptsRerun { get; set; }
 
@@ -182,6 +190,7 @@ public sealed class JobReport
         Executors = options.Executors,
         Replicas = options.Replicas,
         KillSilo = options.KillSilo?.ToString(),
+        HangSilo = options.HangSilo?.ToString(),
         KillMapper = options.KillMapper,
         Values = options.Values.ToString().ToLowerInvariant(),
         Compression = options.Shuffle == ShuffleKind.Local ? null : options.Compression.ToString().ToLowerInvariant(),
@@ -225,9 +234,10 @@ public sealed class JobReport
             string ratio = CompressionRatio is { } r ? string.Create(c, $": {PayloadBytes:N0} payload bytes pushed as {StoredPayloadBytes:N0} (ratio {r:0.00})") : "";
             lines.Add(("compression", $"{Compression}, {Values} values{ratio}"));
         }
-        if (KillSilo is not null || KillMapper is not null || SilosKilled > 0 || MapAttemptsRerun > 0)
+        if (KillSilo is not null || HangSilo is not null || KillMapper is not null || SilosKilled > 0 || SilosHung > 0 || MapAttemptsRerun > 0)
         {
             string killed = SilosKilled == 0 ? "no silo killed" : $"killed {string.Join(", ", KilledSilos)}";
+            if (HangSilo is not null) killed += SilosHung == 0 ? ", no silo hung" : $", hung {string.Join(", ", HungSilos)} (--hang-silo {HangSilo})";
             lines.Add(("faults", string.Create(c,
                 $"{killed}{(KillSilo is null ? "" : $" (--kill-silo {KillSilo})")}, {MapAttemptsRerun} map {(MapAttemptsRerun == 1 ? "attempt" : "attempts")} rerun, " +
                 $"{Replicas} {(Replicas == 1 ? "copy" : "copies")} of each partition")));
@@ -245,7 +255,7 @@ public sealed class JobReport
         if (Error is null) lines.Add(("throughput", string.Create(c, $"{ThroughputMBps:0.00} MB/s (bytes / (map + reduce seconds))")));
         lines.Add(("partitions", string.Create(c, $"{PartitionsVerified}/{Partitions} verified (count + checksum)")
             + (PartitionsFailed.Count > 0 ? string.Create(c, $", {PartitionsFailed.Count} failed") : "")));
-        if (Revives > 0 || Failovers > 0 || KillSilo is not null || KillMapper is not null)
+        if (Revives > 0 || Failovers > 0 || KillSilo is not null || HangSilo is not null || KillMapper is not null)
             lines.Add(("recovery", string.Create(c, $"{Revives} revives (writers), {Failovers} failovers (readers)")));
         if (DuplicateBatchesSkipped > 0 || LosingAttemptBatchesSkipped > 0)
             lines.Add(("skipped", string.Create(c, $"{DuplicateBatchesSkipped} duplicate, {LosingAttemptBatchesSkipped} losing-attempt batches")));

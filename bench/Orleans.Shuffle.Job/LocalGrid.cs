@@ -55,6 +55,39 @@ internal sealed class LocalSilo
     /// <summary>True once the job killed this silo on purpose (--kill-silo): its death is not a failure to report.</summary>
     public bool Killed { get; private set; }
 
+    /// <summary>True while the job holds this silo stopped (--hang-silo): its death after it resumes, declared Dead meanwhile, is not a failure to report.</summary>
+    public bool Hung { get; private set; }
+
+    /// <summary>Killed or hung by the job on purpose.</summary>
+    public bool Faulted => Killed || Hung;
+
+    /// <summary>Stops the silo process with SIGSTOP: it keeps its sockets (the kernel still accepts connections) but answers nothing, as a hung process or a long pause does.</summary>
+    public bool Hang()
+    {
+        Hung = true;
+        bool sent = ChildProcesses.Signal(Process, ChildProcesses.SigStop);
+        if (sent) WriteLog("# stopped with SIGSTOP by the job (--hang-silo)");
+        return sent;
+    }
+
+    /// <summary>Lets a hung silo run again (SIGCONT).</summary>
+    public void Resume()
+    {
+        if (Hung && ChildProcesses.Signal(Process, ChildProcesses.SigCont)) WriteLog("# resumed with SIGCONT by the job (--hang-silo)");
+    }
+
+    private void WriteLog(string line)
+    {
+        try
+        {
+            _log.WriteLine(line);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Stopped already.
+        }
+    }
+
     /// <summary>Kills the silo process with SIGKILL (no shutdown, no goodbye to the membership table) and waits until it is gone.</summary>
     public async Task KillAsync()
     {
@@ -259,7 +292,7 @@ internal sealed class LocalGrid : IAsyncDisposable
     /// <summary>Names the silos that have died, other than those the job killed on purpose, for error messages; empty when all are running.</summary>
     public string DescribeExitedSilos()
     {
-        var exited = _silos.Where(s => !s.Killed).Select(s => (Silo: s, Exit: s.ExitDescription())).Where(e => e.Exit is not null).ToList();
+        var exited = _silos.Where(s => !s.Faulted).Select(s => (Silo: s, Exit: s.ExitDescription())).Where(e => e.Exit is not null).ToList();
         return string.Join(Environment.NewLine, exited.Select(e =>
             $"{e.Exit}; log {e.Silo.LogPath}, last lines:{Environment.NewLine}{e.Silo.Tail()}"));
     }

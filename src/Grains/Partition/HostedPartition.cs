@@ -44,14 +44,11 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
             throw new GridException(GridErrorCode.MalformedFrame, $"Push to {Key} holds a batch with an invalid header.");
         if (header.TotalLength != batch.Length)
             throw new GridException(GridErrorCode.MalformedFrame, $"Push to {Key}: batch length {batch.Length} does not match its header ({header.TotalLength}).");
+        // A StorageFailure passes through: its disk was told where the I/O error happened, once, not
+        // again for every later push that finds the copy failed.
         try
         {
             File.Append(batch, header);
-        }
-        catch (GridException e) when (e.Code == GridErrorCode.StorageFailure)
-        {
-            Disk.MarkFailed(e);
-            throw;
         }
         catch (GridException e) when (e.Code == GridErrorCode.PartitionCommitted)
         {
@@ -62,16 +59,6 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
         Interlocked.Add(ref _pushedBytes, header.PayloadLength);
     }
 
-    public async Task<CommittedFile> CommitAsync(bool fsync)
-    {
-        try
-        {
-            return await File.CommitAsync(fsync).ConfigureAwait(false);
-        }
-        catch (GridException e) when (e.Code == GridErrorCode.StorageFailure)
-        {
-            Disk.MarkFailed(e);
-            throw;
-        }
-    }
+    /// <summary>Flushes and closes the copy's file; StorageFailure when it failed (its disk was told when the I/O error happened).</summary>
+    public Task<CommittedFile> CommitAsync(bool fsync) => File.CommitAsync(fsync);
 }

@@ -426,36 +426,44 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
         if (_commitWaiters.Remove(shuffleId, out var waiters)) waiters.TrySetResult();
     }
 
-    /// <summary>With one active silo there is nowhere to put a replica: the shuffle's new epochs run unreplicated, and say so.</summary>
     /// <summary>
-    /// QuotaExceeded when the application's shuffles hold, with <paramref name="wanted"/> more, more than
-    /// <see cref="ApplicationOptions.MaxSlotShare"/> of the slots of the grid's Active silos (asked of
-    /// each silo; one that does not answer counts none).
+    /// QuotaExceeded when the application's shuffles would hold, with <paramref name="wanted"/> more
+    /// copies, more than <see cref="ApplicationOptions.MaxSlotShare"/> of the slots of the grid's
+    /// Active silos. Only copies on Active silos count (a dead silo's copies hold nothing). Each silo
+    /// is asked for its slots with a short bound, so a hung silo not yet voted out costs the
+    /// registration seconds, not the grain's response timeout; when none answers, the placement that
+    /// follows says what is wrong (NoSlots).
     /// </summary>
     private async Task CheckSlotQuotaAsync(int shuffleId, ShuffleSpec spec, int wanted)
     {
         if (_options.MaxSlotShare >= 1) return;
-        int held = State.Shuffles.Values.Sum(r => r.Locations.Sum(l => l.Copies.Count()));
         var active = _membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
+        var activeIdentities = active.Select(a => a.ToParsableString()).ToHashSet(StringComparer.Ordinal);
+        int held = State.Shuffles.Values.Sum(r => r.Locations.Sum(l => l.Copies.Count(c => activeIdentities.Contains(c.Identity))));
         var totals = await Task.WhenAll(active.Select(async silo =>
         {
             try
             {
-                return (await _storageSilos.GetSlotReport(silo).ConfigureAwait(true)).TotalSlots;
+                return (await _storageSilos.GetSlotReport(silo).WaitAsync(SlotReportWait).ConfigureAwait(true)).TotalSlots;
             }
             catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
             {
                 return 0;
             }
         })).ConfigureAwait(true);
-        long quota = (long)Math.Floor(_options.MaxSlotShare * totals.Sum(t => (long)t));
+        long gridSlots = totals.Sum(t => (long)t);
+        if (gridSlots == 0) return;
+        long quota = (long)Math.Floor(_options.MaxSlotShare * gridSlots);
         if (held + wanted <= quota) return;
         GrainLog.QuotaExceeded(_logger, _appId, shuffleId, held, wanted, quota);
         throw new GridException(GridErrorCode.QuotaExceeded,
             $"Shuffle {_appId}/{shuffleId} ({spec}) needs {wanted} partition slots; the application holds {held} and may hold {quota} " +
-            $"(Applications:MaxSlotShare {_options.MaxSlotShare:0.##} of the grid's {totals.Sum()} slots). Unregister finished shuffles, or ask for fewer partitions.");
+            $"(Applications:MaxSlotShare {_options.MaxSlotShare:0.##} of the grid's {gridSlots} slots). Unregister finished shuffles, or ask for fewer partitions.");
     }
 
+    private static readonly TimeSpan SlotReportWait = TimeSpan.FromSeconds(3);
+
+    /// <summary>With one active silo there is nowhere to put a replica: the shuffle's new epochs run unreplicated, and say so.</summary>
     private bool Replicate(ShuffleSpec spec)
     {
         if (spec.Replicas < 2) return false;

@@ -23,6 +23,9 @@ public sealed class DiskFlusher : IDisposable
     private long _writeTicks;
     private readonly Action<Exception> _onDiskError;
 
+    /// <summary>An I/O error of this disk outside a queued write (an fsync, a file that could not be made): counted like a failed write.</summary>
+    public void ReportDiskError(Exception error) => _onDiskError(error);
+
     public DiskFlusher(string name, Action<Exception> onDiskError)
     {
         _onDiskError = onDiskError;

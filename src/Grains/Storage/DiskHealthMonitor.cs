@@ -29,14 +29,15 @@ internal sealed class DiskHealthMonitor(
             // Ends when the silo stops.
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
-                foreach (var disk in catalog.Disks)
+                // All disks at once, each bounded: one hung device must not hold up the checks of the others.
+                var disks = catalog.Disks;
+                var before = disks.Select(d => d.Problem ?? known[d]).ToList(); // a disk can also fail between checks (a write error)
+                var after = await Task.WhenAll(disks.Select(d => Task.Run(() => d.CheckWithin(StorageDirectory.CheckLimit)))).WaitAsync(stoppingToken).ConfigureAwait(false);
+                for (int i = 0; i < disks.Count; i++)
                 {
-                    // A disk can also fail between checks (a write error), so compare with what it was just before this check.
-                    string? before = disk.Problem ?? known[disk];
-                    string? after = await Task.Run(disk.Check).WaitAsync(stoppingToken).ConfigureAwait(false);
-                    if (after is not null && (before is null || after != before)) GrainLog.DiskExcluded(logger, disk.Root, after);
-                    else if (after is null && before is not null) GrainLog.DiskRecovered(logger, disk.Root, disk.TotalSlots);
-                    known[disk] = after;
+                    if (after[i] is not null && (before[i] is null || after[i] != before[i])) GrainLog.DiskExcluded(logger, disks[i].Root, after[i]!);
+                    else if (after[i] is null && before[i] is not null) GrainLog.DiskRecovered(logger, disks[i].Root, disks[i].TotalSlots);
+                    known[disks[i]] = after[i];
                 }
             }
         }

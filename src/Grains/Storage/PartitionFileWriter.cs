@@ -160,8 +160,9 @@ public sealed class PartitionFileWriter : IDisposable
                 }
                 catch (IOException e)
                 {
-                    // This copy failed, not the commit of every partition: the caller marks its disk and the other copy serves.
+                    // This copy failed, not the commit of every partition: its disk is told once, here, and the other copy serves.
                     _failure = e;
+                    _flusher.ReportDiskError(e);
                     throw new GridException(GridErrorCode.StorageFailure, $"Partition file {System.IO.Path.GetFileName(Path)} could not be synced to disk: {e.Message}");
                 }
             }
@@ -281,6 +282,7 @@ public sealed class PartitionFileWriter : IDisposable
             {
                 // The buffer stays ours and is dropped: this epoch failed, the replica or a new epoch has the data.
                 _failure ??= e;
+                _flusher.ReportDiskError(e);
                 throw new GridException(GridErrorCode.StorageFailure, $"Cannot create partition file {System.IO.Path.GetFileName(Path)}: {e.Message}");
             }
         }

@@ -22,13 +22,13 @@ public sealed class StorageDirectory : IDisposable
     private long _diskErrors;
     private volatile string? _problem;
 
-    /// <summary>Probes the directory at once (<see cref="Check"/>); a disk that fails it is kept, with its problem, and takes no partitions.</summary>
+    /// <summary>Probes the directory at once (<see cref="CheckWithin"/>); a disk that fails it is kept, with its problem, and takes no partitions.</summary>
     public StorageDirectory(string root, StorageOptions options)
     {
         _options = options;
         Root = Path.GetFullPath(root);
         Flusher = new DiskFlusher(Path.GetFileName(Root), MarkFailed);
-        Check();
+        CheckWithin(CheckLimit);
     }
 
     public string Root { get; }
@@ -63,6 +63,8 @@ public sealed class StorageDirectory : IDisposable
     /// </summary>
     public string? Check()
     {
+        // A write that fails while the probe runs is newer news than the probe's success.
+        long errorsBefore = DiskErrors;
         string? problem = DiskProbe.Run(Root);
         if (problem is null)
         {
@@ -72,6 +74,32 @@ public sealed class StorageDirectory : IDisposable
             // Derived once, from the first check that found room: later checks see the space our own files took.
             else if (TotalSlots == 0) Volatile.Write(ref _totalSlots, DeriveSlots(available, _options));
         }
+        if (problem is null && DiskErrors != errorsBefore) return _problem;
+        _problem = problem;
+        return problem;
+    }
+
+    /// <summary>How long a check may take before the disk is left out as hung (a device blocking in fsync).</summary>
+    public static readonly TimeSpan CheckLimit = TimeSpan.FromSeconds(10);
+
+    private readonly Lock _checkLock = new();
+    private Task<string?>? _check;
+
+    /// <summary>
+    /// <see cref="Check"/>, bounded by <paramref name="limit"/>: a probe still running then leaves the
+    /// disk out ("did not finish") and goes on in the background; no second probe starts while it
+    /// runs, and the disk comes back when it finishes well.
+    /// </summary>
+    public string? CheckWithin(TimeSpan limit)
+    {
+        Task<string?> check;
+        lock (_checkLock)
+        {
+            if (_check is not { IsCompleted: false }) _check = Task.Run(Check);
+            check = _check;
+        }
+        if (check.Wait(limit)) return check.Result;
+        string problem = $"its check (create, write, fsync, delete a file) did not finish within {limit.TotalSeconds:0.#} s";
         _problem = problem;
         return problem;
     }

@@ -71,7 +71,8 @@ public sealed class DataConnectionHandler(DataRequestRouter router, DataPlaneMem
                 input.AdvanceTo(consumed, buffer.End);
                 if (largeFrame > 0 && error == FrameError.None)
                 {
-                    if (!framePending) deadline.Arm(DeadlineKind.Frame, _options.FrameReadTimeout);
+                    // A frame that began this round (the one pending before was handled, or none was) gets its own deadline.
+                    if (!framePending || handled) deadline.Arm(DeadlineKind.Frame, _options.FrameReadTimeout);
                     var read = await ReadLargeFrameAsync(input, (int)largeFrame, session, deadline, reading.Token).ConfigureAwait(false);
                     if (read is null) session.CloseReason = "closed by peer inside a frame";
                     close = read ?? true;

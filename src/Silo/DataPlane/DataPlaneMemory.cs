@@ -8,8 +8,9 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// most DataEndpoint:MaxConnections connections), the frames above that pipe (at most
 /// DataEndpoint:MaxLargeFrameBytes together, <see cref="LargeFrames"/>), and the socket blocks kept
 /// for reuse. When connections close, it gives memory back: kept blocks beyond what the open
-/// connections can use are dropped, and once enough was dropped a compacting collection returns the
-/// pages to the OS, so a burst of connections does not leave the silo at its peak.
+/// connections can use are dropped, and once enough was dropped (trimmed blocks and large frames'
+/// pieces) a compacting collection returns the pages to the OS, so a burst of connections does not
+/// leave the silo at its peak.
 /// </summary>
 public sealed class DataPlaneMemory : IDisposable
 {
@@ -19,18 +20,24 @@ public sealed class DataPlaneMemory : IDisposable
     /// <summary>Connections often close in bursts: one release a little after the first close covers the burst.</summary>
     internal static readonly TimeSpan ReleaseDelay = TimeSpan.FromSeconds(1);
 
+    /// <summary>While connections remain open, collections are at least this far apart.</summary>
+    internal static readonly TimeSpan MinCollectInterval = TimeSpan.FromMinutes(1);
+
     private readonly DataEndpointOptions _options;
     private readonly ITimer _release;
+    private readonly TimeProvider _time;
     private int _open;
     private int _releaseScheduled;
     private long _largeFrameBytesDropped;
-    private long _droppedAtLastCollect;
+    private long _droppedSinceCollect;
+    private long _lastCollect;
     private long _collections;
 
     public DataPlaneMemory(IOptions<DataEndpointOptions> options, TimeProvider time)
     {
         _options = options.Value;
         Time = time;
+        _time = time;
         LargeFrames = new LargeFrameBudget(_options.MaxLargeFrameBytes);
         _release = time.CreateTimer(static state => ((DataPlaneMemory)state!).Release(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
@@ -66,15 +73,16 @@ public sealed class DataPlaneMemory : IDisposable
     private void Release()
     {
         Volatile.Write(ref _releaseScheduled, 0);
-        long blockBytesDropped = 0;
-        if (Blocks is { } blocks)
-        {
-            blocks.TrimKept(Math.Min(blocks.MaxKeptBytes, (long)OpenConnections * _options.ReceiveBufferBytes));
-            blockBytesDropped = blocks.DroppedBlocks * blocks.BlockBytes;
-        }
-        long dropped = blockBytesDropped + Interlocked.Read(ref _largeFrameBytesDropped);
-        if (dropped - _droppedAtLastCollect < CollectMinBytes) return;
-        _droppedAtLastCollect = dropped;
+        long trimmed = 0;
+        if (Blocks is { } blocks) trimmed = blocks.TrimKept(Math.Min(blocks.MaxKeptBytes, (long)OpenConnections * _options.ReceiveBufferBytes));
+        long dropped = Interlocked.Add(ref _droppedSinceCollect, trimmed + Interlocked.Exchange(ref _largeFrameBytesDropped, 0));
+        // A full compacting collection pauses the whole silo: only when it gives back enough, and then
+        // when no connection is left to serve or at most once a minute, never once per reconnect.
+        if (dropped < CollectMinBytes) return;
+        long now = _time.GetTimestamp();
+        if (OpenConnections > 0 && _lastCollect != 0 && _time.GetElapsedTime(_lastCollect, now) < MinCollectInterval) return;
+        _lastCollect = now;
+        Interlocked.Exchange(ref _droppedSinceCollect, 0);
         Interlocked.Increment(ref _collections);
         GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
     }

@@ -45,12 +45,22 @@ internal sealed class LargeFrameBudget(long limitBytes)
             waiter = new Waiter(bytes);
             waiter.Node = _waiters.AddLast(waiter);
         }
-        waiter.Registration = cancellation.Register(static state =>
+        return WaitAsync(waiter, cancellation);
+    }
+
+    /// <summary>
+    /// Waits for a queued reservation. The registration is made and disposed here, by the waiter's
+    /// own task: a release that grants the waiter before it is registered finds nothing to undo, and a
+    /// token already cancelled gives up at once.
+    /// </summary>
+    private async ValueTask<bool> WaitAsync(Waiter waiter, CancellationToken cancellation)
+    {
+        using var registration = cancellation.UnsafeRegister(static state =>
         {
             var (budget, waiter) = ((LargeFrameBudget, Waiter))state!;
             budget.GiveUp(waiter);
         }, (this, waiter));
-        return new ValueTask<bool>(waiter.Granted.Task);
+        return await waiter.Granted.Task.ConfigureAwait(false);
     }
 
     public void Release(long bytes)
@@ -69,13 +79,9 @@ internal sealed class LargeFrameBudget(long limitBytes)
                 (granted ??= []).Add(first.Value);
             }
         }
-        // Outside the lock: continuations run asynchronously anyway, but a registration's dispose may wait for its callback.
+        // Outside the lock: a waiter's continuation runs asynchronously, but completing it is no work to hold the lock for.
         if (granted is null) return;
-        foreach (var waiter in granted)
-        {
-            waiter.Registration.Dispose();
-            waiter.Granted.TrySetResult(true);
-        }
+        foreach (var waiter in granted) waiter.Granted.TrySetResult(true);
     }
 
     private void GiveUp(Waiter waiter)
@@ -99,7 +105,5 @@ internal sealed class LargeFrameBudget(long limitBytes)
         public TaskCompletionSource<bool> Granted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
         public LinkedListNode<Waiter>? Node { get; set; }
-
-        public CancellationTokenRegistration Registration { get; set; }
     }
 }

@@ -8,8 +8,8 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// <see cref="PieceBytes"/>. A piece is made only when bytes arrive for it, so a peer that
 /// announces a large frame and sends little holds little. The pieces are not pooled: large frames
 /// are rare (the client pushes 64 KiB), and pieces kept by a pool would stay in the silo's memory
-/// after the frames that needed them are gone; at 64 KiB they stay off the large object heap, so the
-/// next young collection takes them back. Their bytes are counted by <see cref="LargeFrameBudget"/>.
+/// after the frames that needed them are gone; at 64 KiB they stay off the large object heap, and
+/// <see cref="DataPlaneMemory"/> counts them towards its collection once connections close. Their bytes are counted by <see cref="LargeFrameBudget"/>.
 /// </summary>
 internal sealed class LargeFrameBuffer(int length) : IDisposable
 {

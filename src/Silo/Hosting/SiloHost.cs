@@ -41,6 +41,15 @@ public static class SiloHost
             return 2;
         }
         var config = host.Services.GetRequiredService<SiloConfiguration>();
+        // Ports first: the catalog deletes an earlier incarnation's leftovers when it is made, and a
+        // second silo started by mistake on the same ports and disks must exit before it touches them.
+        var problems = StartupChecks.Problems(config);
+        if (problems.Count > 0)
+        {
+            await Console.Error.WriteLineAsync("The silo cannot start:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", problems))
+                .ConfigureAwait(false);
+            return 3;
+        }
         var disks = StartupChecks.NoUsableDisk(host.Services.GetRequiredService<Grains.Partition.PartitionCatalog>()).ToList();
         if (disks.Count > 0)
         {
@@ -48,13 +57,6 @@ public static class SiloHost
                 .ConfigureAwait(false);
             host.Dispose();
             return 2;
-        }
-        var problems = StartupChecks.Problems(config);
-        if (problems.Count > 0)
-        {
-            await Console.Error.WriteLineAsync("The silo cannot start:" + Environment.NewLine + "  " + string.Join(Environment.NewLine + "  ", problems))
-                .ConfigureAwait(false);
-            return 3;
         }
         try
         {

@@ -55,6 +55,19 @@ public class JobOptionsTests
     }
 
     [Fact]
+    public void Hang_silo_takes_a_stage_point_and_is_refused_where_it_cannot_act()
+    {
+        var hang = Bind("--hang-silo", "reduce:0.3", "--silos", "3");
+        Assert.Equal(new SiloKillPlan(KillStage.Reduce, 0.3), hang.HangSilo);
+        Assert.Null(hang.KillSilo);
+        Assert.Contains("map:F or reduce:F", BindError("--hang-silo", "grain"));
+        Assert.Contains("--hang-silo", BindError("--hang-silo", "map:2"));
+        Assert.Contains("use one of them", BindError("--hang-silo", "map:0.3", "--kill-silo", "reduce:0.5", "--silos", "3"));
+        Assert.Contains("--hang-silo", BindError("--cluster-id", "c1", "--hang-silo", "map:0.3"));
+        Assert.Contains("at least 2 silos", BindError("--hang-silo", "map:0.3", "--silos", "1"));
+    }
+
+    [Fact]
     public void Impossible_combinations_are_refused_naming_the_flags()
     {
         Assert.Contains("--dynamodb-service", BindError("--membership", "dynamodb"));

@@ -22,18 +22,37 @@ public sealed class ConnectionDeadlineTests
     }
 
     [Fact]
-    public void Time_spent_handling_a_frame_does_not_expire_the_connection()
+    public void Time_spent_handling_a_frame_does_not_count_and_the_time_left_runs_on_after()
+    {
+        using var deadline = new ConnectionDeadline(_clock, () => false);
+        deadline.Arm(DeadlineKind.Frame, TimeSpan.FromSeconds(5));
+        _clock.Advance(TimeSpan.FromSeconds(3));
+        deadline.Pause();
+        _clock.Advance(TimeSpan.FromSeconds(60));
+        deadline.Resume();
+        // 2 s were left when the clock stopped: not a moment more.
+        _clock.Advance(TimeSpan.FromSeconds(1.9));
+        Assert.False(deadline.Expired.IsCancellationRequested);
+        _clock.Advance(TimeSpan.FromSeconds(0.2));
+        Assert.True(deadline.Expired.IsCancellationRequested);
+        Assert.Equal(DeadlineKind.Frame, deadline.Kind);
+    }
+
+    [Fact]
+    public void A_deadline_armed_while_paused_starts_when_the_clock_runs_again()
     {
         using var deadline = new ConnectionDeadline(_clock, () => false);
         deadline.Arm(DeadlineKind.Idle, TimeSpan.FromSeconds(5));
         deadline.Pause();
-        _clock.Advance(TimeSpan.FromSeconds(60));
-        deadline.Resume();
+        deadline.Arm(DeadlineKind.Frame, TimeSpan.FromSeconds(4));
+        _clock.Advance(TimeSpan.FromSeconds(30));
         Assert.False(deadline.Expired.IsCancellationRequested);
-        // The loop arms the next wait after handling; that one expires as usual.
-        deadline.Arm(DeadlineKind.Idle, TimeSpan.FromSeconds(5));
-        _clock.Advance(TimeSpan.FromSeconds(6));
+        deadline.Resume();
+        _clock.Advance(TimeSpan.FromSeconds(3.9));
+        Assert.False(deadline.Expired.IsCancellationRequested);
+        _clock.Advance(TimeSpan.FromSeconds(0.2));
         Assert.True(deadline.Expired.IsCancellationRequested);
+        Assert.Equal(DeadlineKind.Frame, deadline.Kind);
     }
 
     [Fact]
