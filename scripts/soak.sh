@@ -15,6 +15,11 @@
 #                     --executors 4                          (4 maps on 4 executors: the killed executor ran one map)
 #   split             --replicas 2, 1 MiB split threshold    must verify
 #   replicas1-kill    --replicas 1 --kill-silo map:0.5       must fail with "shuffle data lost" (counted as expected)
+#   baseline          --replicas 2, no fault                 must verify; the stage times the hang scenarios are compared with
+#   hang-silo-map     --replicas 2 --hang-silo map:0.3       must verify with one silo hung (SIGSTOP, SIGCONT after the job)
+#   hang-silo-reduce  --replicas 2 --hang-silo reduce:0.3    must verify (1 MiB chunks, so reads follow the stop)
+# The summary gives each scenario's median map and reduce stage seconds and, for the others, how much
+# slower each stage was than the baseline's median (when baseline ran).
 # Runs the processes as scripts/publish.sh publishes them. Reports and logs of every run stay in
 # $SOAK_DIR (default: a new temp directory).
 set -uo pipefail
@@ -26,7 +31,7 @@ if ! [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || [ "$RUNS" -gt 1000 ]; then
   exit 2
 fi
 DATA="${SOAK_DATA:-64MiB}"
-SCENARIOS="${SOAK_SCENARIOS:-kill-silo-map kill-silo-reduce grain kill-mapper split replicas1-kill}"
+SCENARIOS="${SOAK_SCENARIOS:-baseline kill-silo-map kill-silo-reduce grain kill-mapper split replicas1-kill hang-silo-map hang-silo-reduce}"
 PER_RUN_TIMEOUT=300
 
 
@@ -38,6 +43,9 @@ scenario_args() {
     kill-mapper)      echo "--replicas 2 --kill-mapper 0.5 --executors 4" ;;
     split)            echo "--replicas 2 --silo-arg=--Storage:SplitThresholdBytes=1048576" ;;
     replicas1-kill)   echo "--replicas 1 --kill-silo map:0.5" ;;
+    baseline)         echo "--replicas 2" ;;
+    hang-silo-map)    echo "--replicas 2 --hang-silo map:0.3" ;;
+    hang-silo-reduce) echo "--replicas 2 --hang-silo reduce:0.3 --silo-arg=--Storage:ChunkBytes=1048576" ;;
     *) return 1 ;;
   esac
 }
@@ -58,8 +66,8 @@ field() {
 }
 
 echo "soak: $RUNS runs per scenario, $DATA each, timeout ${PER_RUN_TIMEOUT} s per run; reports and logs in $SOAK_DIR"
-printf '%-17s %4s %-9s %8s %10s %12s %17s %8s  %s\n' scenario run verified revives failovers silosKilled mapAttemptsRerun seconds outcome
-declare -A ok bad
+printf '%-17s %4s %-9s %8s %10s %8s %17s %8s %8s %8s  %s\n' scenario run verified revives failovers faulted mapAttemptsRerun map_s reduce_s seconds outcome
+declare -A ok bad stage_map stage_reduce
 total_bad=0
 for scenario in $SCENARIOS; do
   args="$(scenario_args "$scenario")"
@@ -75,12 +83,14 @@ for scenario in $SCENARIOS; do
       --no-progress --task-timeout 240 --work-dir "$dir/work" --report "$report" $args >"$dir/output.log" 2>&1
     status=$?
     seconds=$(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
-    verified=- revives=- failovers=- killed=- rerun=- error=
+    verified=- revives=- failovers=- killed=- rerun=- error= map_s=- reduce_s=-
     if [ -f "$report" ]; then
       verified="$(field verified "$report")"
       revives="$(field revives "$report")"
       failovers="$(field failovers "$report")"
-      killed="$(field silosKilled "$report")"
+      killed="$(( $(field silosKilled "$report") + $(field silosHung "$report") ))"
+      map_s="$(field mapSeconds "$report")"
+      reduce_s="$(field reduceSeconds "$report")"
       rerun="$(field mapAttemptsRerun "$report")"
       error="$(grep -o '"error": "[^"]*' "$report" | head -n 1 | cut -c11-)"
     fi
@@ -101,19 +111,35 @@ for scenario in $SCENARIOS; do
     fi
     if [[ "$outcome" == ok* ]]; then
       ok[$scenario]=$((ok[$scenario] + 1))
+      stage_map[$scenario]+="$map_s "
+      stage_reduce[$scenario]+="$reduce_s "
     else
       bad[$scenario]=$((bad[$scenario] + 1))
       total_bad=$((total_bad + 1))
     fi
-    printf '%-17s %4d %-9s %8s %10s %12s %17s %8s  %s\n' "$scenario" "$run" "${verified:--}" "${revives:--}" "${failovers:--}" \
-      "${killed:--}" "${rerun:--}" "$seconds" "$outcome"
+    printf '%-17s %4d %-9s %8s %10s %8s %17s %8s %8s %8s  %s\n' "$scenario" "$run" "${verified:--}" "${revives:--}" "${failovers:--}" \
+      "${killed:--}" "${rerun:--}" "${map_s:--}" "${reduce_s:--}" "$seconds" "$outcome"
   done
 done
 
+# The median of a list of numbers ("" when empty).
+median() {
+  tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.2f", (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'
+}
+
 echo
 echo "summary:"
+base_map="$(median "${stage_map[baseline]:-}")"
+base_reduce="$(median "${stage_reduce[baseline]:-}")"
 for scenario in $SCENARIOS; do
-  printf '  %-17s %3d ok, %3d failed (of %d)\n' "$scenario" "${ok[$scenario]}" "${bad[$scenario]}" "$RUNS"
+  m="$(median "${stage_map[$scenario]:-}")"
+  r="$(median "${stage_reduce[$scenario]:-}")"
+  slower=""
+  if [ -n "$base_map" ] && [ -n "$m" ] && [ "$scenario" != baseline ]; then
+    slower="$(awk -v m="$m" -v r="$r" -v bm="$base_map" -v br="$base_reduce" 'BEGIN { printf ", vs baseline: map %+.2f s, reduce %+.2f s", m - bm, r - br }')"
+  fi
+  printf '  %-17s %3d ok, %3d failed (of %d); median stages map %s s, reduce %s s%s\n' "$scenario" "${ok[$scenario]}" "${bad[$scenario]}" "$RUNS" \
+    "${m:--}" "${r:--}" "$slower"
 done
 if [ "$total_bad" -eq 0 ]; then
   echo "soak passed: every run ended as its scenario must"

@@ -83,6 +83,8 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
             else client.UseFileClustering(o => o.Directory = MembershipDirectory!);
             // A gateway that resets the first connection, or silos still starting, must not fail the task.
             client.UseClusterConnectRetry();
+            // A hung silo's gateway is dropped seconds after the membership declares it Dead, not a minute.
+            client.UseGatewayRefresh();
         });
         var host = builder.Build();
         try

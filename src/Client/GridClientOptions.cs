@@ -80,7 +80,14 @@ public sealed class GridClientOptions
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(120);
+    /// <summary>
+    /// How long a push or a chunk fetch waits for its reply, and a frame for the silo to read it,
+    /// before it fails with Timeout: a push is then revived elsewhere, a fetch read from the other
+    /// copy. A silo that stops answering (a hung process, a long pause, a stuck disk) costs this long,
+    /// not minutes. A healthy silo answers a 64 KiB push in milliseconds and an 8 MiB chunk in well
+    /// under a second. Default 10 s (Celeborn's push timeout is 120 s).
+    /// </summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a reader's request for the file group waits for the shuffle to commit (one grain call that completes at commit). Zero asks once.</summary>
     public TimeSpan CommitWaitTimeout { get; set; } = TimeSpan.FromSeconds(300);

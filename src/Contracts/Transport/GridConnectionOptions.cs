@@ -11,8 +11,8 @@ public sealed class GridConnectionOptions
     /// <summary>How long to wait for TCP connect and handshake. Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>How long to wait for a reply before failing the request with Timeout. Default 120 s (Celeborn's push timeout).</summary>
-    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(120);
+    /// <summary>How long to wait for a reply, or for the silo to read a frame, before failing the request with Timeout. Default 10 s.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Largest frame body accepted or sent. Default 32 MiB.</summary>
     public int MaxFrameBodyBytes { get; set; } = ProtocolConstants.DefaultMaxFrameBodyBytes;

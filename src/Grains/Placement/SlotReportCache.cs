@@ -46,6 +46,9 @@ internal sealed class SlotReportCache(IStorageSiloServiceClient client, IOptions
         }
     }
 
+    /// <summary>How long after a silo's report failed to come (its timeout counts too) it is left out of placements without being asked.</summary>
+    internal static readonly TimeSpan FailedReportBackoff = TimeSpan.FromSeconds(5);
+
     private sealed class SiloSlots
     {
         private readonly Lock _lock = new();
@@ -68,7 +71,9 @@ internal sealed class SlotReportCache(IStorageSiloServiceClient client, IOptions
             lock (_lock)
             {
                 bool fresh = _fetch is not null && (!_fetch.IsCompleted || (!refetch && Stopwatch.GetElapsedTime(_fetchStarted) <= options.SlotReportMaxAge));
-                if (fresh && _fetch!.IsCompleted && _fetch.Result is null) fresh = false; // a failed fetch is asked again next time
+                // A failed fetch (a silo that did not answer in time, hung or gone) is not asked again for a
+                // while, refetch or not: else every placement would wait out its timeout again.
+                if (_fetch is { IsCompleted: true, Result: null }) fresh = Stopwatch.GetElapsedTime(_fetchStarted) <= options.SlotReportTimeout + FailedReportBackoff;
                 if (!fresh)
                 {
                     _fetchStarted = Stopwatch.GetTimestamp();

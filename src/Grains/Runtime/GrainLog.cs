@@ -56,4 +56,7 @@ internal static partial class GrainLog
 
     [LoggerMessage(1018, LogLevel.Warning, "Application {AppId}: shuffle {ShuffleId} refused, over the slot quota (holds {Held}, wants {Wanted}, may hold {Quota})")]
     public static partial void QuotaExceeded(ILogger logger, string appId, int shuffleId, int held, int wanted, long quota);
+
+    [LoggerMessage(1019, LogLevel.Warning, "Application {AppId}: partition {ShuffleId}/{PartitionId} found no room away from the silos the writer excluded ({Excluded}); placing it among all Active silos")]
+    public static partial void ExclusionsIgnored(ILogger logger, string appId, int shuffleId, int partitionId, string excluded);
 }

@@ -178,7 +178,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
             {
                 try
                 {
-                    return (Location: await _copies.PlaceAsync(shuffleId, p, record.NextEpoch(p), replicate, excludedSilos, abandoned).ConfigureAwait(true),
+                    return (Location: await PlaceRevivedAsync(shuffleId, p, record.NextEpoch(p), replicate, excludedSilos, abandoned).ConfigureAwait(true),
                         Error: (GridException?)null);
                 }
                 catch (GridException e)
@@ -194,6 +194,27 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
             if (placed.FirstOrDefault(p => p.Error is not null).Error is { } failure) throw failure;
         }
         return failedEpoch.Keys.Select(record.Current).ToList();
+    }
+
+    /// <summary>
+    /// Places a revived epoch away from the silos the writer excludes; when that leaves no room, again
+    /// without them. A writer's exclusions are what it saw fail (a timeout can also come from a healthy
+    /// silo slowed by a hung peer), while the membership decides which silos are gone: Dead ones are
+    /// never chosen either way.
+    /// </summary>
+    private async Task<PartitionLocation> PlaceRevivedAsync(
+        int shuffleId, int partitionId, int firstEpoch, bool replicate, IReadOnlyList<string> excludedSilos, List<PartitionRef> abandoned)
+    {
+        try
+        {
+            return await _copies.PlaceAsync(shuffleId, partitionId, firstEpoch, replicate, excludedSilos, abandoned).ConfigureAwait(true);
+        }
+        catch (GridException e) when (e.Code == GridErrorCode.NoSlots && excludedSilos.Count > 0)
+        {
+            int next = abandoned.Where(a => a.PartitionId == partitionId).Select(a => a.Epoch + 1).DefaultIfEmpty(firstEpoch).Max();
+            GrainLog.ExclusionsIgnored(_logger, _appId, shuffleId, partitionId, string.Join(",", excludedSilos));
+            return await _copies.PlaceAsync(shuffleId, partitionId, next, replicate, [], abandoned).ConfigureAwait(true);
+        }
     }
 
     public async Task<MapperEndReply> MapperEnd(int shuffleId, int mapId, int attemptId)
@@ -227,7 +248,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
         {
             RequireRegistered();
             var record = Get(shuffleId);
-            if (record.Committed is { } committed) return committed;
+            if (record.Committed is { } committed) return LiveCopiesFirst(committed);
             if (record.CommitError is { } error) throw new GridException(GridErrorCode.DataLost, error);
             var remaining = deadline - _time.GetUtcNow();
             // A deactivating activation answers at once, so the caller asks the next one instead of waiting here.
@@ -415,6 +436,24 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
         _deactivating = true;
         foreach (int shuffleId in _commitWaiters.Keys.ToList()) Release(shuffleId);
         DeactivateOnIdle();
+    }
+
+    /// <summary>
+    /// The file group with each epoch's copies on silos the membership does not hold Active (Dead, or
+    /// suspected and on its way out) moved after the others: a reader tries a copy on a hung or dead
+    /// silo only when no other is left. The stored group keeps the commit's order.
+    /// </summary>
+    private ReducerFileGroup LiveCopiesFirst(ReducerFileGroup group)
+    {
+        var members = _membership.CurrentSnapshot.Members;
+        var notActive = members.Values.Where(m => m.Status != SiloStatus.Active).Select(m => m.SiloAddress.ToParsableString()).ToHashSet(StringComparer.Ordinal);
+        if (notActive.Count == 0) return group;
+        bool Live(CommittedCopy copy) => !notActive.Contains(copy.Silo.Identity);
+        if (group.Locations.All(l => l.Copies.Count < 2 || l.Copies.All(Live) || !l.Copies.Any(Live))) return group;
+        return group with
+        {
+            Locations = [.. group.Locations.Select(l => l.Copies.Count < 2 ? l : l with { Copies = [.. l.Copies.OrderBy(c => Live(c) ? 0 : 1)] })],
+        };
     }
 
     /// <summary>Queues a commit of the shuffle as a request of its own, after the current one.</summary>

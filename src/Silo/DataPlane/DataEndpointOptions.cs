@@ -74,8 +74,13 @@ public sealed class DataEndpointOptions
     /// <summary>A connection that has not completed its Hello by then is closed. Default 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long a primary waits for its replica to take forwarded batches before the push fails with ReplicationFailed. Default 60 s.</summary>
-    public TimeSpan ReplicaRequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
+    /// <summary>
+    /// How long a primary waits for its replica to take forwarded batches before the push fails with
+    /// ReplicationFailed (and the writer revives the partition). Shorter than the client's request
+    /// timeout (10 s), so a hung replica is reported as such before the writer gives up on the primary.
+    /// Default 5 s.
+    /// </summary>
+    public TimeSpan ReplicaRequestTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     public string EffectiveHost => string.IsNullOrEmpty(AdvertisedHost) ? ListenAddress : AdvertisedHost;
 

@@ -42,6 +42,16 @@ public sealed class MembershipOptions
     /// </summary>
     public static readonly TimeSpan DefaultIAmAliveTablePublishTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Orleans' connection liveness check unless set: off. With it, a silo that misses its probes is
+    /// not voted on while its connection received any message within the failure-detection window
+    /// (a minute here): a hung silo (SIGSTOP, a stuck process whose sockets still accept) stayed
+    /// Active for 60 s, and every grain call and placement that picked it waited that long (measured
+    /// with the job's --hang-silo, 2026-12-04: "Suppressing vote ... within the 00:01:00 monitoring
+    /// window"). Without it, the silos vote after NumMissedProbesLimit missed probes.
+    /// </summary>
+    public const bool DefaultEnableConnectionLivenessCheck = false;
+
     public bool UsesDynamoDB => string.Equals(Provider, DynamoDBProvider, StringComparison.OrdinalIgnoreCase);
 
     public IEnumerable<string> Validate()

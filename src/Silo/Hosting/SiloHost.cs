@@ -174,6 +174,8 @@ public static class SiloHost
             if (membership[nameof(ClusterMembershipOptions.ProbeTimeout)] is null) o.ProbeTimeout = MembershipOptions.DefaultProbeTimeout;
             if (membership[nameof(ClusterMembershipOptions.IAmAliveTablePublishTimeout)] is null)
                 o.IAmAliveTablePublishTimeout = MembershipOptions.DefaultIAmAliveTablePublishTimeout;
+            if (membership[nameof(ClusterMembershipOptions.EnableConnectionLivenessCheck)] is null)
+                o.EnableConnectionLivenessCheck = MembershipOptions.DefaultEnableConnectionLivenessCheck;
         });
     }
 

@@ -458,7 +458,7 @@ public sealed class GoldenFrameTests
 
         // The silo's whole replication path: its connection pool connects (Hello), the forwarder sends, the replica acknowledges.
         await using var pool = new SiloConnectionPool(ClientOptions());
-        var forwarding = new ReplicaForwarder(pool).ForwardAsync([push]);
+        var forwarding = new ReplicaForwarder(pool, TimeProvider.System).ForwardAsync([push]);
         var socket = await silo.AcceptAsync();
         Assert.Equal(ReplicateDataFrame, await socket.ReceiveRawFrameAsync());
         await socket.SendAsync(Hex(
