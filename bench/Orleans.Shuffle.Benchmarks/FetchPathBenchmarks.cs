@@ -166,7 +166,7 @@ public class FetchPathBenchmarks
         long payload = 0;
         for (int c = 0; c < Chunks; c++)
         {
-            using var chunk = await ChunkFetcher.FetchAsync(source, _requests[c], chunks[c], CancellationToken.None);
+            using var chunk = await ChunkFetcher.FetchAsync(source, _requests[c], chunks[c], otherCopyLeft: false, CancellationToken.None);
             payload += Iterate(chunk);
         }
         return payload;

@@ -5,13 +5,16 @@ namespace Orleans.Shuffle.Client;
 
 /// <summary>
 /// Fetches one chunk and verifies it before the reader sees any of it. Fetches are idempotent, so
-/// a lost connection, a timeout or a corrupt reply is answered by fetching again (bounded); a
-/// reader never returns a batch it could not vouch for. What still fails is thrown, and the reader
-/// reads the epoch from its next copy.
+/// a lost connection or a corrupt reply is answered by fetching again (bounded); a reader never
+/// returns a batch it could not vouch for. A silo that timed out or could not be reached is asked
+/// again only when no other copy is left: else the other copy is the retry, and a hung silo costs
+/// one request timeout, not one per attempt. What still fails is thrown, and the reader reads the
+/// epoch from its next copy.
 /// </summary>
 internal static class ChunkFetcher
 {
-    public static async Task<FetchedChunk> FetchAsync(IChunkSource source, FetchChunk request, ChunkRef chunk, CancellationToken cancellationToken)
+    /// <param name="otherCopyLeft">The epoch has a copy the reader has not tried yet.</param>
+    public static async Task<FetchedChunk> FetchAsync(IChunkSource source, FetchChunk request, ChunkRef chunk, bool otherCopyLeft, CancellationToken cancellationToken)
     {
         var silo = chunk.Silo;
         for (int attempt = 0; attempt <= RetryPolicy.FetchRetries; attempt++)
@@ -24,7 +27,7 @@ internal static class ChunkFetcher
                 fetched.Verify();
                 return fetched;
             }
-            catch (GridException e) when (attempt < RetryPolicy.FetchRetries && IsWorthRefetching(e.Code))
+            catch (GridException e) when (attempt < RetryPolicy.FetchRetries && IsWorthRefetching(e.Code, otherCopyLeft))
             {
                 fetched?.Dispose();
                 await Task.Delay(RetryPolicy.Backoff(attempt, RetryPolicy.FirstBackoff, RetryPolicy.MaxBackoff), cancellationToken)
@@ -61,6 +64,12 @@ internal static class ChunkFetcher
         }
     }
 
-    private static bool IsWorthRefetching(GridErrorCode code) =>
-        RetryPolicy.IsTransient(code) || code is GridErrorCode.ChecksumMismatch or GridErrorCode.MalformedFrame;
+    private static bool IsWorthRefetching(GridErrorCode code, bool otherCopyLeft) => code switch
+    {
+        // The bytes broke on the way, or the connection did (a silo closing an idle one as the request went out).
+        GridErrorCode.ConnectionLost or GridErrorCode.ChecksumMismatch or GridErrorCode.MalformedFrame => true,
+        // The silo is slow, hung or gone: its other copy is the better retry.
+        GridErrorCode.Timeout or GridErrorCode.SiloUnavailable => !otherCopyLeft,
+        _ => false,
+    };
 }

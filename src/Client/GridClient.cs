@@ -16,6 +16,9 @@ namespace Orleans.Shuffle.Client;
 public sealed class GridClient : IAsyncDisposable
 {
     private readonly GridClientOptions _options;
+
+    /// <summary>The client's own copy of its options.</summary>
+    internal GridClientOptions Options => _options;
     private readonly ConnectionPool _pool;
     private readonly ShuffleGrainCalls _grains;
     private readonly GridClientTransport _transport;
@@ -157,7 +160,9 @@ public sealed class GridClient : IAsyncDisposable
 
         PartitionRef[] request = [.. partitions];
         string[] excluded = [.. excludedSilos];
-        var reply = await CallAsync(appId, grain => grain.Revive(shuffleId, request, excluded), ct).ConfigureAwait(false);
+        ThrowIfDisposed();
+        IdValidator.ValidateAppId(appId);
+        var reply = await _grains.CallAsync(appId, grain => grain.Revive(shuffleId, request, excluded), ct, _options.ControlAttemptTimeout).ConfigureAwait(false);
         var key = new ShuffleKey(appId, shuffleId);
         var revived = AlignRevived(key, reply, request);
         MergeRevived(key, revived);

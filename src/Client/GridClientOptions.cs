@@ -102,6 +102,14 @@ public sealed class GridClientOptions
     /// </summary>
     public TimeSpan ShuffleGrainFailoverTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long one try of a revive or a map end waits before it is made again (both are idempotent
+    /// and quick on a healthy grid). Orleans sends a call through one of the client's gateways, and a
+    /// call through a hung silo's gateway would wait Orleans' whole 30 s response timeout. A try given
+    /// up on goes on in the grain; the next one finds its work done. Default 5 s.
+    /// </summary>
+    public TimeSpan ControlAttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
     {
@@ -124,6 +132,7 @@ public sealed class GridClientOptions
                 $"GridClientOptions.ReviveBatchWindow must be between 0 and {MaxReviveBatchWindow}, but is {ReviveBatchWindow}.", nameof(ReviveBatchWindow));
         RequirePositive(ConnectTimeout, nameof(ConnectTimeout));
         RequirePositive(RequestTimeout, nameof(RequestTimeout));
+        RequirePositive(ControlAttemptTimeout, nameof(ControlAttemptTimeout));
         RequirePositive(HeartbeatInterval, nameof(HeartbeatInterval));
         if (ShuffleGrainFailoverTimeout < TimeSpan.Zero || ShuffleGrainFailoverTimeout > MaxTimeout)
             throw new ArgumentException(
@@ -150,6 +159,7 @@ public sealed class GridClientOptions
         CommitWaitTimeout = CommitWaitTimeout,
         HeartbeatInterval = HeartbeatInterval,
         ShuffleGrainFailoverTimeout = ShuffleGrainFailoverTimeout,
+        ControlAttemptTimeout = ControlAttemptTimeout,
     };
 
     internal GridConnectionOptions ToConnectionOptions() => new()

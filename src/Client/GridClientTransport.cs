@@ -24,7 +24,7 @@ internal sealed class GridClientTransport(GridClient client, ConnectionPool pool
         client.ReviveAsync(appId, shuffleId, partitions, excludedSilos, cancellationToken);
 
     public Task<MapperEndReply> MapperEndAsync(string appId, int shuffleId, int mapId, int attemptId, CancellationToken cancellationToken) =>
-        grains.CallAsync(appId, grain => grain.MapperEnd(shuffleId, mapId, attemptId), cancellationToken);
+        grains.CallAsync(appId, grain => grain.MapperEnd(shuffleId, mapId, attemptId), cancellationToken, client.Options.ControlAttemptTimeout);
 
     public void OnPushFailed(string appId, int shuffleId) => client.ForgetLocations(new ShuffleKey(appId, shuffleId));
 

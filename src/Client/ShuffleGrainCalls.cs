@@ -27,7 +27,13 @@ internal sealed class ShuffleGrainCalls(IGrainFactory grains, TimeSpan failoverT
             return true;
         }, cancellationToken).ConfigureAwait(false);
 
-    public async Task<T> CallAsync<T>(string appId, Func<IShuffleGrain, Task<T>> call, CancellationToken cancellationToken)
+    /// <param name="attemptTimeout">
+    /// When set, a try that has no answer by then is given up and made again. Orleans sends each call
+    /// through one of the client's gateways; a call sent through a hung silo's gateway waits Orleans'
+    /// whole response timeout (30 s), while the next try most likely goes through a live gateway. For
+    /// calls that are quick on a healthy grid (revive, map end).
+    /// </param>
+    public async Task<T> CallAsync<T>(string appId, Func<IShuffleGrain, Task<T>> call, CancellationToken cancellationToken, TimeSpan? attemptTimeout = null)
     {
         long started = Stopwatch.GetTimestamp();
         // Bounded: every failed try waits at least FirstBackoff, and tries stop after the failover timeout.
@@ -35,7 +41,10 @@ internal sealed class ShuffleGrainCalls(IGrainFactory grains, TimeSpan failoverT
         {
             try
             {
-                return await call(Grain(appId)).WaitAsync(cancellationToken).ConfigureAwait(false);
+                var answer = call(Grain(appId));
+                return attemptTimeout is { } limit
+                    ? await answer.WaitAsync(limit, cancellationToken).ConfigureAwait(false)
+                    : await answer.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsSiloLoss(e))
             {

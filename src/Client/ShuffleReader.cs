@@ -98,7 +98,8 @@ public sealed class ShuffleReader
                 var plan = ChunkRef.PlanFor(copy, epoch);
                 GridException? failure = null;
                 long batches = 0;
-                var prefetcher = new ChunkPrefetcher(plan, _chunksInFlight, Fetch, ct);
+                bool otherCopyLeft = c < copies.Count - 1;
+                var prefetcher = new ChunkPrefetcher(plan, _chunksInFlight, (chunk, token) => Fetch(chunk, otherCopyLeft, token), ct);
                 // Disposing cancels and frees the chunks fetched ahead, also those of a copy that failed.
                 await using (prefetcher.ConfigureAwait(false))
                 {
@@ -171,9 +172,9 @@ public sealed class ShuffleReader
 
     private bool IsFullRange => _startMap <= 0 && _endMap == int.MaxValue;
 
-    private Task<FetchedChunk> Fetch(ChunkRef chunk, CancellationToken cancellationToken)
+    private Task<FetchedChunk> Fetch(ChunkRef chunk, bool otherCopyLeft, CancellationToken cancellationToken)
     {
         var request = new FetchChunk(_appId, _shuffleId, _partitionId, chunk.Epoch, chunk.ChunkIndex, _startMap, _endMap);
-        return ChunkFetcher.FetchAsync(_source, request, chunk, cancellationToken);
+        return ChunkFetcher.FetchAsync(_source, request, chunk, otherCopyLeft, cancellationToken);
     }
 }

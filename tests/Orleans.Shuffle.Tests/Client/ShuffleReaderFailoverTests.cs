@@ -94,6 +94,27 @@ public class ShuffleReaderFailoverTests
     }
 
     [Fact]
+    public async Task A_silo_that_times_out_is_tried_once_when_another_copy_is_left_and_again_when_it_holds_the_last_copy()
+    {
+        int lastCopyTries = 0;
+        var (source, reader) = Setup((s, chunksA, _) =>
+        {
+            // Epoch 0 has a copy on B too: A's timeout fails over at once, without asking A again.
+            s.Serve(SiloA, 0, 1, () => throw new GridException(GridErrorCode.Timeout, "silo A hung"));
+        });
+        // Epoch 1 has only A's copy: a timeout there is asked again (and answered the second time).
+        var (_, chunksA1) = Make(SiloA, Epoch1, 2);
+        source.Serve(SiloA, 1, 0, () => Interlocked.Increment(ref lastCopyTries) == 1 ? throw new GridException(GridErrorCode.Timeout, "slow") : chunksA1[0]);
+        var records = await ReadAllAsync(reader);
+
+        Assert.Equal(Expected.Order(), records.Order());
+        Assert.Equal(1, reader.Failovers);
+        Assert.Equal(1, source.Fetches.Count(f => f == ("a", 0, 1)));
+        Assert.Equal(2, lastCopyTries);
+        Assert.Equal(0, source.Outstanding);
+    }
+
+    [Fact]
     public async Task A_chunk_that_stays_corrupt_fails_over_to_the_other_copy()
     {
         var (source, reader) = Setup((s, chunksA, _) =>
