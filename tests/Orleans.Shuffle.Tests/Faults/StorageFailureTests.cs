@@ -17,8 +17,12 @@ public class StorageFailureTests(ITestOutputHelper output)
 {
     private const int TmpfsMiB = 96;
 
-    /// <summary>Data on silo 1's disk that shows the map stage is pushing to it.</summary>
-    private const long StartedWritingBytes = 512L << 10;
+    /// <summary>
+    /// Data on silo 1's disk that shows the map stage is pushing to it: its first few flushes (a
+    /// partition's writes start at one 32 KiB piece). Half a megabyte once came only after a fast map
+    /// stage had ended.
+    /// </summary>
+    private const long StartedWritingBytes = 64L << 10;
 
     [Theory]
     [InlineData(1)]
@@ -65,7 +69,7 @@ public class StorageFailureTests(ITestOutputHelper output)
             }
             // The job ended (or failed) without writing to the disk: nothing left to wait for.
             if (job.Output.Any(l => l.StartsWith("report written", StringComparison.Ordinal) || l.StartsWith("stderr: error:", StringComparison.Ordinal))) break;
-            await Task.Delay(10);
+            await Task.Delay(5);
         }
 
         int? exit = await job.WaitForExitAsync(FaultJob.Timeout - clock.Elapsed);
