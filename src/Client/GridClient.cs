@@ -16,9 +16,6 @@ namespace Orleans.Shuffle.Client;
 public sealed class GridClient : IAsyncDisposable
 {
     private readonly GridClientOptions _options;
-
-    /// <summary>The client's own copy of its options.</summary>
-    internal GridClientOptions Options => _options;
     private readonly ConnectionPool _pool;
     private readonly ShuffleGrainCalls _grains;
     private readonly GridClientTransport _transport;
@@ -35,6 +32,9 @@ public sealed class GridClient : IAsyncDisposable
 
     /// <param name="cluster">The process's Orleans client (or a silo's grain factory), connected to the grid's cluster.</param>
     /// <param name="options">Validated and copied; null for the defaults.</param>
+    /// <summary>The client's own copy of its options.</summary>
+    internal GridClientOptions Options => _options;
+
     public GridClient(IGrainFactory cluster, GridClientOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(cluster);
