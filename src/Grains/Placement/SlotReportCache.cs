@@ -19,6 +19,17 @@ internal sealed class SlotReportCache(IStorageSiloServiceClient client, IOptions
     private readonly Lock _choosing = new();
 
     /// <summary>
+    /// The healthy slots of <paramref name="silos"/> together, from their reports (reused while young,
+    /// each fetch bounded; a silo that does not answer counts none): for the ShuffleGrain's quota.
+    /// </summary>
+    public async Task<long> TotalSlotsAsync(IReadOnlyCollection<SiloAddress> silos)
+    {
+        var reports = await Task.WhenAll(silos.Select(silo =>
+            _silos.GetOrAdd(silo, static _ => new SiloSlots()).GetAsync(silo, client, options.Value, refetch: false))).ConfigureAwait(false);
+        return reports.Sum(r => (long)(r?.TotalSlots ?? 0));
+    }
+
+    /// <summary>
     /// Places one copy: fetches (or reuses) the reports of <paramref name="silos"/>, then, one placement
     /// at a time so that concurrent placements see each other's choices, lets <paramref name="choose"/>
     /// pick among the silos that answered (with their free slots less this director's placements since

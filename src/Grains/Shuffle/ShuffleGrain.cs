@@ -33,6 +33,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
     private readonly TimeProvider _time;
     private readonly IClusterMembershipService _membership;
     private readonly IStorageSiloServiceClient _storageSilos;
+    private readonly SlotReportCache _slotReports;
     private readonly string _siloIdentity;
     private readonly ILogger _logger;
     private readonly Dictionary<int, TaskCompletionSource> _commitWaiters = [];
@@ -47,10 +48,12 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
         [FromKeyedServices(GridClock.ServiceKey)] TimeProvider time,
         IClusterMembershipService membership,
         IStorageSiloServiceClient storageSilos,
+        SlotReportCache slotReports,
         ILocalSiloDetails silo,
         ILogger<ShuffleGrain> logger)
     {
         _storageSilos = storageSilos;
+        _slotReports = slotReports;
         _siloIdentity = silo.SiloAddress.ToParsableString();
         _state = state;
         _options = options.Value;
@@ -468,10 +471,10 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
     /// <summary>
     /// QuotaExceeded when the application's shuffles would hold, with <paramref name="wanted"/> more
     /// copies, more than <see cref="ApplicationOptions.MaxSlotShare"/> of the slots of the grid's
-    /// Active silos. Only copies on Active silos count (a dead silo's copies hold nothing). Each silo
-    /// is asked for its slots with a short bound, so a hung silo not yet voted out costs the
-    /// registration seconds, not the grain's response timeout; when none answers, the placement that
-    /// follows says what is wrong (NoSlots).
+    /// Active silos. Only copies on Active silos count (a dead silo's copies hold nothing). The slots
+    /// come from the placement's own slot reports (<see cref="SlotReportCache"/>: young ones reused,
+    /// each fetch bounded), so a hung silo not yet voted out costs the registration seconds, not the
+    /// grain's response timeout; when none answers, the placement that follows says what is wrong (NoSlots).
     /// </summary>
     private async Task CheckSlotQuotaAsync(int shuffleId, ShuffleSpec spec, int wanted)
     {
@@ -479,18 +482,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
         var active = _membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
         var activeIdentities = active.Select(a => a.ToParsableString()).ToHashSet(StringComparer.Ordinal);
         int held = State.Shuffles.Values.Sum(r => r.Locations.Sum(l => l.Copies.Count(c => activeIdentities.Contains(c.Identity))));
-        var totals = await Task.WhenAll(active.Select(async silo =>
-        {
-            try
-            {
-                return (await _storageSilos.GetSlotReport(silo).WaitAsync(SlotReportWait).ConfigureAwait(true)).TotalSlots;
-            }
-            catch (Exception e) when (e is TimeoutException or SiloUnavailableException or OrleansMessageRejectionException)
-            {
-                return 0;
-            }
-        })).ConfigureAwait(true);
-        long gridSlots = totals.Sum(t => (long)t);
+        long gridSlots = await _slotReports.TotalSlotsAsync(active).ConfigureAwait(true);
         if (gridSlots == 0) return;
         long quota = (long)Math.Floor(_options.MaxSlotShare * gridSlots);
         if (held + wanted <= quota) return;
@@ -499,8 +491,6 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
             $"Shuffle {_appId}/{shuffleId} ({spec}) needs {wanted} partition slots; the application holds {held} and may hold {quota} " +
             $"(Applications:MaxSlotShare {_options.MaxSlotShare:0.##} of the grid's {gridSlots} slots). Unregister finished shuffles, or ask for fewer partitions.");
     }
-
-    private static readonly TimeSpan SlotReportWait = TimeSpan.FromSeconds(3);
 
     /// <summary>With one active silo there is nowhere to put a replica: the shuffle's new epochs run unreplicated, and say so.</summary>
     private bool Replicate(ShuffleSpec spec)

@@ -9,7 +9,7 @@ namespace Orleans.Shuffle.Grains.Storage;
 
 /// <summary>
 /// Checks every disk of the silo's catalog each <see cref="StorageOptions.DiskCheckPeriod"/>
-/// (<see cref="StorageDirectory.Check"/>) and logs each disk that goes out of or back into service.
+/// (<see cref="StorageDirectory.CheckWithinAsync"/>) and logs each disk that goes out of or back into service.
 /// Placement sees the change through the slots the silo reports.
 /// </summary>
 internal sealed class DiskHealthMonitor(
@@ -32,7 +32,7 @@ internal sealed class DiskHealthMonitor(
                 // All disks at once, each bounded: one hung device must not hold up the checks of the others.
                 var disks = catalog.Disks;
                 var before = disks.Select(d => d.Problem ?? known[d]).ToList(); // a disk can also fail between checks (a write error)
-                var after = await Task.WhenAll(disks.Select(d => Task.Run(() => d.CheckWithin(StorageDirectory.CheckLimit)))).WaitAsync(stoppingToken).ConfigureAwait(false);
+                var after = await Task.WhenAll(disks.Select(d => d.CheckWithinAsync(StorageDirectory.CheckLimit))).WaitAsync(stoppingToken).ConfigureAwait(false);
                 for (int i = 0; i < disks.Count; i++)
                 {
                     if (after[i] is not null && (before[i] is null || after[i] != before[i])) GrainLog.DiskExcluded(logger, disks[i].Root, after[i]!);

@@ -16,19 +16,25 @@ namespace Orleans.Shuffle.Grains.Storage;
 /// </summary>
 public sealed class StorageDirectory : IDisposable
 {
+    /// <summary>How long a check may take before the disk is left out as hung (a device blocking in fsync).</summary>
+    public static readonly TimeSpan CheckLimit = TimeSpan.FromSeconds(10);
+
     private readonly StorageOptions _options;
+    private readonly Lock _checkLock = new();
+    private Task<string?>? _check;
     private int _usedSlots;
     private int _totalSlots;
     private long _diskErrors;
     private volatile string? _problem;
 
-    /// <summary>Probes the directory at once (<see cref="CheckWithin"/>); a disk that fails it is kept, with its problem, and takes no partitions.</summary>
+    /// <summary>Probes the directory at once (<see cref="CheckWithinAsync"/>); a disk that fails it is kept, with its problem, and takes no partitions.</summary>
     public StorageDirectory(string root, StorageOptions options)
     {
         _options = options;
         Root = Path.GetFullPath(root);
         Flusher = new DiskFlusher(Path.GetFileName(Root), MarkFailed);
-        CheckWithin(CheckLimit);
+        // Waited for here: the catalog is made once, at start-up, before the silo serves anything.
+        CheckWithinAsync(CheckLimit).GetAwaiter().GetResult();
     }
 
     public string Root { get; }
@@ -79,18 +85,12 @@ public sealed class StorageDirectory : IDisposable
         return problem;
     }
 
-    /// <summary>How long a check may take before the disk is left out as hung (a device blocking in fsync).</summary>
-    public static readonly TimeSpan CheckLimit = TimeSpan.FromSeconds(10);
-
-    private readonly Lock _checkLock = new();
-    private Task<string?>? _check;
-
     /// <summary>
     /// <see cref="Check"/>, bounded by <paramref name="limit"/>: a probe still running then leaves the
     /// disk out ("did not finish") and goes on in the background; no second probe starts while it
     /// runs, and the disk comes back when it finishes well.
     /// </summary>
-    public string? CheckWithin(TimeSpan limit)
+    public async Task<string?> CheckWithinAsync(TimeSpan limit)
     {
         Task<string?> check;
         lock (_checkLock)
@@ -98,10 +98,16 @@ public sealed class StorageDirectory : IDisposable
             if (_check is not { IsCompleted: false }) _check = Task.Run(Check);
             check = _check;
         }
-        if (check.Wait(limit)) return check.Result;
-        string problem = $"its check (create, write, fsync, delete a file) did not finish within {limit.TotalSeconds:0.#} s";
-        _problem = problem;
-        return problem;
+        try
+        {
+            return await check.WaitAsync(limit).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            string problem = $"its check (create, write, fsync, delete a file) did not finish within {limit.TotalSeconds:0.#} s";
+            _problem = problem;
+            return problem;
+        }
     }
 
     public bool TryReserveSlot()

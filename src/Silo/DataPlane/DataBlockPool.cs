@@ -17,7 +17,6 @@ internal sealed class DataBlockPool : MemoryPool<byte>
 {
     private readonly BoundedFreeList<Block> _kept;
     private long _allocatedBlocks;
-    private long _droppedBlocks;
     private volatile bool _disposed;
 
     public DataBlockPool(int blockBytes, long maxKeptBytes)
@@ -39,9 +38,6 @@ internal sealed class DataBlockPool : MemoryPool<byte>
     /// <summary>Blocks returned and waiting to be rented again.</summary>
     public int KeptBlocks => _kept.Count;
 
-    /// <summary>Blocks left to the collector since the pool was made: returned beyond the kept bound, or trimmed.</summary>
-    public long DroppedBlocks => Interlocked.Read(ref _droppedBlocks);
-
     /// <summary>
     /// Leaves kept blocks beyond <paramref name="keepBytes"/> to the collector (connections went
     /// away, so fewer blocks will be needed); returns the bytes dropped.
@@ -50,11 +46,7 @@ internal sealed class DataBlockPool : MemoryPool<byte>
     {
         long dropped = 0;
         // Bounded by the kept blocks: each round takes one.
-        while ((long)_kept.Count * BlockBytes > keepBytes && _kept.TryTake(out _))
-        {
-            Interlocked.Increment(ref _droppedBlocks);
-            dropped += BlockBytes;
-        }
+        while ((long)_kept.Count * BlockBytes > keepBytes && _kept.TryTake(out _)) dropped += BlockBytes;
         return dropped;
     }
 
@@ -76,7 +68,7 @@ internal sealed class DataBlockPool : MemoryPool<byte>
 
     private void Return(Block block)
     {
-        if (_disposed || !_kept.TryKeep(block)) Interlocked.Increment(ref _droppedBlocks);
+        if (!_disposed) _kept.TryKeep(block);
     }
 
     protected override void Dispose(bool disposing)

@@ -25,7 +25,6 @@ public sealed class DataPlaneMemory : IDisposable
 
     private readonly DataEndpointOptions _options;
     private readonly ITimer _release;
-    private readonly TimeProvider _time;
     private int _open;
     private int _releaseScheduled;
     private long _largeFrameBytesDropped;
@@ -37,7 +36,6 @@ public sealed class DataPlaneMemory : IDisposable
     {
         _options = options.Value;
         Time = time;
-        _time = time;
         LargeFrames = new LargeFrameBudget(_options.MaxLargeFrameBytes);
         _release = time.CreateTimer(static state => ((DataPlaneMemory)state!).Release(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
@@ -79,8 +77,8 @@ public sealed class DataPlaneMemory : IDisposable
         // A full compacting collection pauses the whole silo: only when it gives back enough, and then
         // when no connection is left to serve or at most once a minute, never once per reconnect.
         if (dropped < CollectMinBytes) return;
-        long now = _time.GetTimestamp();
-        if (OpenConnections > 0 && _lastCollect != 0 && _time.GetElapsedTime(_lastCollect, now) < MinCollectInterval) return;
+        long now = Time.GetTimestamp();
+        if (OpenConnections > 0 && _lastCollect != 0 && Time.GetElapsedTime(_lastCollect, now) < MinCollectInterval) return;
         _lastCollect = now;
         Interlocked.Exchange(ref _droppedSinceCollect, 0);
         Interlocked.Increment(ref _collections);

@@ -19,7 +19,7 @@ public sealed class ShuffleGrainCallsTests
 
         string appId = await calls.CallAsync("app-retry", async grain =>
             Interlocked.Increment(ref tries) == 1 ? await lost.Task : (await grain.Describe()).AppId,
-            CancellationToken.None, attemptTimeout: TimeSpan.FromMilliseconds(300));
+            CancellationToken.None, attemptTimeout: TimeSpan.FromMilliseconds(300)).WaitAsync(TimeSpan.FromSeconds(60)); // bounded even if tries were never given up
 
         Assert.Equal("app-retry", appId);
         Assert.Equal(2, tries);
