@@ -39,10 +39,11 @@ const dir = process.argv[2];
 const unescape = s => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
 for (const file of fs.readdirSync(dir).filter(f => f.endsWith(".trx")).sort()) {
   const xml = fs.readFileSync(path.join(dir, file), "utf8");
-  for (const m of xml.matchAll(/<UnitTestResult\b([^>]*)>([\s\S]*?)<\/UnitTestResult>/g)) {
+  // A result without output is one self-closing tag: match it alone, or it swallows the next result.
+  for (const m of xml.matchAll(/<UnitTestResult\b([^>]*?)(?:\/>|>([\s\S]*?)<\/UnitTestResult>)/g)) {
     if (!/\boutcome="Failed"/.test(m[1])) continue;
     const name = (/\btestName="([^"]*)"/.exec(m[1]) || [, "?"])[1];
-    const message = (/<Message>([\s\S]*?)<\/Message>/.exec(m[2]) || [, ""])[1];
+    const message = (/<Message>([\s\S]*?)<\/Message>/.exec(m[2] || "") || [, ""])[1];
     console.log("  " + unescape(name));
     for (const line of unescape(message).trim().split("\n").slice(0, 6)) console.log("    " + line.slice(0, 300));
   }

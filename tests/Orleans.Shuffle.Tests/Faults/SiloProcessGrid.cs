@@ -218,8 +218,11 @@ public sealed class TmpfsMount : IDisposable
         Assert.True(exit == 0, $"could not remount {Directory} {(readOnly ? "read-only" : "writable")}: {output}");
     }
 
-    /// <summary>Fills the file system to the last byte with a filler file, so every later write gets ENOSPC; returns the bytes written.</summary>
-    public long FillUp()
+    /// <summary>
+    /// Fills the file system with a filler file until only <paramref name="leaveBytes"/> are free
+    /// (0: to the last byte, so every later write gets ENOSPC); returns the bytes written.
+    /// </summary>
+    public long FillUp(long leaveBytes = 0)
     {
         long written = 0;
         var zeros = new byte[1 << 20];
@@ -229,6 +232,9 @@ public sealed class TmpfsMount : IDisposable
         // Bounded: the file system is finite, and the chunk halves down to one byte before giving up.
         while (chunk > 0)
         {
+            long room = FreeBytes() - leaveBytes;
+            if (room <= 0) break;
+            if (room < chunk) chunk = (int)room;
             try
             {
                 filler.Write(zeros, 0, chunk);
@@ -241,6 +247,8 @@ public sealed class TmpfsMount : IDisposable
         }
         return written;
     }
+
+    public long FreeBytes() => new DriveInfo(Directory).AvailableFreeSpace;
 
     public long UsedBytes()
     {
