@@ -25,7 +25,7 @@ internal sealed class FakeSilo : IDisposable
     public FakeSilo(byte[][] chunks)
     {
         _chunks = chunks;
-        _helloOk = Serialize(MessageType.Hello, new HelloOk(ProtocolConstants.Version, "fake", "fake"));
+        _helloOk = Serialize(MessageType.Hello, new HelloOk(ProtocolConstants.Version, "fake", "fake", []));
         _pushReply = Serialize(MessageType.PushData, PushReply.None);
         _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         _listener.Listen(16);

@@ -38,6 +38,9 @@ internal sealed class JobDriver
     private SiloKiller? _siloKiller;
     private int _mapAttemptsRerun;
 
+    // The application's secret (base64) from its registration, handed to every task.
+    private string? _appSecret;
+
     private JobDriver(JobOptions options, JobConsole console)
     {
         _options = options;
@@ -195,7 +198,7 @@ internal sealed class JobDriver
         string copies = $"{_options.Replicas} " + (_options.Replicas == 1 ? "copy" : "copies") + " of each";
         await RunOnExecutorsAsync(access, copies, async () =>
         {
-            await client.RegisterApplicationAsync(_options.AppId, ct).ConfigureAwait(false);
+            _appSecret = (await client.RegisterApplicationAsync(_options.AppId, ct).ConfigureAwait(false)).ToBase64();
             try
             {
                 await using (client.StartHeartbeat(_options.AppId))
@@ -361,6 +364,7 @@ internal sealed class JobDriver
                     Pause = pause,
                     Values = _options.Values,
                     Local = _localShuffleDirectory is null ? null : new LocalShuffleSettings(_localShuffleDirectory),
+                    AppSecret = _appSecret,
                 };
                 string name = attempt == 0 ? $"map-{mapId}" : $"map-{mapId}-attempt-{attempt}";
                 bool paused = false;
@@ -419,6 +423,7 @@ internal sealed class JobDriver
             {
                 Pause = PauseOf(gate, expectedBytes[reducerId]),
                 Local = local,
+                AppSecret = _appSecret,
             };
             string name = $"reduce-{reducerId}";
             bool paused = false;

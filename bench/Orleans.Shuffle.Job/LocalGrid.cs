@@ -316,6 +316,19 @@ internal sealed class LocalGrid : IAsyncDisposable
         await table.DeleteMembershipTableEntriesAsync(ClusterId).ConfigureAwait(false);
     }
 
+    /// <summary>A cluster secret of this grid (32 random bytes, base64, readable by this user only), created once.</summary>
+    private string ClusterSecretFile()
+    {
+        string path = Path.Combine(MembershipDirectory, "cluster.secret");
+        if (File.Exists(path)) return path;
+        Directory.CreateDirectory(MembershipDirectory);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var writer = new StreamWriter(new FileStream(path, options));
+        writer.Write(Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+        return path;
+    }
+
     private void StartSilo(string name)
     {
         string siloDirectory = Path.Combine(WorkDirectory, name);
@@ -335,6 +348,9 @@ internal sealed class LocalGrid : IAsyncDisposable
             // Also with DynamoDB: the directory is then unused, but nothing of the silo's lands outside the work directory.
             "--membership-dir", MembershipDirectory,
             .. DynamoDB?.SiloArguments() ?? [],
+            // The embedded membership keeps the cluster secret in its directory; DynamoDB's silos share no
+            // directory, so these, all on this machine, are given one file of the job's.
+            .. DynamoDB is null ? [] : (string[])["--Security:ClusterSecretFile", ClusterSecretFile()],
             .. _siloArguments,
         ];
         var process = ChildProcesses.Start(DotnetHost.StartInfo(SiloDll, arguments, siloDirectory));

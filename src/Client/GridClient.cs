@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orleans.Shuffle.Ids;
 using Orleans.Shuffle.Model;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Client;
@@ -12,6 +13,12 @@ namespace Orleans.Shuffle.Client;
 /// connection per storage silo, shared by every writer and reader of this client. Push locations and
 /// committed file groups are cached per shuffle, so many tasks in one process ask once. The Orleans
 /// client belongs to the caller (its host starts and stops it). Thread-safe.
+/// <para>
+/// Every application has a secret: <see cref="RegisterApplicationAsync"/> makes it and returns it,
+/// the driver hands it to its executors, and they give it to their client with
+/// <see cref="UseApplicationSecret"/>. Calls and data connections of an application whose secret
+/// this client does not hold are refused by the grid with Unauthorized.
+/// </para>
 /// </summary>
 public sealed class GridClient : IAsyncDisposable
 {
@@ -21,6 +28,7 @@ public sealed class GridClient : IAsyncDisposable
     private readonly GridClientTransport _transport;
     private readonly SharedTaskCache<ShuffleKey, ShuffleLocations> _locations = new();
     private readonly SharedTaskCache<ShuffleKey, IndexedFileGroup> _fileGroups = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (ApplicationSecret Secret, DataPlaneCredential Data)> _secrets = new(StringComparer.Ordinal);
 
     // Serializes merges of revived locations into the cached push locations.
     private readonly Lock _locationsMerge = new();
@@ -42,12 +50,34 @@ public sealed class GridClient : IAsyncDisposable
         options.Validate();
         _options = options.Clone();
         _pool = new ConnectionPool(_options.ToConnectionOptions());
-        _grains = new ShuffleGrainCalls(cluster, _options.ShuffleGrainFailoverTimeout);
+        _grains = new ShuffleGrainCalls(cluster, _options.ShuffleGrainFailoverTimeout, appId => _secrets.TryGetValue(appId, out var known) ? known.Secret : null);
         _transport = new GridClientTransport(this, _pool, _grains);
     }
 
-    public Task RegisterApplicationAsync(string appId, CancellationToken ct = default) =>
-        CallAsync(appId, grain => grain.RegisterApplication(), ct);
+    /// <summary>
+    /// Registers the application with a new random secret, which this client keeps for the
+    /// application's calls and returns, for the driver to hand to its executors. A client that holds a
+    /// secret for the application already (a repeat) registers with that one: registering is idempotent.
+    /// </summary>
+    public async Task<ApplicationSecret> RegisterApplicationAsync(string appId, CancellationToken ct = default)
+    {
+        IdValidator.ValidateAppId(appId);
+        var secret = _secrets.TryGetValue(appId, out var known) ? known.Secret : ApplicationSecret.Create();
+        UseApplicationSecret(appId, secret);
+        await CallAsync(appId, grain => grain.RegisterApplication(secret), ct).ConfigureAwait(false);
+        return secret;
+    }
+
+    /// <summary>Gives this client the secret of an application its driver registered: an executor's calls and connections then prove it.</summary>
+    public void UseApplicationSecret(string appId, ApplicationSecret secret)
+    {
+        IdValidator.ValidateAppId(appId);
+        ArgumentNullException.ThrowIfNull(secret);
+        _secrets[appId] = (secret, DataPlaneCredential.ForApplication(appId, secret));
+    }
+
+    /// <summary>The data-plane credential of an application, or null when this client holds no secret for it.</summary>
+    internal DataPlaneCredential? DataCredential(string appId) => _secrets.TryGetValue(appId, out var known) ? known.Data : null;
 
     public Task HeartbeatAsync(string appId, CancellationToken ct = default) =>
         CallAsync(appId, grain => grain.Heartbeat(), ct);

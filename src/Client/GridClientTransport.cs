@@ -15,6 +15,7 @@ internal sealed class GridClientTransport(GridClient client, ConnectionPool pool
     public async ValueTask<PushReply> PushAsync(string host, int port, PushDataBody body, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
+        await connection.EnsureAuthenticatedAsync(client.DataCredential(body.AppId), cancellationToken).ConfigureAwait(false);
         // The batches go to the socket from the writer's buffers: only the push header is serialized,
         // and the reply is read from the connection's buffer.
         return await connection.RequestAsync<PushDataHeader, PushReply>(MessageType.PushData, body.Head, body.Entries, cancellationToken).ConfigureAwait(false);
@@ -37,6 +38,7 @@ internal sealed class GridClientTransport(GridClient client, ConnectionPool pool
     public async Task<FetchedChunk> FetchChunkAsync(string host, int port, FetchChunk request, CancellationToken cancellationToken)
     {
         var connection = await pool.GetAsync(host, port, cancellationToken).ConfigureAwait(false);
+        await connection.EnsureAuthenticatedAsync(client.DataCredential(request.AppId), cancellationToken).ConfigureAwait(false);
         var response = await connection.SendAsync(MessageType.FetchChunk, request, cancellationToken).ConfigureAwait(false);
         return new FetchedChunk(response.Memory, response);
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Orleans.Runtime;
 using Orleans.Shuffle.GrainInterfaces;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Wire;
 using Orleans.Storage;
 
@@ -13,8 +14,9 @@ namespace Orleans.Shuffle.Client;
 /// died, the call timed out, the activation found its state written by a newer one). Every
 /// ShuffleGrain call is idempotent, so such a call is repeated here, with backoff, for up to the
 /// failover timeout. Everything else, the grain's own <see cref="GridException"/>s included, is thrown as it is.
+/// Each try carries a fresh control token of the application's secret, when the client holds it.
 /// </summary>
-internal sealed class ShuffleGrainCalls(IGrainFactory grains, TimeSpan failoverTimeout)
+internal sealed class ShuffleGrainCalls(IGrainFactory grains, TimeSpan failoverTimeout, Func<string, ApplicationSecret?>? secrets = null)
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(1);
 
@@ -41,7 +43,7 @@ internal sealed class ShuffleGrainCalls(IGrainFactory grains, TimeSpan failoverT
         {
             try
             {
-                var answer = call(Grain(appId));
+                var answer = CallWithToken(appId, call);
                 return attemptTimeout is { } limit
                     ? await answer.WaitAsync(limit, cancellationToken).ConfigureAwait(false)
                     : await answer.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -56,6 +58,25 @@ internal sealed class ShuffleGrainCalls(IGrainFactory grains, TimeSpan failoverT
                 }
                 await Task.Delay(RetryPolicy.Backoff(attempt - 1, RetryPolicy.FirstBackoff, MaxBackoff), cancellationToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// Makes the call with the application's control token in the request context, which Orleans
+    /// copies into the call's message when the call is made; removed afterwards, so it rides on no
+    /// other call of this flow.
+    /// </summary>
+    private Task<T> CallWithToken<T>(string appId, Func<IShuffleGrain, Task<T>> call)
+    {
+        if (secrets?.Invoke(appId) is not { } secret) return call(Grain(appId));
+        RequestContext.Set(GridAuthentication.ControlTokenKey, GridAuthentication.ControlToken(secret, appId, DateTimeOffset.UtcNow));
+        try
+        {
+            return call(Grain(appId));
+        }
+        finally
+        {
+            RequestContext.Remove(GridAuthentication.ControlTokenKey);
         }
     }
 

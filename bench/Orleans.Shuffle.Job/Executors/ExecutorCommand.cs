@@ -101,6 +101,12 @@ internal static class ExecutorCommand
         await Task.WhenAll(running).ConfigureAwait(false);
     }
 
+    /// <summary>The task's application secret, for this executor's grid client (a task without one is refused by the grid).</summary>
+    private static void UseSecret(Client.GridClient client, string appId, string? secret)
+    {
+        if (secret is not null) client.UseApplicationSecret(appId, Security.ApplicationSecret.FromBase64(secret));
+    }
+
     private static async Task RunTaskAsync(Client.GridClient? client, ExecutorTask task, CancellationToken ct)
     {
         try
@@ -112,9 +118,15 @@ internal static class ExecutorCommand
             else if (client is null)
                 ExecutorProtocol.WriteFailed(task.Id, $"This executor runs with {NoGridFlag}: it has no grid client for a grid task.");
             else if (task.Map is { } map)
+            {
+                UseSecret(client, map.AppId, map.AppSecret);
                 ExecutorProtocol.WriteResult(task.Id, await MapTask.RunAsync(client, map, new TaskReporter(task.Id, map.Pause), ct).ConfigureAwait(false));
+            }
             else if (task.Reduce is { } reduce)
+            {
+                UseSecret(client, reduce.AppId, reduce.AppSecret);
                 ExecutorProtocol.WriteResult(task.Id, await ReduceTask.RunAsync(client, reduce, new TaskReporter(task.Id, reduce.Pause), ct).ConfigureAwait(false));
+            }
             else
                 ExecutorProtocol.WriteFailed(task.Id, "The task is neither a map nor a reduce.");
         }

@@ -11,6 +11,9 @@ internal sealed record MapTaskSettings(
 
     /// <summary>With --shuffle local, where the map writes its files; null on the grid.</summary>
     public LocalShuffleSettings? Local { get; init; }
+
+    /// <summary>The application's secret (base64), as Spark hands its executors the application's credentials: over the executor's stdin, never a command line.</summary>
+    public string? AppSecret { get; init; }
 }
 
 /// <summary>Everything one reduce task needs.</summary>
@@ -20,6 +23,9 @@ internal sealed record ReduceTaskSettings(string AppId, int ShuffleId, int Reduc
 
     /// <summary>With --shuffle local, where the maps wrote and which attempt of each won; null on the grid.</summary>
     public LocalShuffleSettings? Local { get; init; }
+
+    /// <summary>The application's secret (base64); see <see cref="MapTaskSettings.AppSecret"/>.</summary>
+    public string? AppSecret { get; init; }
 }
 
 /// <summary>

@@ -8,16 +8,18 @@ namespace Orleans.Shuffle.GrainInterfaces;
 /// with the most free slots (a replica never on its primary's silo); the activation owns the
 /// partition file on that silo's disk and stays active while its shuffle lives. Bytes never go
 /// through it: pushes, replication and fetches use the silo's data endpoint (docs/protocol.md).
-/// Only the ShuffleGrain calls it.
+/// Only silos call it (the ShuffleGrain, a silo's sweep), with a member token of the cluster secret;
+/// any other call is refused with Unauthorized.
 /// </summary>
 public interface IPartitionGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Takes a slot on this silo's least used disk and opens the partition file. Returns this silo's
     /// data endpoint. A primary (copy 0) names its replica's silo, where it forwards every batch; a
-    /// replica (copy 1) names none. Idempotent.
+    /// replica (copy 1) names none. <paramref name="applicationKey"/> is the application's data-plane
+    /// key, which its data connections to this silo prove. Idempotent.
     /// </summary>
-    Task<SiloEndpoint> Reserve(SiloEndpoint? replica);
+    Task<SiloEndpoint> Reserve(SiloEndpoint? replica, byte[]? applicationKey);
 
     /// <summary>
     /// Flushes and closes the file and describes it; later pushes get MapEnded. Idempotent.

@@ -13,8 +13,13 @@ namespace Orleans.Shuffle.GrainInterfaces;
 /// </summary>
 public interface IShuffleGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the application's state and its expiry reminder. Idempotent.</summary>
-    Task RegisterApplication();
+    /// <summary>
+    /// Creates the application's state and its expiry reminder, keeping <paramref name="secret"/>
+    /// (made by the driver, <see cref="Security.ApplicationSecret.Create"/>): every later call of the
+    /// application proves it. Idempotent with the same secret; an application registered with another
+    /// secret is refused with Unauthorized.
+    /// </summary>
+    Task RegisterApplication(Security.ApplicationSecret secret);
 
     /// <summary>The driver is alive. An application silent for Applications:HeartbeatTtl has its data deleted.</summary>
     Task Heartbeat();

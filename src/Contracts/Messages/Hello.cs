@@ -1,3 +1,4 @@
+using System.Buffers;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Messages;
@@ -17,17 +18,23 @@ public readonly record struct Hello(uint Magic, ushort Version, string PeerName)
     public static Hello Read(ref WireReader reader) => new(reader.ReadUInt32(), reader.ReadUInt16(), reader.ReadString());
 }
 
-/// <summary>The silo's answer to a Hello it accepts.</summary>
-public readonly record struct HelloOk(ushort Version, string SiloIdentity, string SiloName) : IWireMessage<HelloOk>
+/// <summary>
+/// The silo's answer to a Hello it accepts. <see cref="Challenge"/> is 32 random bytes of this
+/// connection that an <see cref="Authenticate"/> proves a key over; empty when the silo does not ask
+/// for authentication (Security:RequireAuthentication off).
+/// </summary>
+public readonly record struct HelloOk(ushort Version, string SiloIdentity, string SiloName, byte[] Challenge) : IWireMessage<HelloOk>
 {
     public void Write(WireWriter writer)
     {
         writer.WriteUInt16(Version);
         writer.WriteString(SiloIdentity);
         writer.WriteString(SiloName);
+        writer.WriteBytes(Challenge);
     }
 
-    public static HelloOk Read(ref WireReader reader) => new(reader.ReadUInt16(), reader.ReadString(), reader.ReadString());
+    public static HelloOk Read(ref WireReader reader) =>
+        new(reader.ReadUInt16(), reader.ReadString(), reader.ReadString(), reader.ReadBytes(Security.GridAuthentication.ChallengeBytes).ToArray());
 }
 
 /// <summary>The body of every error response.</summary>

@@ -1,9 +1,11 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Orleans.Shuffle.Messages;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Transport;
@@ -46,6 +48,9 @@ public sealed class GridConnection : IAsyncDisposable
     private Task _readLoop = Task.CompletedTask;
     private long _nextRequestId;
     private string? _closeReason;
+
+    // The principals this connection proved (or is proving), shared by every request that needs one.
+    private readonly ConcurrentDictionary<(PrincipalKind Kind, string Name), Task> _authenticated = new();
 
     private GridConnection(Socket socket, string endpoint, GridConnectionOptions options)
     {
@@ -111,6 +116,7 @@ public sealed class GridConnection : IAsyncDisposable
             using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             handshake.CancelAfter(options.ConnectTimeout);
             connection.Remote = await connection.RequestAsync<Hello, HelloOk>(MessageType.Hello, Hello.ForThisBuild(options.PeerName), handshake.Token).ConfigureAwait(false);
+            await connection.EnsureAuthenticatedAsync(options.Credential, handshake.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -123,6 +129,35 @@ public sealed class GridConnection : IAsyncDisposable
             throw;
         }
         return connection;
+    }
+
+    /// <summary>
+    /// Proves <paramref name="credential"/> on this connection (an Authenticate over the silo's
+    /// challenge) unless it has already; requests of that principal may follow. Nothing to do without
+    /// a credential or when the silo asks for none. A refused proof throws Unauthorized, and the silo
+    /// closes the connection.
+    /// </summary>
+    public ValueTask EnsureAuthenticatedAsync(DataPlaneCredential? credential, CancellationToken cancellationToken = default)
+    {
+        if (credential is null || Remote.Challenge is not { Length: > 0 }) return default;
+        var key = (credential.Kind, credential.Name);
+        if (_authenticated.TryGetValue(key, out var proved) && proved.IsCompletedSuccessfully) return default;
+        return new ValueTask(_authenticated.GetOrAdd(key, _ => AuthenticateAsync(credential)).WaitAsync(cancellationToken));
+    }
+
+    private async Task AuthenticateAsync(DataPlaneCredential credential)
+    {
+        var proof = credential.Prove(Remote.Challenge, Remote.SiloIdentity);
+        try
+        {
+            await RequestAsync<Authenticate, Empty>(MessageType.Authenticate, new Authenticate(credential.Kind, credential.Name, proof)).ConfigureAwait(false);
+        }
+        catch
+        {
+            // A later request may try again (on this connection if it still stands).
+            _authenticated.TryRemove((credential.Kind, credential.Name), out _);
+            throw;
+        }
     }
 
     /// <summary>Sends a request and waits for its reply. Error replies throw <see cref="GridException"/>.</summary>

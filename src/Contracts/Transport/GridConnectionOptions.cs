@@ -17,6 +17,13 @@ public sealed class GridConnectionOptions
     /// <summary>Largest frame body accepted or sent. Default 32 MiB.</summary>
     public int MaxFrameBodyBytes { get; set; } = ProtocolConstants.DefaultMaxFrameBodyBytes;
 
+    /// <summary>
+    /// Proved right after the Hello, for the whole connection: a silo's cluster credential on
+    /// silo-to-silo connections. Clients prove their applications per request instead
+    /// (<see cref="GridConnection.EnsureAuthenticatedAsync"/>). Default none.
+    /// </summary>
+    public Security.DataPlaneCredential? Credential { get; set; }
+
     /// <summary>The clock of the request deadlines (one sweep timer per connection). Default the system clock; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

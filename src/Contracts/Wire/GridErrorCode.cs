@@ -29,4 +29,5 @@ public enum GridErrorCode : ushort
     Internal = 23,
     ReplicationFailed = 24,
     QuotaExceeded = 25,
+    Unauthorized = 26,
 }

@@ -6,7 +6,7 @@ public static class ProtocolConstants
     public const uint Magic = 0x4748534F;
 
     /// <summary>The protocol version this build speaks. A peer with another version is refused in the handshake.</summary>
-    public const ushort Version = 3;
+    public const ushort Version = 4;
 
     /// <summary>Default upper bound on a frame body; larger frames close the connection.</summary>
     public const int DefaultMaxFrameBodyBytes = 32 * 1024 * 1024;

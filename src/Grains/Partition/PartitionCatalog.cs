@@ -14,6 +14,7 @@ public sealed class PartitionCatalog : IDisposable
 {
     private readonly ConcurrentDictionary<PartitionKey, HostedPartition> _partitions = new();
     private readonly Lock _reserveGate = new();
+    private readonly Dictionary<string, (byte[] Key, int Copies)> _applicationKeys = new(StringComparer.Ordinal);
     private readonly StorageOptions _options;
 
     public PartitionCatalog(StorageOptions options)
@@ -53,7 +54,7 @@ public sealed class PartitionCatalog : IDisposable
     /// already hosted in the same role, with the same replica, is returned as it is; in another,
     /// InvalidArgument. NoSlots when no healthy disk has a free slot.
     /// </summary>
-    public HostedPartition Reserve(PartitionKey key, PartitionRole role, SiloEndpoint? replica)
+    public HostedPartition Reserve(PartitionKey key, PartitionRole role, SiloEndpoint? replica, byte[]? applicationKey = null)
     {
         lock (_reserveGate)
         {
@@ -69,7 +70,35 @@ public sealed class PartitionCatalog : IDisposable
             var file = new PartitionFileWriter(disk.PartitionPath(key), disk.Flusher, Budget, _options.FlushBufferBytes, _options.ChunkBytes, _options.WritebackEachFlush);
             var hosted = new HostedPartition(key, role, replica, disk, file);
             _partitions[key] = hosted;
+            if (applicationKey is not null) KeepApplicationKey(key.AppId, applicationKey);
             return hosted;
+        }
+    }
+
+    /// <summary>
+    /// The data-plane key of an application with a copy on this silo (its ShuffleGrain hands it over
+    /// with each Reserve), for proving the application's data connections; null when none is here.
+    /// </summary>
+    public byte[]? ApplicationKey(string appId)
+    {
+        lock (_reserveGate) return _applicationKeys.TryGetValue(appId, out var entry) ? entry.Key : null;
+    }
+
+    // Counted per copy, so the key leaves with the application's last copy on this silo. A newer key
+    // (the application id registered again) replaces the old one. Called under _reserveGate.
+    private void KeepApplicationKey(string appId, byte[] applicationKey)
+    {
+        int copies = _applicationKeys.TryGetValue(appId, out var entry) ? entry.Copies : 0;
+        _applicationKeys[appId] = (applicationKey, copies + 1);
+    }
+
+    private void ReleaseApplicationKey(PartitionKey key)
+    {
+        lock (_reserveGate)
+        {
+            if (!_applicationKeys.TryGetValue(key.AppId, out var entry)) return;
+            if (entry.Copies <= 1) _applicationKeys.Remove(key.AppId);
+            else _applicationKeys[key.AppId] = (entry.Key, entry.Copies - 1);
         }
     }
 
@@ -80,6 +109,7 @@ public sealed class PartitionCatalog : IDisposable
     public async Task DestroyAsync(PartitionKey key)
     {
         if (!_partitions.TryRemove(key, out var partition)) return;
+        ReleaseApplicationKey(key);
         partition.Disk.ReleaseSlot();
         await partition.File.DeleteAsync().ConfigureAwait(false);
         string shuffleDirectory = partition.Disk.ShuffleDirectory(key.AppId, key.ShuffleId);

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Orleans.Shuffle.GrainInterfaces;
 using Orleans.Shuffle.Grains.Placement;
 using Orleans.Shuffle.Grains.Runtime;
+using Orleans.Shuffle.Grains.Security;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Wire;
 
@@ -19,7 +20,8 @@ namespace Orleans.Shuffle.Grains.Partition;
 /// with no file here is a copy whose silo died, and says so instead of committing an empty file.
 /// </summary>
 [SlotAwarePlacement]
-internal sealed class PartitionGrain(PartitionCatalog catalog, ILocalDataEndpoint endpoint, ILogger<PartitionGrain> logger) : Grain, IPartitionGrain
+internal sealed class PartitionGrain(PartitionCatalog catalog, ILocalDataEndpoint endpoint, ClusterKey clusterKey, ILogger<PartitionGrain> logger)
+    : Grain, IPartitionGrain, IIncomingGrainCallFilter
 {
     private PartitionGrainKey _key;
 
@@ -32,7 +34,19 @@ internal sealed class PartitionGrain(PartitionCatalog catalog, ILocalDataEndpoin
         return Task.CompletedTask;
     }
 
-    public async Task<SiloEndpoint> Reserve(SiloEndpoint? replica)
+    /// <summary>Every call proves the cluster secret: reserving, committing and deleting copies is for silos only.</summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (clusterKey.CheckMember() is { } why)
+        {
+            GrainLog.CallRefused(logger, context.InterfaceMethod.Name, this.GetPrimaryKeyString(), why);
+            throw new GridException(GridErrorCode.Unauthorized, $"{context.InterfaceMethod.Name} of a partition copy is for member silos only: {why}.");
+        }
+        ClusterKey.ClearTokens();
+        await context.Invoke().ConfigureAwait(true);
+    }
+
+    public async Task<SiloEndpoint> Reserve(SiloEndpoint? replica, byte[]? applicationKey)
     {
         if (_key.Copy == PartitionGrainKey.ReplicaCopy && replica is not null)
             throw new GridException(GridErrorCode.InvalidArgument, $"The replica {_key} forwards to nobody; only a primary names a replica.");
@@ -40,7 +54,7 @@ internal sealed class PartitionGrain(PartitionCatalog catalog, ILocalDataEndpoin
         HostedPartition hosted;
         try
         {
-            hosted = catalog.Reserve(_key.Partition, role, replica);
+            hosted = catalog.Reserve(_key.Partition, role, replica, applicationKey);
         }
         catch (GridException)
         {

@@ -25,7 +25,8 @@ public interface IStorageSiloService : IGrainService
 
 /// <summary>Answers for this silo's <see cref="PartitionCatalog"/>.</summary>
 internal sealed class StorageSiloService(
-    GrainId id, Silo silo, ILoggerFactory loggerFactory, PartitionCatalog catalog, IGrainFactory grains, IOptions<SlotPlacementOptions> options)
+    GrainId id, Silo silo, ILoggerFactory loggerFactory, PartitionCatalog catalog, IGrainFactory grains, IOptions<SlotPlacementOptions> options,
+    Security.ClusterKey clusterKey)
     : GrainService(id, silo, loggerFactory), IStorageSiloService
 {
     public Task<SlotReport> GetSlotReport() => Task.FromResult(new SlotReport(catalog.TotalSlots, catalog.FreeSlots, options.Value.FaultZone));
@@ -37,6 +38,9 @@ internal sealed class StorageSiloService(
     /// </summary>
     public async Task<int> DeleteCopies(string appId, int? shuffleId)
     {
+        // A grain service can be named by any Orleans client: deleting is for member silos only.
+        if (clusterKey.CheckMember() is { } why)
+            throw new Wire.GridException(Wire.GridErrorCode.Unauthorized, $"Deleting copies is for member silos only: {why}.");
         Ids.IdValidator.ValidateAppId(appId);
         string self = Silo.ToParsableString();
         var copies = catalog.All.Where(p => p.Key.AppId == appId && (shuffleId is null || p.Key.ShuffleId == shuffleId)).ToList();
@@ -47,6 +51,7 @@ internal sealed class StorageSiloService(
             {
                 await PlacementRequest.AtAsync(self, async () =>
                 {
+                    using var member = clusterKey.AttachMemberToken();
                     await grains.GetGrain<GrainInterfaces.IPartitionGrain>(key.Format()).Destroy().ConfigureAwait(true);
                     return true;
                 }).ConfigureAwait(true);
@@ -73,5 +78,6 @@ internal sealed class StorageSiloServiceClient(IServiceProvider services) : Grai
 {
     public Task<SlotReport> GetSlotReport(SiloAddress silo) => GetGrainService(silo).GetSlotReport();
 
+    /// <summary>The caller attaches a member token (<see cref="Security.ClusterKey.AttachMemberToken"/>): the service refuses calls without one.</summary>
     public Task<int> DeleteCopies(SiloAddress silo, string appId, int? shuffleId) => GetGrainService(silo).DeleteCopies(appId, shuffleId);
 }

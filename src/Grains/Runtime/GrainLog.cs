@@ -59,4 +59,7 @@ internal static partial class GrainLog
 
     [LoggerMessage(1019, LogLevel.Warning, "Application {AppId}: partition {ShuffleId}/{PartitionId} found no room away from the silos the writer excluded ({Excluded}); placing it among all Active silos")]
     public static partial void ExclusionsIgnored(ILogger logger, string appId, int shuffleId, int partitionId, string excluded);
+
+    [LoggerMessage(1020, LogLevel.Warning, "Refused {Method} on {Grain}: {Why}")]
+    public static partial void CallRefused(ILogger logger, string method, string grain, string why);
 }

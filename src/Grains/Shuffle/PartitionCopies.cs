@@ -13,8 +13,11 @@ namespace Orleans.Shuffle.Grains.Shuffle;
 /// silos membership already declared Dead are not made: a call would only activate an empty copy
 /// elsewhere. At most <see cref="ApplicationOptions.MaxPartitionCallsInFlight"/> calls run at once.
 /// </summary>
-internal sealed class PartitionCopies(IGrainFactory grains, IClusterMembershipService membership, string appId, int maxInFlight)
+internal sealed class PartitionCopies(IGrainFactory grains, IClusterMembershipService membership, Security.ClusterKey clusterKey, string appId, int maxInFlight)
 {
+    /// <summary>The application's data-plane key, handed to every copy reserved (null until the application is registered).</summary>
+    public byte[]? ApplicationKey { get; set; }
+
     /// <summary>Tries of one partition's placement; each failed try abandons its epoch and places the next one.</summary>
     public const int PlacementTries = 4;
 
@@ -117,7 +120,7 @@ internal sealed class PartitionCopies(IGrainFactory grains, IClusterMembershipSe
 
     private async Task<SiloEndpoint> ReserveAsync(PartitionKey key, int copy, SiloEndpoint? replica, IReadOnlyCollection<string> excluded, string? peerSilo, bool fresh)
     {
-        var silo = await PlacementRequest.WithAsync(excluded, peerSilo, fresh, () => CallAsync(key, copy, grain => grain.Reserve(replica))).ConfigureAwait(true);
+        var silo = await PlacementRequest.WithAsync(excluded, peerSilo, fresh, () => CallAsync(key, copy, grain => grain.Reserve(replica, ApplicationKey))).ConfigureAwait(true);
         return Intern(silo);
     }
 
@@ -126,6 +129,7 @@ internal sealed class PartitionCopies(IGrainFactory grains, IClusterMembershipSe
         await _inFlight.WaitAsync().ConfigureAwait(true);
         try
         {
+            using var member = clusterKey.AttachMemberToken();
             return await call(grains.GetGrain<IPartitionGrain>(new PartitionGrainKey(key, copy).Format())).ConfigureAwait(true);
         }
         finally

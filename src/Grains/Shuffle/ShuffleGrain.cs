@@ -6,8 +6,10 @@ using Orleans.Shuffle.GrainInterfaces;
 using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Grains.Placement;
 using Orleans.Shuffle.Grains.Runtime;
+using Orleans.Shuffle.Grains.Security;
 using Orleans.Shuffle.Ids;
 using Orleans.Shuffle.Model;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Grains.Shuffle;
@@ -19,9 +21,10 @@ namespace Orleans.Shuffle.Grains.Shuffle;
 /// on every change, so when its silo dies Orleans activates it elsewhere with everything it knew,
 /// and it finishes a commit the dead activation left. An Orleans reminder (<see cref="ExpiryReminder"/>)
 /// deletes the application when its driver has been silent for the TTL, whether or not the grain
-/// is active then.
+/// is active then. Every call proves the application's secret, or the cluster secret (see
+/// <see cref="Invoke"/>).
 /// </summary>
-internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
+internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable, IIncomingGrainCallFilter
 {
     /// <summary>The grain storage the ShuffleGrain's state goes to; the silo registers it.</summary>
     public const string StorageName = "shuffle-state";
@@ -34,6 +37,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
     private readonly IClusterMembershipService _membership;
     private readonly IStorageSiloServiceClient _storageSilos;
     private readonly SlotReportCache _slotReports;
+    private readonly ClusterKey _clusterKey;
     private readonly string _siloIdentity;
     private readonly ILogger _logger;
     private readonly Dictionary<int, TaskCompletionSource> _commitWaiters = [];
@@ -49,11 +53,13 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
         IClusterMembershipService membership,
         IStorageSiloServiceClient storageSilos,
         SlotReportCache slotReports,
+        ClusterKey clusterKey,
         ILocalSiloDetails silo,
         ILogger<ShuffleGrain> logger)
     {
         _storageSilos = storageSilos;
         _slotReports = slotReports;
+        _clusterKey = clusterKey;
         _siloIdentity = silo.SiloAddress.ToParsableString();
         _state = state;
         _options = options.Value;
@@ -70,16 +76,65 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
     {
         _appId = this.GetPrimaryKeyString();
         IdValidator.ValidateAppId(_appId);
-        _copies = new PartitionCopies(GrainFactory, _membership, _appId, _options.MaxPartitionCallsInFlight);
+        _copies = new PartitionCopies(GrainFactory, _membership, _clusterKey, _appId, _options.MaxPartitionCallsInFlight);
+        if (IsRegistered && State.Secret is { } secret) _copies.ApplicationKey = GridAuthentication.DataPlaneKey(secret);
         // A commit the previous activation did not finish (its silo died): commit is idempotent.
         foreach (var record in State.Shuffles.Values.Where(r => r.CommitPending)) SelfCommit(record.ShuffleId);
         return Task.CompletedTask;
     }
 
-    public async Task RegisterApplication()
+    /// <summary>
+    /// Who may call: RegisterApplication proves itself (its secret must be the one registered, if
+    /// any); the reminder's tick comes from Orleans' reminder service and only expires an application
+    /// silent for its TTL; CommitShuffle is the grain's own call to itself, with the cluster's member
+    /// token; every other call carries the application's control token, or a member token (a silo).
+    /// Refusals are Unauthorized, logged, and change nothing.
+    /// </summary>
+    public async Task Invoke(IIncomingGrainCallContext context)
     {
+        var method = context.InterfaceMethod;
+        string? why =
+            method.DeclaringType == typeof(IRemindable) || method.Name == nameof(RegisterApplication) ? null
+            : method.Name == nameof(CommitShuffle) ? _clusterKey.CheckMember()
+            : CheckCaller();
+        if (why is not null)
+        {
+            GrainLog.CallRefused(_logger, method.Name, $"application {_appId}", why);
+            throw new GridException(GridErrorCode.Unauthorized, $"{method.Name} of application {_appId} refused: {why}.");
+        }
+        ClusterKey.ClearTokens();
+        await context.Invoke().ConfigureAwait(true);
+    }
+
+    // A silo may make any call; a client proves the application's secret. An application not
+    // registered has no secret: its calls go on and get UnknownApplication (or do nothing).
+    private string? CheckCaller()
+    {
+        if (!_clusterKey.RequireAuthentication || _clusterKey.CheckMember() is null) return null;
+        if (!IsRegistered) return null;
+        return State.Secret is { } secret
+            ? _clusterKey.CheckApplication(secret, _appId)
+            : "the application was registered without a secret (by an older grid); register it again";
+    }
+
+    public async Task RegisterApplication(ApplicationSecret secret)
+    {
+        ArgumentNullException.ThrowIfNull(secret);
+        if (IsRegistered)
+        {
+            // A repeat whose answer was lost carries the same secret; anyone else is refused.
+            if (State.Secret is { } known && known.Matches(secret))
+            {
+                Touch();
+                return;
+            }
+            GrainLog.CallRefused(_logger, nameof(RegisterApplication), $"application {_appId}", "registered already, with another secret");
+            throw new GridException(GridErrorCode.Unauthorized,
+                $"Application {_appId} is registered already, by another driver (another secret): choose another application id.");
+        }
         Touch();
-        if (IsRegistered) return;
+        State.Secret = secret;
+        _copies.ApplicationKey = GridAuthentication.DataPlaneKey(secret);
         // The reminder first: an application must never be stored without the reminder that expires it
         // (a reminder without an application removes itself at its first tick).
         await this.RegisterOrUpdateReminder(ExpiryReminder, _options.ExpiryCheckPeriod, _options.ExpiryCheckPeriod).ConfigureAwait(true);
@@ -418,6 +473,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
         {
             try
             {
+                using var member = _clusterKey.AttachMemberToken();
                 return await _storageSilos.DeleteCopies(silo, _appId, shuffleId).ConfigureAwait(true);
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -460,7 +516,11 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable
     }
 
     /// <summary>Queues a commit of the shuffle as a request of its own, after the current one.</summary>
-    private void SelfCommit(int shuffleId) => this.AsReference<IShuffleGrain>().CommitShuffle(shuffleId).Ignore();
+    private void SelfCommit(int shuffleId)
+    {
+        using var member = _clusterKey.AttachMemberToken();
+        this.AsReference<IShuffleGrain>().CommitShuffle(shuffleId).Ignore();
+    }
 
     /// <summary>Wakes every GetReducerFileGroup waiting for the shuffle; each looks at the outcome itself.</summary>
     private void Release(int shuffleId)

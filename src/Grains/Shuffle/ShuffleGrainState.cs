@@ -12,6 +12,10 @@ public sealed class ShuffleGrainState
     /// <summary>The last heartbeat written to storage; written at most every quarter of the TTL, so expiry survives the grain's silo.</summary>
     [Id(1)]
     public DateTimeOffset LastHeartbeat { get; set; }
+
+    /// <summary>The application's secret, set at registration: its calls and data connections prove it.</summary>
+    [Id(2)]
+    public Orleans.Shuffle.Security.ApplicationSecret? Secret { get; set; }
 }
 
 /// <summary>What the ShuffleGrain knows of one shuffle: spec, every location epoch, map winners and the commit outcome.</summary>

@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using Orleans.Shuffle.Grains.Runtime;
+using Orleans.Shuffle.Grains.Security;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Transport;
 
 namespace Orleans.Shuffle.Silo.DataPlane;
@@ -20,14 +22,19 @@ public static class DataEndpointServiceCollectionExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<DataEndpoint>());
         services.AddSingleton<ILocalDataEndpoint>(sp => sp.GetRequiredService<DataEndpoint>());
         services.AddSingleton<DataRequestRouter>();
+        services.AddSingleton<DataPlaneAuthenticator>();
         services.AddSingleton<ReplicaForwarder>();
         // Built by a factory so the container disposes it: a stopping silo closes its outbound connections.
         services.AddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<DataEndpointOptions>>().Value;
+            var clusterKey = sp.GetRequiredService<ClusterKey>();
+            string name = sp.GetRequiredService<ILocalSiloDetails>().Name;
             return new SiloConnectionPool(new GridConnectionOptions
             {
-                PeerName = sp.GetRequiredService<ILocalSiloDetails>().Name,
+                PeerName = name,
+                // Replication is for members only: every connection to another silo proves the cluster secret first.
+                Credential = clusterKey.RequireAuthentication ? DataPlaneCredential.ForSilo(name, clusterKey.Secret) : null,
                 RequestTimeout = options.ReplicaRequestTimeout,
                 MaxFrameBodyBytes = options.MaxFrameBodyBytes,
             });

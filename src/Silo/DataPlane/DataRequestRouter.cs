@@ -18,7 +18,8 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// slows the pusher through TCP. A primary's acknowledgement waits for its replica in the
 /// background, with a bound per connection, so replication is pipelined.
 /// </summary>
-public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwarder replication, DataEndpoint endpoint, ILogger<DataRequestRouter> logger)
+public sealed class DataRequestRouter(
+    PartitionCatalog partitions, ReplicaForwarder replication, DataEndpoint endpoint, DataPlaneAuthenticator authenticator, ILogger<DataRequestRouter> logger)
 {
     /// <summary>Handles one frame. Returns true when the connection must close.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -54,6 +55,8 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
                 case MessageType.FetchChunk:
                     await FetchChunkAsync(header, Read<FetchChunk>(frame.Body), session).ConfigureAwait(false);
                     return false;
+                case MessageType.Authenticate:
+                    return await AuthenticateAsync(header, Read<Authenticate>(frame.Body), session).ConfigureAwait(false);
                 case MessageType.Hello:
                     throw new GridException(GridErrorCode.InvalidArgument, "Hello was already received on this connection.");
                 default:
@@ -106,8 +109,28 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
         }
         session.Handshaken = true;
         session.PeerName = hello.PeerName;
+        session.Challenge = authenticator.NewChallenge();
         var self = endpoint.Bound.IsCompletedSuccessfully ? endpoint.Bound.Result : null;
-        await session.Responder.ReplyAsync(header, new HelloOk(ProtocolConstants.Version, self?.Identity ?? "", self?.Name ?? "")).ConfigureAwait(false);
+        await session.Responder.ReplyAsync(header, new HelloOk(ProtocolConstants.Version, self?.Identity ?? "", self?.Name ?? "", session.Challenge)).ConfigureAwait(false);
+        return false;
+    }
+
+    /// <summary>A proof that fails closes the connection: its peer holds no key worth another try on it.</summary>
+    private async ValueTask<bool> AuthenticateAsync(FrameHeader header, Authenticate request, GridSession session)
+    {
+        var self = endpoint.Bound.IsCompletedSuccessfully ? endpoint.Bound.Result : null;
+        try
+        {
+            authenticator.Authenticate(session, request, self?.Identity ?? "");
+        }
+        catch (GridException e)
+        {
+            SiloLog.RequestRefused(logger, header.Type, session.Remote, e.Code, e.Message);
+            session.CloseReason = $"authentication of {request.Kind} {request.Name} refused";
+            await session.Responder.ReplyErrorAsync(header, e.Code, e.Message).ConfigureAwait(false);
+            return true;
+        }
+        await session.Responder.ReplyAsync(header, default(Empty)).ConfigureAwait(false);
         return false;
     }
 
@@ -119,7 +142,7 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     private async ValueTask PushAsync(Frame frame, GridSession session)
     {
         var header = frame.Header;
-        var (reply, forwards) = Append(frame.Body, replica: header.Type == MessageType.ReplicateData, session.AppIds);
+        var (reply, forwards) = Append(frame.Body, header.Type, session);
         if (forwards.Count == 0) await session.Responder.ReplyAsync(header, reply).ConfigureAwait(false);
         else await StartReplicationAsync(session, header, reply, forwards).ConfigureAwait(false);
         await partitions.Budget.WaitUntilAcceptingAsync(session.Closing).ConfigureAwait(false);
@@ -150,11 +173,13 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     /// the connection's buffer. A primary collects the batches its replicas need and the partitions
     /// that crossed the split threshold; a replica (ReplicateData) only appends.
     /// </summary>
-    private (PushReply Reply, IReadOnlyList<ReplicaPush> Forwards) Append(ReadOnlySequence<byte> body, bool replica, Utf8StringCache appIds)
+    private (PushReply Reply, IReadOnlyList<ReplicaPush> Forwards) Append(ReadOnlySequence<byte> body, MessageType type, GridSession session)
     {
+        bool replica = type == MessageType.ReplicateData;
         var reader = new WireReader(body);
-        var (appId, shuffleId, count) = PushData.ReadHeader(ref reader, appIds);
+        var (appId, shuffleId, count) = PushData.ReadHeader(ref reader, session.AppIds);
         IdValidator.ValidateAppId(appId);
+        authenticator.Authorize(session, appId, type);
         IdValidator.ValidateShuffleId(shuffleId);
         var expectedRole = replica ? PartitionRole.Replica : PartitionRole.Primary;
         // Only a primary with a replica needs the builder: most pushes to an unreplicated shuffle allocate none.
@@ -210,6 +235,7 @@ public sealed class DataRequestRouter(PartitionCatalog partitions, ReplicaForwar
     private async ValueTask FetchChunkAsync(FrameHeader header, FetchChunk request, GridSession session)
     {
         IdValidator.ValidateAppId(request.AppId);
+        authenticator.Authorize(session, request.AppId, MessageType.FetchChunk);
         IdValidator.ValidateShuffleId(request.ShuffleId);
         IdValidator.ValidatePartition(request.PartitionId, request.Epoch);
         var partition = partitions.Find(new PartitionKey(request.AppId, request.ShuffleId, request.PartitionId, request.Epoch))

@@ -20,6 +20,24 @@ internal sealed class GridSession(string connectionId, string? remote, Connectio
 
     public bool Handshaken { get; set; }
 
+    /// <summary>The random challenge of this connection's HelloOk, which Authenticate proves a key over; empty when nothing is checked.</summary>
+    public byte[] Challenge { get; set; } = [];
+
+    /// <summary>The peer proved the cluster secret: a member silo.</summary>
+    public bool IsMember { get; set; }
+
+    // Applications this connection proved; read and written by its read loop only. Usually one.
+    private string? _application;
+    private HashSet<string>? _moreApplications;
+
+    public void AuthorizeApplication(string appId)
+    {
+        if (_application is null || _application == appId) _application = appId;
+        else (_moreApplications ??= new HashSet<string>(StringComparer.Ordinal)).Add(appId);
+    }
+
+    public bool IsAuthorized(string appId) => _application == appId || (_moreApplications?.Contains(appId) ?? false);
+
     /// <summary>Pushes of this connection waiting for their replicas; bounded so a slow replica slows this pusher down.</summary>
     public SemaphoreSlim ReplicationSlots { get; } = new(MaxReplicationsInFlight, MaxReplicationsInFlight);
 

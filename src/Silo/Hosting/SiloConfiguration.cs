@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Orleans.Shuffle.Grains.Security;
 using Orleans.Shuffle.Grains.Shuffle;
 using Orleans.Shuffle.Grains.Storage;
 using Orleans.Shuffle.Silo.DataPlane;
@@ -18,8 +19,12 @@ public sealed class SiloConfigurationException(IReadOnlyList<string> failures)
 /// starts. Orleans' own options (e.g. ClusterMembershipOptions from "Membership") bind on their own.
 /// </summary>
 public sealed record SiloConfiguration(
-    SiloOptions Silo, DataEndpointOptions DataEndpoint, MembershipOptions Membership, StorageOptions Storage, ApplicationOptions Applications)
+    SiloOptions Silo, DataEndpointOptions DataEndpoint, MembershipOptions Membership, StorageOptions Storage, ApplicationOptions Applications,
+    GridSecurityOptions Security)
 {
+    /// <summary>The cluster secret the embedded (file) membership keeps beside its table when none is configured.</summary>
+    public const string EmbeddedClusterSecretFile = "cluster.secret";
+
     /// <summary>Short command-line switches for the settings people change most.</summary>
     public static readonly IReadOnlyDictionary<string, string> SwitchMappings = new Dictionary<string, string>
     {
@@ -62,19 +67,84 @@ public sealed record SiloConfiguration(
             Bind<DataEndpointOptions>(DataEndpointOptions.SectionName),
             Bind<MembershipOptions>(MembershipOptions.SectionName),
             Bind<StorageOptions>(StorageOptions.SectionName),
-            Bind<ApplicationOptions>(ApplicationOptions.SectionName));
+            Bind<ApplicationOptions>(ApplicationOptions.SectionName),
+            Bind<GridSecurityOptions>(GridSecurityOptions.SectionName));
         failures.AddRange(config.Silo.Validate());
         if (failures.Count == 0) config.FillDefaults();
         failures.AddRange(config.DataEndpoint.Validate());
         failures.AddRange(config.Membership.Validate());
         failures.AddRange(config.Storage.Validate());
         failures.AddRange(config.Applications.Validate());
+        if (failures.Count == 0 && config.ResolveClusterSecret() is { } secretProblem) failures.Add(secretProblem);
         if (failures.Count > 0) throw new SiloConfigurationException(failures);
         return config;
     }
 
     /// <summary>The embedded stores' default directory of a cluster: {temp}/orleans-shuffle/{cluster id}.</summary>
     public static string DefaultMembershipDirectory(string clusterId) => Path.Combine(Path.GetTempPath(), "orleans-shuffle", clusterId);
+
+    /// <summary>
+    /// Sets Security:ClusterSecret from where it comes: the setting itself, Security:ClusterSecretFile,
+    /// or, with the embedded membership, the membership directory's cluster.secret, which the first
+    /// silo of the cluster creates (random, readable by its user only) and the others read. With
+    /// DynamoDB membership the silos share no directory, so the secret must be configured. Returns
+    /// what is wrong, or null.
+    /// </summary>
+    private string? ResolveClusterSecret()
+    {
+        if (!Security.RequireAuthentication) return null;
+        try
+        {
+            if (!string.IsNullOrEmpty(Security.ClusterSecret))
+            {
+                GridSecurityOptions.Decode(Security.ClusterSecret, "Security:ClusterSecret");
+                return null;
+            }
+            if (!string.IsNullOrEmpty(Security.ClusterSecretFile))
+            {
+                if (!File.Exists(Security.ClusterSecretFile)) return $"Security:ClusterSecretFile {Security.ClusterSecretFile} does not exist.";
+                Security.ClusterSecret = File.ReadAllText(Security.ClusterSecretFile).Trim();
+                GridSecurityOptions.Decode(Security.ClusterSecret, $"Security:ClusterSecretFile {Security.ClusterSecretFile}");
+                return null;
+            }
+            if (Membership.UsesDynamoDB)
+                return "Security:ClusterSecret (or Security:ClusterSecretFile) is required with DynamoDB membership: every silo of the cluster must hold the same secret " +
+                    "(32 random bytes in base64, e.g. `openssl rand -base64 32`). Security:RequireAuthentication=false turns authentication off.";
+            Security.ClusterSecret = EmbeddedClusterSecret(Path.Combine(Membership.Directory, EmbeddedClusterSecretFile));
+            return null;
+        }
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
+    }
+
+    private static string EmbeddedClusterSecret(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (!File.Exists(path))
+        {
+            // Written to a file of its own and moved into place: a silo starting at the same moment reads a whole secret or none.
+            string fresh = $"{path}.{Environment.ProcessId}.tmp";
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using (var stream = new FileStream(fresh, options))
+            using (var writer = new StreamWriter(stream))
+                writer.Write(Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+            try
+            {
+                File.Move(fresh, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another silo was first: its secret is the cluster's.
+                File.Delete(fresh);
+            }
+        }
+        string secret = File.ReadAllText(path).Trim();
+        GridSecurityOptions.Decode(secret, path);
+        return secret;
+    }
 
     private void FillDefaults()
     {

@@ -12,7 +12,7 @@ public sealed class ShuffleGrainCallsTests
     public async Task A_try_with_no_answer_within_its_attempt_timeout_is_made_again_and_the_next_answers()
     {
         await using var grid = await TestGrid.StartAsync(1);
-        await grid.Cluster.Client.GetGrain<IShuffleGrain>("app-retry").RegisterApplication();
+        await grid.RegisterAsync(grid.Cluster.Client.GetGrain<IShuffleGrain>("app-retry"));
         var calls = new ShuffleGrainCalls(grid.Cluster.Client, failoverTimeout: TimeSpan.FromSeconds(60));
         var lost = new TaskCompletionSource<string>(); // a try sent through a hung gateway: never answered
         int tries = 0;

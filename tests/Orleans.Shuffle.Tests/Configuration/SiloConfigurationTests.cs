@@ -91,18 +91,58 @@ public class SiloConfigurationTests
         var missing = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb"));
         Assert.Contains(missing.Failures, f => f.Contains("Membership:DynamoDB:Service"));
 
-        var config = Args("--membership", "DynamoDB", "--dynamodb-service", "us-east-1");
+        var config = Args("--membership", "DynamoDB", "--dynamodb-service", "us-east-1", "--Security:ClusterSecret=" + NewSecret());
         Assert.True(config.Membership.UsesDynamoDB);
         Assert.Equal(("OrleansSilos", "OrleansGrainState", "OrleansReminders"),
             (config.Membership.DynamoDB.SilosTableName, config.Membership.DynamoDB.GrainStateTableName, config.Membership.DynamoDB.RemindersTableName));
         Assert.Equal("us-east-1", config.Membership.DynamoDB.Clustering().Service);
 
         var same = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1",
-            "--Membership:DynamoDB:RemindersTableName=OrleansSilos"));
+            "--Membership:DynamoDB:RemindersTableName=OrleansSilos", "--Security:ClusterSecret=" + NewSecret()));
         Assert.Contains("three different names", Assert.Single(same.Failures));
 
         var badName = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1",
             "--Membership:DynamoDB:GrainStateTableName=x"));
         Assert.Contains(badName.Failures, f => f.Contains("Membership:DynamoDB:GrainStateTableName 'x'"));
+    }
+
+    private static string NewSecret() => Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+    [Fact]
+    public void DynamoDB_membership_needs_a_configured_cluster_secret_and_a_bad_one_is_refused_without_showing_it()
+    {
+        var missing = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1"));
+        Assert.Contains("Security:ClusterSecret (or Security:ClusterSecretFile) is required with DynamoDB membership", Assert.Single(missing.Failures));
+
+        var shortSecret = Convert.ToBase64String(new byte[16]);
+        var tooShort = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1", "--Security:ClusterSecret=" + shortSecret));
+        Assert.Contains("has 16 bytes; a cluster secret has at least 32", Assert.Single(tooShort.Failures));
+        Assert.DoesNotContain(shortSecret, tooShort.Message);
+
+        var notBase64 = Assert.Throws<SiloConfigurationException>(() => Args("--Security:ClusterSecret=not base64!"));
+        Assert.Contains("Security:ClusterSecret is not base64", Assert.Single(notBase64.Failures));
+
+        var noFile = Assert.Throws<SiloConfigurationException>(() => Args("--Security:ClusterSecretFile=/nonexistent/cluster.secret"));
+        Assert.Contains("does not exist", Assert.Single(noFile.Failures));
+
+        // Turned off, nothing is needed.
+        Assert.False(Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1", "--Security:RequireAuthentication=false").Security.RequireAuthentication);
+    }
+
+    [Fact]
+    public void The_embedded_membership_keeps_one_cluster_secret_in_its_directory_readable_by_its_user_only()
+    {
+        using var temp = new Orleans.Shuffle.Testing.TempDirectory("oshuffle-secret");
+        var first = Args("--membership-dir", temp.Path);
+        var second = Args("--membership-dir", temp.Path);
+        string file = Path.Combine(temp.Path, SiloConfiguration.EmbeddedClusterSecretFile);
+
+        Assert.Equal(first.Security.ClusterSecret, second.Security.ClusterSecret);
+        Assert.Equal(32, Convert.FromBase64String(first.Security.ClusterSecret!).Length);
+        Assert.Equal(first.Security.ClusterSecret, File.ReadAllText(file).Trim());
+        if (!OperatingSystem.IsWindows()) Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(file));
+        // Another cluster's directory gets its own secret.
+        using var other = new Orleans.Shuffle.Testing.TempDirectory("oshuffle-secret");
+        Assert.NotEqual(first.Security.ClusterSecret, Args("--membership-dir", other.Path).Security.ClusterSecret);
     }
 }

@@ -52,6 +52,9 @@ public sealed class SiloProcessGrid : IDisposable
         string[] extra = [.. extraArgs];
         const string TokenArg = "--Silo:OperatorToken=";
         grid._operatorToken = extra.LastOrDefault(a => a.StartsWith(TokenArg, StringComparison.Ordinal))?[TokenArg.Length..];
+        // One secret for these silos, whatever their membership (with DynamoDB they share no directory of their own).
+        if (!extra.Any(a => a.StartsWith("--Security:", StringComparison.Ordinal)))
+            extra = [.. extra, "--Security:ClusterSecretFile", WriteClusterSecret(membershipDirectory)];
         var started = new List<(ChildProcess Process, string Name)>();
         try
         {
@@ -89,6 +92,15 @@ public sealed class SiloProcessGrid : IDisposable
     }
 
     public string Output(int index, int lines = 40) => _silos[index].Process.Tail(lines);
+
+    /// <summary>A new cluster secret in <paramref name="directory"/>/cluster.secret (a test's own directory).</summary>
+    public static string WriteClusterSecret(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        string path = Path.Combine(directory, "cluster.secret");
+        if (!File.Exists(path)) File.WriteAllText(path, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+        return path;
+    }
 
     /// <summary>Silo:OperatorToken when the silos were given one: the grid's own /state reads carry it.</summary>
     private string? _operatorToken;

@@ -3,6 +3,7 @@ using Orleans.Shuffle.GrainInterfaces;
 using Orleans.Shuffle.Grains.Partition;
 using Orleans.Shuffle.Grains.Shuffle;
 using Orleans.Shuffle.Model;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Wire;
 using Orleans.Storage;
@@ -20,7 +21,7 @@ public sealed class ShuffleGrainTests
     {
         await using var grid = await TestGrid.StartAsync(2);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("first-wins");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         await grain.RegisterShuffle(ShuffleId, new ShuffleSpec(2, 3));
 
         var first = await grain.MapperEnd(ShuffleId, 0, 1);
@@ -45,7 +46,7 @@ public sealed class ShuffleGrainTests
     {
         await using var grid = await TestGrid.StartAsync(2);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("spec-owner");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
 
         var unknown = await Assert.ThrowsAsync<GridException>(() => grain.GetShuffleLocations(ShuffleId));
         Assert.Equal(GridErrorCode.UnknownShuffle, unknown.Code);
@@ -75,7 +76,7 @@ public sealed class ShuffleGrainTests
 
         var unregistered = await Assert.ThrowsAsync<GridException>(() => grain.GetShuffleLocations(ShuffleId));
         Assert.Equal(GridErrorCode.UnknownApplication, unregistered.Code);
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
 
         await AssertCode(GridErrorCode.InvalidId, () => grain.RegisterShuffle(-1, new ShuffleSpec(1, 1)));
         await AssertCode(GridErrorCode.InvalidArgument, () => grain.RegisterShuffle(ShuffleId, new ShuffleSpec(0, 1)));
@@ -85,7 +86,7 @@ public sealed class ShuffleGrainTests
         await AssertCode(GridErrorCode.InvalidId, () => grain.MapperEnd(ShuffleId, 0, -1));
         await AssertCode(GridErrorCode.UnknownShuffle, () => grain.MapperEnd(7, 0, 0));
         await AssertCode(GridErrorCode.InvalidId, () => grain.Revive(ShuffleId, [new PartitionRef(5, 0)], []));
-        await AssertCode(GridErrorCode.InvalidId, () => cluster.GetGrain<IShuffleGrain>("../../etc").RegisterApplication());
+        await AssertCode(GridErrorCode.InvalidId, () => cluster.GetGrain<IShuffleGrain>("../../etc").RegisterApplication(ApplicationSecret.Create()));
 
         // A partition grain called with a key that is no partition's: its activation refuses, the call fails at once.
         await AssertCode(GridErrorCode.InvalidId, () => cluster.GetGrain<IPartitionGrain>("not/a/partition").Commit());
@@ -96,7 +97,7 @@ public sealed class ShuffleGrainTests
     {
         await using var grid = await TestGrid.StartAsync(3, slotsPerSilo: 20);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("unregister");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         await grain.RegisterShuffle(ShuffleId, new ShuffleSpec(1, 9));
         await grain.RegisterShuffle(1, new ShuffleSpec(1, 3));
         Assert.Equal(2 * (9 + 3), grid.Silos.Sum(s => grid.CatalogOf(s).Count));
@@ -117,7 +118,7 @@ public sealed class ShuffleGrainTests
         // No quota (Applications:MaxSlotShare 1): the refusal here is the grid's, not the application's share.
         await using var grid = await TestGrid.StartAsync(2, slotsPerSilo: 5, settings: new Dictionary<string, string?> { ["Applications:MaxSlotShare"] = "1" });
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("too-big");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         var refused = await Assert.ThrowsAsync<GridException>(() => grain.RegisterShuffle(ShuffleId, new ShuffleSpec(1, 6)));
         Assert.Equal(GridErrorCode.NoSlots, refused.Code);
         Assert.All(grid.Silos, s => Assert.Equal(5, grid.CatalogOf(s).FreeSlots));
@@ -133,8 +134,8 @@ public sealed class ShuffleGrainTests
         await using var grid = await TestGrid.StartAsync(2, slotsPerSilo: 20);
         var greedy = grid.Cluster.Client.GetGrain<IShuffleGrain>("greedy");
         var other = grid.Cluster.Client.GetGrain<IShuffleGrain>("other");
-        await greedy.RegisterApplication();
-        await other.RegisterApplication();
+        await grid.RegisterAsync(greedy);
+        await grid.RegisterAsync(other);
         Assert.Equal(6, (await greedy.RegisterShuffle(0, new ShuffleSpec(1, 6))).Locations.Count); // 12 slots
 
         var refused = await Assert.ThrowsAsync<GridException>(() => greedy.RegisterShuffle(1, new ShuffleSpec(1, 5)));
@@ -155,7 +156,7 @@ public sealed class ShuffleGrainTests
     {
         await using var grid = await TestGrid.StartAsync(3);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("revive");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         var before = (await grain.RegisterShuffle(ShuffleId, new ShuffleSpec(1, 4))).Locations[2];
 
         // Two writers saw the same push fail: both ask, both get the same new epoch.
@@ -178,7 +179,7 @@ public sealed class ShuffleGrainTests
     {
         await using var grid = await TestGrid.StartAsync(2);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("deactivated");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         var locations = await grain.RegisterShuffle(ShuffleId, new ShuffleSpec(2, 4));
         await grain.MapperEnd(ShuffleId, 0, 3);
 
@@ -227,7 +228,7 @@ public sealed class ShuffleGrainTests
     {
         await using var grid = await TestGrid.StartAsync(2);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("waits");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         await grain.RegisterShuffle(ShuffleId, new ShuffleSpec(2, 2));
 
         var timedOut = await Assert.ThrowsAsync<GridException>(() => grain.GetReducerFileGroup(ShuffleId, TimeSpan.FromMilliseconds(200)));
@@ -258,7 +259,7 @@ public sealed class ShuffleGrainTests
         // Waits of up to 5 min here: an answer within the 1 min bound below comes from the unregister.
         await using var grid = await TestGrid.StartAsync(2, settings: new Dictionary<string, string?> { ["Applications:MaxCommitWait"] = "00:05:00" });
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("unregistered-under-wait");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         await grain.RegisterShuffle(ShuffleId, new ShuffleSpec(2, 2));
         var waiting = grain.GetReducerFileGroup(ShuffleId, TimeSpan.FromMinutes(5));
         await Task.Delay(500);

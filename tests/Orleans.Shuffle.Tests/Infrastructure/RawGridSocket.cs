@@ -74,6 +74,19 @@ public sealed class RawGridSocket : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Proves <paramref name="credential"/> over <paramref name="ok"/>'s challenge (an Authenticate with
+    /// request id <paramref name="requestId"/>) and checks the silo accepted it.
+    /// </summary>
+    public async Task AuthenticateAsync(Security.DataPlaneCredential credential, HelloOk ok, ulong requestId = ulong.MaxValue)
+    {
+        await SendFrameAsync(MessageType.Authenticate,
+            new Authenticate(credential.Kind, credential.Name, credential.Prove(ok.Challenge, ok.SiloIdentity)), requestId);
+        var reply = await ReceiveFrameAsync();
+        Assert.NotNull(reply);
+        Assert.Equal(new FrameHeader(0, MessageType.Authenticate, FrameFlags.Response, requestId), reply.Value.Header);
+    }
+
     /// <summary>A loopback listener on a free port, for <see cref="AcceptAsync"/>.</summary>
     public static TcpListener Listen()
     {

@@ -1,3 +1,4 @@
+using Orleans.Shuffle.GrainInterfaces;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -36,14 +37,32 @@ public sealed class TestGrid : IAsyncDisposable
     private readonly TempDirectory _temp;
     private readonly List<GridClient> _clients = [];
 
-    private TestGrid(TempDirectory temp, InProcessTestCluster cluster)
+    private TestGrid(TempDirectory temp, InProcessTestCluster cluster, TestApplicationSecrets secrets)
     {
         _temp = temp;
         Cluster = cluster;
+        Secrets = secrets;
+        // Every client of the test acts for every application the test registered: a driver hands its secret to its executors.
+        secrets.Learned += (appId, secret) =>
+        {
+            lock (_clients)
+            {
+                foreach (var client in _clients) client.UseApplicationSecret(appId, secret);
+            }
+        };
         Client = NewClient();
     }
 
     public InProcessTestCluster Cluster { get; }
+
+    /// <summary>What a member silo of this grid proves on a data connection (the grid's cluster secret).</summary>
+    public Security.DataPlaneCredential MemberCredential { get; private init; } = null!;
+
+    /// <summary>Secrets of applications registered through <see cref="InProcessTestCluster.Client"/>: its ShuffleGrain calls carry their tokens.</summary>
+    public TestApplicationSecrets Secrets { get; }
+
+    /// <summary>Registers an application through the cluster's Orleans client with its test secret.</summary>
+    public Task RegisterAsync(IShuffleGrain grain) => grain.RegisterApplication(Secrets.Of(grain.GetPrimaryKeyString()));
 
     /// <summary>A grid client over the test cluster's Orleans client.</summary>
     public GridClient Client { get; }
@@ -70,22 +89,27 @@ public sealed class TestGrid : IAsyncDisposable
         builder.Options.ServiceId = builder.Options.ClusterId;
         builder.Options.ConfigureFileLogging = false;
         string stores = temp.Combine("stores");
+        // One cluster secret for the grid's silos, as the embedded membership's directory gives the executable's.
+        string clusterSecret = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
         builder.ConfigureSilo((options, silo) =>
         {
             int index = int.Parse(options.SiloName.Split('_').Last(), System.Globalization.CultureInfo.InvariantCulture);
-            var config = Configuration(options.SiloName, temp.Combine(options.SiloName, "disk"), slotsOf?.Invoke(index) ?? slotsPerSilo, faultZone?.Invoke(index) ?? "", settings);
+            var config = Configuration(options.SiloName, temp.Combine(options.SiloName, "disk"), slotsOf?.Invoke(index) ?? slotsPerSilo, faultZone?.Invoke(index) ?? "",
+                WithClusterSecret(settings, clusterSecret));
             if (clock is not null) silo.Services.AddKeyedSingleton<TimeProvider>(GridClock.ServiceKey, clock);
             silo.AddFileGrainStorage(ShuffleGrain.StorageName, o => o.Directory = stores);
             silo.UseFileReminderService(o => o.Directory = stores);
             silo.AddStorageSilo(config);
             configure?.Invoke(silo);
         });
+        var secrets = new TestApplicationSecrets();
+        builder.ConfigureClient(client => client.AddOutgoingGrainCallFilter(secrets));
         var cluster = builder.Build();
         try
         {
             await cluster.DeployAsync();
             await WaitUntilEverySiloSeesAllActiveAsync(cluster, silos);
-            return new TestGrid(temp, cluster);
+            return new TestGrid(temp, cluster, secrets) { MemberCredential = Security.DataPlaneCredential.ForSilo("test-member", Convert.FromBase64String(clusterSecret)) };
         }
         catch
         {
@@ -93,6 +117,13 @@ public sealed class TestGrid : IAsyncDisposable
             temp.Dispose();
             throw;
         }
+    }
+
+    private static IReadOnlyDictionary<string, string?> WithClusterSecret(IReadOnlyDictionary<string, string?>? settings, string secret)
+    {
+        var all = new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>());
+        all.TryAdd("Security:ClusterSecret", secret);
+        return all;
     }
 
     /// <summary>The silo configuration a test silo gets: the executable's, bound from these settings.</summary>
@@ -128,7 +159,11 @@ public sealed class TestGrid : IAsyncDisposable
     public GridClient NewClient(GridClientOptions? options = null)
     {
         var client = new GridClient(Cluster.Client, options ?? new GridClientOptions { ShuffleGrainFailoverTimeout = TimeSpan.FromSeconds(60) });
-        lock (_clients) _clients.Add(client);
+        lock (_clients)
+        {
+            _clients.Add(client);
+            foreach (var (appId, secret) in Secrets.Known) client.UseApplicationSecret(appId, secret);
+        }
         return client;
     }
 

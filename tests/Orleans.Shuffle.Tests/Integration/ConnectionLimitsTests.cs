@@ -115,7 +115,8 @@ public sealed class ConnectionLimitsTests : IAsyncLifetime
     public async Task A_connection_idle_after_Hello_is_closed_without_a_reply_and_one_that_keeps_sending_stays_open()
     {
         var (idle, _) = await RawGridSocket.ConnectAndHelloAsync(_endpoint);
-        var (busy, _) = await RawGridSocket.ConnectAndHelloAsync(_endpoint);
+        var (busy, busyOk) = await RawGridSocket.ConnectAndHelloAsync(_endpoint);
+        await busy.AuthenticateAsync(_grid.MemberCredential, busyOk);
         await using (idle)
         await using (busy)
         {

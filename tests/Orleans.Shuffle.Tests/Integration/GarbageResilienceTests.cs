@@ -50,7 +50,11 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         return header;
     }
 
-    /// <summary>A raw connection to the first silo's data endpoint, or to <paramref name="silo"/>'s.</summary>
+    /// <summary>
+    /// A raw connection to the first silo's data endpoint, or to <paramref name="silo"/>'s. With the
+    /// Hello it also proves the cluster secret, as a member silo: these tests send what a buggy or
+    /// hostile peer past authentication could, and replication (for members only) among it.
+    /// </summary>
     private async Task<RawGridSocket> ConnectAsync(bool hello, SiloEndpoint? silo = null)
     {
         silo ??= _endpoint;
@@ -58,6 +62,7 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         var (raw, ok) = await RawGridSocket.ConnectAndHelloAsync(silo);
         Assert.Equal(silo.Identity, ok.SiloIdentity);
         Assert.Matches(@"^\d{1,3}(\.\d{1,3}){3}:\d+@\d+$", ok.SiloIdentity); // the Orleans address, ip:port@generation
+        await raw.AuthenticateAsync(_grid.MemberCredential, ok);
         return raw;
     }
 
@@ -268,9 +273,10 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
     [InlineData(ProtocolConstants.Magic, (ushort)1)]
     [InlineData(ProtocolConstants.Magic, (ushort)0)]
     [InlineData(ProtocolConstants.Magic, (ushort)2)] // the version before batch codecs: its batches have shorter headers
-    [InlineData(ProtocolConstants.Magic, (ushort)4)]
-    [InlineData(ProtocolConstants.Magic, (ushort)0x0300)] // the version with its bytes swapped
-    public async Task Another_protocol_version_gets_VersionMismatch_naming_version_3_and_a_closed_connection(uint magic, ushort version)
+    [InlineData(ProtocolConstants.Magic, (ushort)3)] // the version before authentication: its HelloOk has no challenge
+    [InlineData(ProtocolConstants.Magic, (ushort)5)]
+    [InlineData(ProtocolConstants.Magic, (ushort)0x0400)] // the version with its bytes swapped
+    public async Task Another_protocol_version_gets_VersionMismatch_naming_version_4_and_a_closed_connection(uint magic, ushort version)
     {
         await using (var raw = await ConnectAsync(hello: false))
         {
@@ -300,7 +306,7 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_wrong_magic_gets_a_VersionMismatch_message_naming_version_3()
+    public async Task A_wrong_magic_gets_a_VersionMismatch_message_naming_version_4()
     {
         await using var raw = await ConnectAsync(hello: false);
         await raw.SendFrameAsync(MessageType.Hello, new Hello(0xDEADBEEF, ProtocolConstants.Version, "stranger"), requestId: 1);
@@ -419,13 +425,15 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
 
         // The reply's header is out before the read fails: the silo must abort that connection, not go on
         // writing other frames into the broken one.
-        var (raw, _) = await RawGridSocket.ConnectAndHelloAsync(location.Primary);
+        var (raw, rawOk) = await RawGridSocket.ConnectAndHelloAsync(location.Primary);
+        await raw.AuthenticateAsync(_grid.MemberCredential, rawOk);
         await using (raw)
         {
             await raw.SendFrameAsync(MessageType.FetchChunk, new FetchChunk(App, 0, 0, location.Epoch, 0, 0, int.MaxValue), requestId: 2);
             Assert.True(await raw.WaitForCloseAsync(), "the connection with half a chunk on it was not closed");
         }
-        var (other, _) = await RawGridSocket.ConnectAndHelloAsync(location.Primary);
+        var (other, otherOk) = await RawGridSocket.ConnectAndHelloAsync(location.Primary);
+        await other.AuthenticateAsync(_grid.MemberCredential, otherOk);
         await using (other) await AssertConnectionServesAsync(other, requestId: 3);
         await AssertStillServesAsync("app-after-cut-short");
     }
@@ -665,7 +673,7 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
     {
         const string App = "app-bad-push";
         var primary = await RegisterAsync(App);
-        var options = new GridConnectionOptions { PeerName = "bad-pusher" };
+        var options = new GridConnectionOptions { PeerName = "bad-pusher", Credential = _grid.MemberCredential };
         await using var connection = await GridConnection.ConnectAsync(primary.Primary.Host, primary.Primary.Port, options);
         await using var toReplica = await GridConnection.ConnectAsync(primary.Replica!.Host, primary.Replica.Port, options);
 

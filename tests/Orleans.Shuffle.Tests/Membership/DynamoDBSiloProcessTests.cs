@@ -107,6 +107,7 @@ public sealed class DynamoDBSiloProcessTests(DynamoDbLocalFixture dynamo) : IAsy
             "--disk", _temp.Combine("s1"),
             "--parent-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--membership", "dynamodb", "--dynamodb-service", url,
+            "--Security:ClusterSecretFile", SiloProcessGrid.WriteClusterSecret(_temp.Combine("secret")),
         ]);
         int? exit = await silo.WaitForExitAsync(TimeSpan.FromSeconds(120));
         Assert.True(exit == 3, $"exit {exit?.ToString() ?? "timeout"}; output:{Environment.NewLine}{silo.Tail()}");

@@ -101,7 +101,7 @@ public sealed class SlotAwarePlacementGridTests
         int[] slots = [10, 30, 20];
         await using var grid = await TestGrid.StartAsync(3, slotsOf: i => slots[i]);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("water");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         var locations = await grain.RegisterShuffle(0, new ShuffleSpec(1, 30, Replicas: 1));
 
         var perSilo = grid.Silos.ToDictionary(TestGrid.IndexOf, s => locations.Locations.Count(l => l.Primary.Identity == s.SiloAddress.ToParsableString()));
@@ -114,7 +114,7 @@ public sealed class SlotAwarePlacementGridTests
     {
         await using var grid = await TestGrid.StartAsync(3);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("replicas");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         var locations = await grain.RegisterShuffle(0, new ShuffleSpec(1, 12));
 
         foreach (var location in locations.Locations)
@@ -141,7 +141,7 @@ public sealed class SlotAwarePlacementGridTests
         string[] zones = ["az-a", "az-a", "az-b", "az-b"];
         await using var grid = await TestGrid.StartAsync(4, faultZone: i => zones[i]);
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("zones");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         var locations = await grain.RegisterShuffle(0, new ShuffleSpec(1, 16));
         string ZoneOf(SiloEndpoint silo) => zones[TestGrid.IndexOf(grid.SiloOf(silo)!)];
         Assert.All(locations.Locations, l => Assert.NotEqual(ZoneOf(l.Primary), ZoneOf(l.Replica!)));
@@ -157,7 +157,7 @@ public sealed class SlotAwarePlacementGridTests
         await grid.KillSiloAsync(victim);
 
         var grain = grid.Cluster.Client.GetGrain<IShuffleGrain>("after-death");
-        await grain.RegisterApplication();
+        await grid.RegisterAsync(grain);
         var locations = await grain.RegisterShuffle(0, new ShuffleSpec(1, 20));
         Assert.All(locations.Locations.SelectMany(l => l.Copies), c => Assert.NotEqual(dead, c.Identity));
         Assert.All(locations.Locations, l => Assert.NotNull(l.Replica));

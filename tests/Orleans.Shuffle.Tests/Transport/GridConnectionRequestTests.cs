@@ -287,7 +287,7 @@ public sealed class GridConnectionRequestTests : IAsyncDisposable
             ulong id = header.RequestId;
             if (header.Type == MessageType.Hello)
             {
-                await ReplyAsync(id, new HelloOk(ProtocolConstants.Version, "scripted@1", "scripted"));
+                await ReplyAsync(id, new HelloOk(ProtocolConstants.Version, "scripted@1", "scripted", []));
                 return;
             }
             var request = Read(body);

@@ -40,9 +40,11 @@ public class FrameCodecTests
         var hello = Hello.ForThisBuild("peer-ü");
         Assert.Equal(hello, RoundTrip(MessageType.Hello, hello, requestId: 1));
         Assert.Equal((ProtocolConstants.Magic, ProtocolConstants.Version), (hello.Magic, hello.Version));
-        Assert.Equal((0x4748534Fu, (ushort)3), (ProtocolConstants.Magic, ProtocolConstants.Version));
-        var ok = new HelloOk(ProtocolConstants.Version, "127.0.0.1:11111@9", "silo");
-        Assert.Equal(ok, RoundTrip(MessageType.Hello, ok, FrameFlags.Response, requestId: 1));
+        Assert.Equal((0x4748534Fu, (ushort)4), (ProtocolConstants.Magic, ProtocolConstants.Version));
+        var ok = new HelloOk(ProtocolConstants.Version, "127.0.0.1:11111@9", "silo", [1, 2, 3]);
+        var read = RoundTrip(MessageType.Hello, ok, FrameFlags.Response, requestId: 1);
+        Assert.Equal((ok.Version, ok.SiloIdentity, ok.SiloName), (read.Version, read.SiloIdentity, read.SiloName));
+        Assert.Equal(ok.Challenge, read.Challenge);
     }
 
     [Fact]
@@ -315,10 +317,10 @@ public class FrameCodecTests
     }
 
     [Fact]
-    public void Message_type_numbers_are_those_of_version_3()
+    public void Message_type_numbers_are_those_of_version_4()
     {
         Assert.Equal(
-            [(MessageType.Hello, 1), (MessageType.PushData, 20), (MessageType.FetchChunk, 21), (MessageType.ReplicateData, 22)],
+            [(MessageType.Hello, 1), (MessageType.Authenticate, 4), (MessageType.PushData, 20), (MessageType.FetchChunk, 21), (MessageType.ReplicateData, 22)],
             Enum.GetValues<MessageType>().Select(t => (t, (int)t)));
     }
 }

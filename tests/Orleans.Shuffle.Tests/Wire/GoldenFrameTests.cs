@@ -13,6 +13,7 @@ using Orleans.Shuffle.Silo.DataPlane;
 using Orleans.Shuffle.Testing;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Transport;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Wire;
 
 namespace Orleans.Shuffle.Tests.Wire;
@@ -120,22 +121,48 @@ public sealed class GoldenFrameTests
         "00",                 // header: u8 reserved
         "0100000000000000",   // header: u64 requestId 1
         "4F534847",           // u32 magic 0x4748534F: "OSHG" on the wire
-        "0300",               // u16 version 3
+        "0400",               // u16 version 4
         "0700",               // string peerName: u16 byte length 7
         "67C3B66C64656E");    // "gölden" in UTF-8
 
     /// <summary>HelloOk, the silo's answer to request 1.</summary>
     private static readonly byte[] HelloOkFrame = Hex(
-        "1E000000",           // header: bodyLength 30
+        "42000000",           // header: bodyLength 66
         "0100",               // header: messageType 1 (Hello: a reply keeps its request's type)
         "01",                 // header: flags Response
         "00",                 // header: reserved
         "0100000000000000",   // header: requestId 1
-        "0300",               // u16 version 3
+        "0400",               // u16 version 4
         "1200",               // string siloIdentity: length 18
         "3132372E302E302E313A31313131314034 32", // "127.0.0.1:11111@42"
         "0600",               // string siloName: length 6
-        "73696C6F2D31");      // "silo-1"
+        "73696C6F2D31",       // "silo-1"
+        "20000000",           // bytes challenge: u32 length 32
+        "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"); // the challenge (random on a real silo)
+
+    /// <summary>The challenge of <see cref="HelloOkFrame"/>: bytes 0 to 31.</summary>
+    private static readonly byte[] Challenge = [.. Enumerable.Range(0, 32).Select(i => (byte)i)];
+
+    /// <summary>The secret of application "app-1" in the Authenticate example: bytes 0x40 to 0x5F.</summary>
+    private const string AppSecretBase64 = "QEFCQ0RFRkdISUpLTE1OT1BRUlNUVVZXWFlaW1xdXl8=";
+
+    /// <summary>
+    /// Authenticate (request id 2) of application "app-1" after <see cref="HelloOkFrame"/>. The key and
+    /// proof were computed with Python's hmac module from docs/protocol.md, not with our code:
+    /// key = HMAC-SHA256(secret, "orleans-shuffle data-plane key v1") = 374E519E...C72A2F92;
+    /// proof = HMAC-SHA256(key, "data v1\n" + challenge + "\n" + "127.0.0.1:11111@42" + "\n" + 0x01 + "\n" + "app-1").
+    /// </summary>
+    private static readonly byte[] AuthenticateFrame = Hex(
+        "2C000000",           // header: bodyLength 44
+        "0400",               // header: messageType 4 (Authenticate)
+        "00",                 // header: flags none
+        "00",                 // header: reserved
+        "0200000000000000",   // header: requestId 2
+        "01",                 // u8 kind 1 (Application)
+        "0500",               // string name: length 5
+        "6170702D31",         // "app-1"
+        "20000000",           // bytes proof: u32 length 32
+        "5DEF01267A4953394766902C26883C9DB1359A88425CCF964F99447096421B77");
 
     /// <summary>An error reply to a FetchChunk: code NotCommitted and a message.</summary>
     private static byte[] ErrorFrame(string requestIdHex) => Hex(
@@ -328,7 +355,7 @@ public sealed class GoldenFrameTests
         BinaryPrimitives.WriteUInt32LittleEndian(magic, ProtocolConstants.Magic);
         Assert.Equal(Hex("4F534847"), magic);
         Assert.Equal("OSHG", Encoding.ASCII.GetString(magic));
-        Assert.Equal(3, ProtocolConstants.Version);
+        Assert.Equal(4, ProtocolConstants.Version);
         Assert.Equal(32 * 1024 * 1024, ProtocolConstants.DefaultMaxFrameBodyBytes);
         Assert.Equal(16 * 1024 * 1024, ProtocolConstants.MaxBatchPayloadBytes);
         Assert.Equal(4096, ProtocolConstants.MaxStringBytes);
@@ -345,7 +372,7 @@ public sealed class GoldenFrameTests
             "VersionMismatch", "HandshakeRequired", "MalformedFrame", "FrameTooLarge", "UnknownMessageType", "InvalidId",
             "InvalidArgument", "UnknownApplication", "UnknownShuffle", "UnknownPartition", "ChecksumMismatch", "ShuffleMismatch",
             "NotCommitted", "PartitionCommitted", "NoSlots", "SiloUnavailable", "ShuttingDown", "MapEnded", "DataLost", "Timeout",
-            "ConnectionLost", "StorageFailure", "Internal", "ReplicationFailed", "QuotaExceeded",
+            "ConnectionLost", "StorageFailure", "Internal", "ReplicationFailed", "QuotaExceeded", "Unauthorized",
         ];
         var expected = table.Select((name, i) => (name, i + 1)).Prepend(("None", 0));
         Assert.Equal(expected, Enum.GetValues<GridErrorCode>().Select(c => (c.ToString(), (int)c)));
@@ -354,8 +381,13 @@ public sealed class GoldenFrameTests
     [Fact]
     public void Message_bodies_read_from_the_golden_bytes()
     {
-        Assert.Equal(new Hello(ProtocolConstants.Magic, 3, PeerName), MessageSamples.ReadWhole<Hello>(HelloFrame[FrameHeader.Size..]));
-        Assert.Equal(new HelloOk(3, SiloIdentity, SiloName), MessageSamples.ReadWhole<HelloOk>(HelloOkFrame[FrameHeader.Size..]));
+        Assert.Equal(new Hello(ProtocolConstants.Magic, 4, PeerName), MessageSamples.ReadWhole<Hello>(HelloFrame[FrameHeader.Size..]));
+        var ok = MessageSamples.ReadWhole<HelloOk>(HelloOkFrame[FrameHeader.Size..]);
+        Assert.Equal((4, SiloIdentity, SiloName), (ok.Version, ok.SiloIdentity, ok.SiloName));
+        Assert.Equal(Challenge, ok.Challenge);
+        var authenticate = MessageSamples.ReadWhole<Authenticate>(AuthenticateFrame[FrameHeader.Size..]);
+        Assert.Equal((PrincipalKind.Application, AppId), (authenticate.Kind, authenticate.Name));
+        Assert.Equal(AuthenticateFrame[^32..], authenticate.Proof);
         Assert.Equal(new ErrorReply(GridErrorCode.NotCommitted, ErrorText), MessageSamples.ReadWhole<ErrorReply>(ErrorFrame("0100000000000000")[FrameHeader.Size..]));
         Assert.Equal(new FetchChunk(AppId, ShuffleId, 2, 1, 3, 0, int.MaxValue), MessageSamples.ReadWhole<FetchChunk>(FetchChunkFrame[FrameHeader.Size..]));
         Assert.Equal(new FetchChunk(AppId, ShuffleId, 2, 1, 0, 4, 5), MessageSamples.ReadWhole<FetchChunk>(FetchRangeFrame[FrameHeader.Size..]));
@@ -367,7 +399,10 @@ public sealed class GoldenFrameTests
     public void Message_bodies_write_the_golden_bytes()
     {
         Assert.Equal(HelloFrame, Framed(MessageType.Hello, FrameFlags.None, 1, Hello.ForThisBuild(PeerName)));
-        Assert.Equal(HelloOkFrame, Framed(MessageType.Hello, FrameFlags.Response, 1, new HelloOk(3, SiloIdentity, SiloName)));
+        Assert.Equal(HelloOkFrame, Framed(MessageType.Hello, FrameFlags.Response, 1, new HelloOk(4, SiloIdentity, SiloName, Challenge)));
+        var credential = DataPlaneCredential.ForApplication(AppId, ApplicationSecret.FromBase64(AppSecretBase64));
+        Assert.Equal(AuthenticateFrame, Framed(MessageType.Authenticate, FrameFlags.None, 2,
+            new Authenticate(PrincipalKind.Application, AppId, credential.Prove(Challenge, SiloIdentity))));
         Assert.Equal(FetchChunkFrame, Framed(MessageType.FetchChunk, FrameFlags.None, 2, new FetchChunk(AppId, ShuffleId, 2, 1, 3, 0, int.MaxValue)));
         Assert.Equal(EmptyPushReplyFrame, Framed(MessageType.PushData, FrameFlags.Response, 2, PushReply.None));
         Assert.Equal(SplitPushReplyFrame, Framed(MessageType.PushData, FrameFlags.Response, 2, new PushReply([new(2, 1), new(0, 3)])));
@@ -476,14 +511,15 @@ public sealed class GoldenFrameTests
     {
         await using var silo = await ScriptedSilo.StartAsync();
         var (_, connection) = await silo.ConnectClientAsync();
-        Assert.Equal(new HelloOk(3, SiloIdentity, SiloName), connection.Remote);
+        Assert.Equal((4, SiloIdentity, SiloName), (connection.Remote.Version, connection.Remote.SiloIdentity, connection.Remote.SiloName));
+        Assert.Equal(Challenge, connection.Remote.Challenge);
         Assert.True(connection.IsConnected);
     }
 
     [Fact]
     public async Task The_silo_answers_Hello_with_the_golden_HelloOk()
     {
-        var written = await SiloWritesAsync(r => r.ReplyAsync(new FrameHeader(15, MessageType.Hello, FrameFlags.None, 1), new HelloOk(3, SiloIdentity, SiloName)));
+        var written = await SiloWritesAsync(r => r.ReplyAsync(new FrameHeader(15, MessageType.Hello, FrameFlags.None, 1), new HelloOk(4, SiloIdentity, SiloName, Challenge)));
         Assert.Equal(HelloOkFrame, written);
     }
 

@@ -100,9 +100,9 @@ public class MalformedBodyTests
     [Fact]
     public void A_string_of_exactly_the_limit_is_read()
     {
-        var body = Body(new HelloOk(2, new string('i', ProtocolConstants.MaxStringBytes), "s"));
+        var body = Body(new HelloOk(2, new string('i', ProtocolConstants.MaxStringBytes), "s", []));
         Assert.Equal(ProtocolConstants.MaxStringBytes, MessageSamples.ReadWhole<HelloOk>(body).SiloIdentity.Length);
-        Assert.Throws<GridException>(() => Body(new HelloOk(2, new string('i', ProtocolConstants.MaxStringBytes + 1), "s")));
+        Assert.Throws<GridException>(() => Body(new HelloOk(2, new string('i', ProtocolConstants.MaxStringBytes + 1), "s", [])));
     }
 
     [Fact]

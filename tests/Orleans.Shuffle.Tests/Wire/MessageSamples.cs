@@ -30,7 +30,7 @@ public sealed class MessageCase
 }
 
 /// <summary>
-/// The data-plane messages of protocol version 3 whose body is read whole by one reader (docs/protocol.md).
+/// The data-plane messages of protocol version 4 whose body is read whole by one reader (docs/protocol.md).
 /// A PushData / ReplicateData body is not among them: the silo reads its fixed part with
 /// <see cref="PushData.ReadHeader"/> and walks the entries itself, so its tests treat it apart.
 /// </summary>
@@ -70,7 +70,7 @@ public static class MessageSamples
     public static IReadOnlyList<MessageCase> All { get; } =
     [
         Case("Hello", MessageType.Hello, FrameFlags.None, Hello.ForThisBuild("tester-ü")),
-        Case("HelloOk", MessageType.Hello, Reply, new HelloOk(ProtocolConstants.Version, "127.0.0.1:11111@123456", "silo-1")),
+        Case("HelloOk", MessageType.Hello, Reply, new HelloOk(ProtocolConstants.Version, "127.0.0.1:11111@123456", "silo-1", [.. Enumerable.Range(0, 32).Select(i => (byte)i)])),
         Case("ErrorReply", MessageType.PushData, FrameFlags.Response | FrameFlags.Error, new ErrorReply(GridErrorCode.UnknownPartition, "not here: ñ")),
         Case("PushReply", MessageType.PushData, Reply, new PushReply([new PartitionRef(1, 0), new PartitionRef(7, 3)])),
         Case("PushReply.None", MessageType.ReplicateData, Reply, PushReply.None),
