@@ -48,6 +48,9 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
     /// <summary>The writers' merged push size (--merged-push-bytes); null keeps the client's default. Travels to executors too.</summary>
     public int? MergedPushBytes { get; init; }
 
+    /// <summary>The grid's TLS certificate (a .cer/.pem, or the .pfx), pinned by every client of the job; null for plain TCP. Travels to executors.</summary>
+    public string? TlsCertificate { get; init; }
+
     /// <summary>The grid's Orleans ServiceId: the silos' default, its cluster id.</summary>
     public string ServiceId => ClusterId;
 
@@ -85,6 +88,7 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
             client.UseClusterConnectRetry();
             // A hung silo's gateway is dropped seconds after the membership declares it Dead, not a minute.
             client.UseGatewayRefresh();
+            if (LoadTlsCertificate() is { } certificate) client.UseGridTls(certificate);
         });
         var host = builder.Build();
         try
@@ -102,7 +106,7 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
 
     private GridClientOptions ClientOptions(string clientName)
     {
-        var options = new GridClientOptions { ClientName = clientName, Compression = Compression };
+        var options = new GridClientOptions { ClientName = clientName, Compression = Compression, TlsCertificate = LoadTlsCertificate() };
         if (MergedPushBytes is int merged) options.MergedPushBytes = merged;
         return options;
     }
@@ -112,6 +116,7 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
     {
         var args = new List<string> { "--cluster-id", ClusterId, "--compression", Compression.ToString().ToLowerInvariant() };
         if (MergedPushBytes is int merged) args.AddRange(["--merged-push-bytes", merged.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (TlsCertificate is not null) args.AddRange(["--tls-certificate", TlsCertificate]);
         if (DynamoDB is not null)
         {
             args.AddRange(["--dynamodb-service", DynamoDB.Service]);
@@ -127,6 +132,9 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
         }
         return args;
     }
+
+    private System.Security.Cryptography.X509Certificates.X509Certificate2? LoadTlsCertificate() =>
+        TlsCertificate is null ? null : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(TlsCertificate);
 
     private static IPEndPoint ParseEndpoint(string endpoint)
     {

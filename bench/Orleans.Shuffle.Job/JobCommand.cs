@@ -100,6 +100,15 @@ internal static class JobCommand
         Description = "What record values are made of: random (bytes no codec shrinks) or text (words of a 64-word vocabulary, compressible).",
         DefaultValueFactory = _ => "random",
     };
+    private static readonly Option<bool> Tls = new("--tls")
+    {
+        Description = "The local grid's silos and every client of the job talk over TLS, with a self-signed certificate made for the job " +
+            "(a local grid of DynamoDB silos always does, as DynamoDB silos require).",
+    };
+    private static readonly Option<string?> TlsCertificate = new("--tls-certificate")
+    {
+        Description = "With --grid, --membership-dir or a DynamoDB --cluster-id: the running grid's TLS certificate (.cer, .pem or .pfx), which every client pins.",
+    };
     private static readonly Option<bool> DropCaches = new("--drop-caches")
     {
         Description = "Between the map and the reduce stage, run sync and write 3 to /proc/sys/vm/drop_caches (needs root), so reducers read " +
@@ -118,7 +127,7 @@ internal static class JobCommand
                 Silos, Maps, Reduces, Executors, Partitions, Data, Records, RecordSize, Seed, Skew, Report, Grid,
                 MembershipOption, MembershipDir, DynamoDBService, DynamoDBTable, ClusterId, WorkDir,
                 KeepWorkDir, AppId, Concurrency, NoProgress, TaskTimeout, Replicas, KillSilo, HangSilo, KillMapper, KillMapperTask, SiloArg,
-                ShuffleOption, DropCaches, CompressionOption, ValuesOption, MergedPushOption,
+                ShuffleOption, DropCaches, CompressionOption, ValuesOption, MergedPushOption, Tls, TlsCertificate,
             },
         };
         root.SetAction(async (parse, ct) =>
@@ -219,6 +228,16 @@ internal static class JobCommand
             Require(killSilo is null, "--kill-silo kills a silo process of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
             Require(hangSilo is null, "--hang-silo stops a silo process of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
             Require(siloArguments.Length == 0, "--silo-arg is for the silos of the local grid the job starts; it cannot be used with --cluster-id or --grid.");
+            Require(!parse.GetValue(Tls), "--tls makes a certificate for the local grid the job starts; a running grid's is given with --tls-certificate.");
+            if (parse.GetValue(TlsCertificate) is { } certificate)
+            {
+                Require(File.Exists(certificate), $"--tls-certificate {certificate} does not exist.");
+                joined = joined with { TlsCertificate = Path.GetFullPath(certificate) };
+            }
+        }
+        else
+        {
+            Require(parse.GetValue(TlsCertificate) is null, "--tls-certificate names a running grid's certificate; the local grid makes its own (--tls).");
         }
 
         return new JobOptions
@@ -245,6 +264,7 @@ internal static class JobCommand
             Replicas = shuffle == ShuffleKind.Local ? 1 : replicas,
             Shuffle = shuffle,
             DropCaches = parse.GetValue(DropCaches),
+            Tls = parse.GetValue(Tls),
             Compression = ParseCodec(parse.GetValue(CompressionOption) ?? "lz4"),
             MergedPushBytes = ParseMergedPush(parse.GetValue(MergedPushOption)),
             Values = (parse.GetValue(ValuesOption) ?? "random").ToLowerInvariant() switch

@@ -175,7 +175,7 @@ internal sealed class JobDriver
         {
             string membership = _options.DynamoDB is null ? "" : $" on the {_options.DynamoDB}";
             _console.Info($"starting {_options.Silos} silos{membership} (work dir {_workDirectory})");
-            _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, _options.SiloArguments, _options.DynamoDB, ct)
+            _grid = await LocalGrid.StartAsync(_options.Silos, _workDirectory, _options.GridReadyTimeout, _options.SiloArguments, _options.DynamoDB, _options.Tls, ct)
                 .ConfigureAwait(false);
             _report.ClusterId = _grid.ClusterId;
             access = _grid.Access;

@@ -48,6 +48,9 @@ internal sealed record JobOptions
     /// <summary>A running grid to use (--cluster-id, --grid) instead of starting a local one.</summary>
     public GridAccess? JoinedGrid { get; init; }
 
+    /// <summary>--tls: the local grid and every client talk over TLS with a certificate made for the job (always with DynamoDB silos).</summary>
+    public bool Tls { get; init; }
+
     /// <summary>Where the local shuffle keeps map output: under the work directory, next to where silos keep their disks.</summary>
     public static string LocalShuffleDirectory(string workDirectory) => Path.Combine(workDirectory, "shuffle");
 

@@ -210,6 +210,9 @@ internal sealed class LocalGrid : IAsyncDisposable
 
     private readonly IReadOnlyList<string> _siloArguments;
 
+    // The grid's certificate when its silos speak TLS: the .pfx they serve with, the .cer clients pin.
+    private (string Pfx, string Cer)? _tls;
+
     private LocalGrid(string clusterId, string workDirectory, string siloDll, IReadOnlyList<string> siloArguments, DynamoDBSettings? dynamoDB)
     {
         ClusterId = clusterId;
@@ -262,12 +265,13 @@ internal sealed class LocalGrid : IAsyncDisposable
         end.Where(e => start.ContainsKey(e.Key)).Sum(e => e.Value - start[e.Key]);
 
     /// <summary>How the driver and executors reach this grid: through its membership store, as an engine's would.</summary>
-    public GridAccess Access => new(ClusterId, DynamoDB is null ? MembershipDirectory : null, DynamoDB, null);
+    public GridAccess Access => new(ClusterId, DynamoDB is null ? MembershipDirectory : null, DynamoDB, null) { TlsCertificate = _tls?.Cer };
 
     /// <param name="siloArguments">Appended to every silo's command line (--silo-arg), e.g. "--Storage:ChunkBytes=1048576".</param>
     /// <param name="dynamoDB">The DynamoDB membership table for the silos (--membership dynamodb); null for the embedded file.</param>
+    /// <param name="tls">TLS on every connection, with a certificate made here; DynamoDB silos always get one (they require TLS).</param>
     public static async Task<LocalGrid> StartAsync(
-        int siloCount, string workDirectory, TimeSpan readyTimeout, IReadOnlyList<string> siloArguments, DynamoDBSettings? dynamoDB, CancellationToken ct)
+        int siloCount, string workDirectory, TimeSpan readyTimeout, IReadOnlyList<string> siloArguments, DynamoDBSettings? dynamoDB, bool tls, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(siloCount, 1);
         string siloDll = SiloLocator.Locate();
@@ -275,6 +279,7 @@ internal sealed class LocalGrid : IAsyncDisposable
         var grid = new LocalGrid(clusterId, Path.GetFullPath(workDirectory), siloDll, siloArguments, dynamoDB);
         try
         {
+            if (tls || dynamoDB is not null) grid._tls = ClusterCertificate.Create(Path.Combine(grid.WorkDirectory, "tls"));
             Directory.CreateDirectory(Path.Combine(grid.WorkDirectory, "logs"));
             for (int i = 1; i <= siloCount; i++) grid.StartSilo($"silo-{i}");
             var clock = Stopwatch.StartNew();
@@ -351,6 +356,7 @@ internal sealed class LocalGrid : IAsyncDisposable
             // The embedded membership keeps the cluster secret in its directory; DynamoDB's silos share no
             // directory, so these, all on this machine, are given one file of the job's.
             .. DynamoDB is null ? [] : (string[])["--Security:ClusterSecretFile", ClusterSecretFile()],
+            .. _tls is { } tls ? (string[])["--Security:TlsCertificateFile", tls.Pfx] : [],
             .. _siloArguments,
         ];
         var process = ChildProcesses.Start(DotnetHost.StartInfo(SiloDll, arguments, siloDirectory));

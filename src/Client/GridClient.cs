@@ -62,8 +62,8 @@ public sealed class GridClient : IAsyncDisposable
     public async Task<ApplicationSecret> RegisterApplicationAsync(string appId, CancellationToken ct = default)
     {
         IdValidator.ValidateAppId(appId);
-        var secret = _secrets.TryGetValue(appId, out var known) ? known.Secret : ApplicationSecret.Create();
-        UseApplicationSecret(appId, secret);
+        // One secret per application in this client, however many registrations race.
+        var secret = _secrets.GetOrAdd(appId, id => NewCredentials(id, ApplicationSecret.Create())).Secret;
         await CallAsync(appId, grain => grain.RegisterApplication(secret), ct).ConfigureAwait(false);
         return secret;
     }
@@ -73,8 +73,11 @@ public sealed class GridClient : IAsyncDisposable
     {
         IdValidator.ValidateAppId(appId);
         ArgumentNullException.ThrowIfNull(secret);
-        _secrets[appId] = (secret, DataPlaneCredential.ForApplication(appId, secret));
+        _secrets[appId] = NewCredentials(appId, secret);
     }
+
+    private static (ApplicationSecret Secret, DataPlaneCredential Data) NewCredentials(string appId, ApplicationSecret secret) =>
+        (secret, DataPlaneCredential.ForApplication(appId, secret));
 
     /// <summary>The data-plane credential of an application, or null when this client holds no secret for it.</summary>
     internal DataPlaneCredential? DataCredential(string appId) => _secrets.TryGetValue(appId, out var known) ? known.Data : null;

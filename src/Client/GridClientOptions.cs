@@ -110,6 +110,14 @@ public sealed class GridClientOptions
     /// </summary>
     public TimeSpan ControlAttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The grid's certificate (the silos' Security:TlsCertificateFile; its public part is enough): data
+    /// connections then speak TLS and trust a silo only when it presents this certificate. The Orleans
+    /// client needs it too (<see cref="Hosting.GridTlsClientBuilderExtensions.UseGridTls"/>). Default
+    /// none: plain TCP, which a TLS silo refuses.
+    /// </summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
     {
@@ -160,6 +168,7 @@ public sealed class GridClientOptions
         HeartbeatInterval = HeartbeatInterval,
         ShuffleGrainFailoverTimeout = ShuffleGrainFailoverTimeout,
         ControlAttemptTimeout = ControlAttemptTimeout,
+        TlsCertificate = TlsCertificate,
     };
 
     internal GridConnectionOptions ToConnectionOptions() => new()
@@ -167,6 +176,7 @@ public sealed class GridClientOptions
         PeerName = ClientName,
         ConnectTimeout = ConnectTimeout,
         RequestTimeout = RequestTimeout,
+        Tls = TlsCertificate is null ? null : new GridTlsOptions { TrustedCertificate = TlsCertificate },
     };
 
     private static void RequireRange(int value, int min, int max, string name)

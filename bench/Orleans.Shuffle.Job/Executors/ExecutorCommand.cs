@@ -26,13 +26,14 @@ internal static class ExecutorCommand
     private static readonly Option<string> ExecutorName = new("--name") { Required = true };
     private static readonly Option<string> Compression = new("--compression") { DefaultValueFactory = _ => "lz4" };
     private static readonly Option<int?> MergedPushBytes = new("--merged-push-bytes");
+    private static readonly Option<string?> TlsCertificate = new("--tls-certificate") { Description = "The grid's TLS certificate, pinned." };
 
     public static Command Create()
     {
         var command = new Command(Name, "Executor: run the driver's map and reduce tasks.")
         {
             Hidden = true,
-            Options = { ClusterId, MembershipDir, DynamoDBService, DynamoDBTable, Grid, NoGrid, ExecutorName, Compression, MergedPushBytes },
+            Options = { ClusterId, MembershipDir, DynamoDBService, DynamoDBTable, Grid, NoGrid, ExecutorName, Compression, MergedPushBytes, TlsCertificate },
         };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(NoGrid) ? null : Bind(parse), parse.GetValue(ExecutorName)!, ct));
         return command;
@@ -45,7 +46,7 @@ internal static class ExecutorCommand
         var access = parse.GetValue(DynamoDBService) is { } service ? new GridAccess(clusterId, null, new DynamoDBSettings(service, parse.GetValue(DynamoDBTable)), null)
             : parse.GetValue(Grid) is { } grid ? new GridAccess(clusterId, null, null, GridEndpoints.Parse(grid))
             : new GridAccess(clusterId, parse.GetValue(MembershipDir) ?? throw new ArgumentException("--membership-dir, --dynamodb-service or --grid is required."), null, null);
-        return access with { Compression = codec, MergedPushBytes = parse.GetValue(MergedPushBytes) };
+        return access with { Compression = codec, MergedPushBytes = parse.GetValue(MergedPushBytes), TlsCertificate = parse.GetValue(TlsCertificate) };
     }
 
     private static async Task<int> RunAsync(GridAccess? access, string name, CancellationToken ct)

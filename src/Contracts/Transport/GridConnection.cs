@@ -25,7 +25,10 @@ namespace Orleans.Shuffle.Transport;
 public sealed class GridConnection : IAsyncDisposable
 {
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly Stream _stream;
+
+    // Whole frames go to the socket in one gathered send, unless TLS must encrypt them first.
+    private readonly bool _gatheredSends;
     private readonly PipeReader _input;
     private readonly GridConnectionOptions _options;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -50,12 +53,13 @@ public sealed class GridConnection : IAsyncDisposable
     private string? _closeReason;
 
     // The principals this connection proved (or is proving), shared by every request that needs one.
-    private readonly ConcurrentDictionary<(PrincipalKind Kind, string Name), Task> _authenticated = new();
+    private readonly ConcurrentDictionary<(PrincipalKind Kind, string Name), Lazy<Task>> _authenticated = new();
 
-    private GridConnection(Socket socket, string endpoint, GridConnectionOptions options)
+    private GridConnection(Socket socket, Stream stream, string endpoint, GridConnectionOptions options)
     {
         _socket = socket;
-        _stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
+        _gatheredSends = stream is NetworkStream;
         _input = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 256 * 1024, minimumReadSize: 64 * 1024));
         _options = options;
         _time = options.TimeProvider;
@@ -108,7 +112,26 @@ public sealed class GridConnection : IAsyncDisposable
             }
         }
 
-        var connection = new GridConnection(socket, $"{host}:{port}", options);
+        Stream stream = new NetworkStream(socket, ownsSocket: true);
+        if (options.Tls is { } tls)
+        {
+            var ssl = new System.Net.Security.SslStream(stream, leaveInnerStreamOpen: false);
+            using var handshake = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            handshake.CancelAfter(options.ConnectTimeout);
+            try
+            {
+                await ssl.AuthenticateAsClientAsync(tls.ClientOptions(host), handshake.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                await ssl.DisposeAsync().ConfigureAwait(false);
+                throw e is System.Security.Authentication.AuthenticationException
+                    ? new GridException(GridErrorCode.Unauthorized, $"TLS with silo {host}:{port} failed: {e.Message} (is its certificate the one this client trusts?)", e)
+                    : new GridException(GridErrorCode.SiloUnavailable, $"TLS with silo {host}:{port} did not complete: {e.Message}", e);
+            }
+            stream = ssl;
+        }
+        var connection = new GridConnection(socket, stream, $"{host}:{port}", options);
         connection._readLoop = Task.Run(connection.ReadLoopAsync, CancellationToken.None);
         try
         {
@@ -141,24 +164,20 @@ public sealed class GridConnection : IAsyncDisposable
     {
         if (credential is null || Remote.Challenge is not { Length: > 0 }) return default;
         var key = (credential.Kind, credential.Name);
-        if (_authenticated.TryGetValue(key, out var proved) && proved.IsCompletedSuccessfully) return default;
-        return new ValueTask(_authenticated.GetOrAdd(key, _ => AuthenticateAsync(credential)).WaitAsync(cancellationToken));
+        // The hot path (every push and fetch): proved already, nothing allocated.
+        if (_authenticated.TryGetValue(key, out var known) && known.IsValueCreated && known.Value.IsCompletedSuccessfully) return default;
+        // One proof per principal, shared by every request that waits for it (Lazy: the factory may run twice, the proof once).
+        var proof = _authenticated.GetOrAdd(key, static (_, state) => new Lazy<Task>(() => state.Connection.AuthenticateAsync(state.Credential)), (Connection: this, Credential: credential));
+        var task = proof.Value;
+        if (task.IsCompletedSuccessfully) return default;
+        // A failed proof is forgotten (only that one: another caller's newer proof stays), so a later request tries again.
+        if (task.IsCompleted) _authenticated.TryRemove(KeyValuePair.Create(key, proof));
+        return new ValueTask(task.WaitAsync(cancellationToken));
     }
 
-    private async Task AuthenticateAsync(DataPlaneCredential credential)
-    {
-        var proof = credential.Prove(Remote.Challenge, Remote.SiloIdentity);
-        try
-        {
-            await RequestAsync<Authenticate, Empty>(MessageType.Authenticate, new Authenticate(credential.Kind, credential.Name, proof)).ConfigureAwait(false);
-        }
-        catch
-        {
-            // A later request may try again (on this connection if it still stands).
-            _authenticated.TryRemove((credential.Kind, credential.Name), out _);
-            throw;
-        }
-    }
+    private Task AuthenticateAsync(DataPlaneCredential credential) =>
+        RequestAsync<Authenticate, Empty>(MessageType.Authenticate,
+            new Authenticate(credential.Kind, credential.Name, credential.Prove(Remote.Challenge, Remote.SiloIdentity))).AsTask();
 
     /// <summary>Sends a request and waits for its reply. Error replies throw <see cref="GridException"/>.</summary>
     /// <param name="bodySizeHint">Expected body size, so large bodies are serialized without regrowing the buffer.</param>
@@ -324,7 +343,7 @@ public sealed class GridConnection : IAsyncDisposable
         try
         {
             Volatile.Write(ref _writeDeadline, _time.GetTimestamp() + _requestTimeoutTicks);
-            if (trailer.IsEmpty || !GatherAll(frame, trailer))
+            if (trailer.IsEmpty || !_gatheredSends || !GatherAll(frame, trailer))
             {
                 await _stream.WriteAsync(frame, _closed.Token).ConfigureAwait(false);
                 foreach (var segment in trailer) await _stream.WriteAsync(segment, _closed.Token).ConfigureAwait(false);

@@ -24,6 +24,9 @@ public sealed class GridConnectionOptions
     /// </summary>
     public Security.DataPlaneCredential? Credential { get; set; }
 
+    /// <summary>TLS for the connection; null (default) for plain TCP. The silo must agree: a TLS silo closes a plain connection.</summary>
+    public GridTlsOptions? Tls { get; set; }
+
     /// <summary>The clock of the request deadlines (one sweep timer per connection). Default the system clock; tests pass a fake one.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 }

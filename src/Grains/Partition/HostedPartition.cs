@@ -29,6 +29,16 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
 
     public PartitionFileWriter File { get; } = file;
 
+    /// <summary>
+    /// The data-plane key of the application that reserved this copy (null with authentication off):
+    /// a connection reads or writes the copy only with a proof of this very key, so an application id
+    /// registered again by someone else never reaches the copies of its former owner.
+    /// </summary>
+    public byte[]? ApplicationKey { get; init; }
+
+    /// <summary>The bytes of this copy's application on this silo, against its quota; null when not counted.</summary>
+    public ApplicationUsage? Usage { get; init; }
+
     public long PushedBatches => Interlocked.Read(ref _pushedBatches);
 
     public long PushedBytes => Interlocked.Read(ref _pushedBytes);
@@ -44,6 +54,7 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
             throw new GridException(GridErrorCode.MalformedFrame, $"Push to {Key} holds a batch with an invalid header.");
         if (header.TotalLength != batch.Length)
             throw new GridException(GridErrorCode.MalformedFrame, $"Push to {Key}: batch length {batch.Length} does not match its header ({header.TotalLength}).");
+        Usage?.EnsureRoomFor(batch.Length);
         // A StorageFailure passes through: its disk was told where the I/O error happened, once, not
         // again for every later push that finds the copy failed.
         try
@@ -57,6 +68,7 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
         }
         Interlocked.Increment(ref _pushedBatches);
         Interlocked.Add(ref _pushedBytes, header.PayloadLength);
+        Usage?.Add(batch.Length);
     }
 
     /// <summary>Flushes and closes the copy's file; StorageFailure when it failed (its disk was told when the I/O error happened).</summary>

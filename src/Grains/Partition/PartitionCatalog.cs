@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using System.Collections.Concurrent;
 using Orleans.Shuffle.Grains.Storage;
 using Orleans.Shuffle.Model;
@@ -14,7 +15,8 @@ public sealed class PartitionCatalog : IDisposable
 {
     private readonly ConcurrentDictionary<PartitionKey, HostedPartition> _partitions = new();
     private readonly Lock _reserveGate = new();
-    private readonly Dictionary<string, (byte[] Key, int Copies)> _applicationKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<(byte[] Key, int Copies)>> _applicationKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ApplicationUsage> _usage = new(StringComparer.Ordinal);
     private readonly StorageOptions _options;
 
     public PartitionCatalog(StorageOptions options)
@@ -24,6 +26,34 @@ public sealed class PartitionCatalog : IDisposable
         LeftoversDeleted = options.Directories.Sum(StorageDirectory.DeleteLeftovers);
         Disks = options.Directories.Select(d => new StorageDirectory(d, options)).ToList();
         Budget = new MemoryBudget(options.MaxBufferedBytes, options.BufferPieceBytes) { Trim = FlushPartialBuffers };
+        ApplicationByteLimit = options.MaxApplicationBytes > 0 ? options.MaxApplicationBytes : StorageBytes(options.Directories) / 2;
+    }
+
+    /// <summary>Bytes one application's copies may hold on this silo (Storage:MaxApplicationBytes, or half the storage).</summary>
+    public long ApplicationByteLimit { get; }
+
+    /// <summary>What the application's copies hold on this silo; null when it has none here.</summary>
+    public ApplicationUsage? UsageOf(string appId)
+    {
+        lock (_reserveGate) return _usage.GetValueOrDefault(appId);
+    }
+
+    // The size of the file systems the disks are on, each counted once (disks that share one count once); a disk that cannot be measured counts nothing.
+    private static long StorageBytes(IEnumerable<string> directories)
+    {
+        var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (string directory in directories)
+        {
+            try
+            {
+                var drive = new DriveInfo(Path.GetFullPath(directory));
+                sizes[drive.Name] = drive.TotalSize;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+            }
+        }
+        return Math.Max(sizes.Values.Sum(), 2);
     }
 
     public IReadOnlyList<StorageDirectory> Disks { get; }
@@ -68,7 +98,9 @@ public sealed class PartitionCatalog : IDisposable
             if (disk is null || !disk.TryReserveSlot())
                 throw new GridException(GridErrorCode.NoSlots, $"No free slot on this silo for {key} ({FreeSlots} free of {TotalSlots}).");
             var file = new PartitionFileWriter(disk.PartitionPath(key), disk.Flusher, Budget, _options.FlushBufferBytes, _options.ChunkBytes, _options.WritebackEachFlush);
-            var hosted = new HostedPartition(key, role, replica, disk, file);
+            if (!_usage.TryGetValue(key.AppId, out var usage)) _usage[key.AppId] = usage = new ApplicationUsage(key.AppId, ApplicationByteLimit);
+            usage.Copies++;
+            var hosted = new HostedPartition(key, role, replica, disk, file) { ApplicationKey = applicationKey, Usage = usage };
             _partitions[key] = hosted;
             if (applicationKey is not null) KeepApplicationKey(key.AppId, applicationKey);
             return hosted;
@@ -76,29 +108,45 @@ public sealed class PartitionCatalog : IDisposable
     }
 
     /// <summary>
-    /// The data-plane key of an application with a copy on this silo (its ShuffleGrain hands it over
-    /// with each Reserve), for proving the application's data connections; null when none is here.
+    /// The data-plane keys of an application's copies on this silo (its ShuffleGrain hands the key over
+    /// with each Reserve), for checking a proof of the application; usually one, more only while an
+    /// application id registered again still has copies of its former owner here. Empty when none.
     /// </summary>
-    public byte[]? ApplicationKey(string appId)
+    public IReadOnlyList<byte[]> ApplicationKeys(string appId)
     {
-        lock (_reserveGate) return _applicationKeys.TryGetValue(appId, out var entry) ? entry.Key : null;
+        lock (_reserveGate) return _applicationKeys.TryGetValue(appId, out var keys) ? keys.Select(k => k.Key).ToList() : [];
     }
 
-    // Counted per copy, so the key leaves with the application's last copy on this silo. A newer key
-    // (the application id registered again) replaces the old one. Called under _reserveGate.
+    // Counted per copy that holds the key, so a key leaves with the last copy that holds it. Called under _reserveGate.
     private void KeepApplicationKey(string appId, byte[] applicationKey)
     {
-        int copies = _applicationKeys.TryGetValue(appId, out var entry) ? entry.Copies : 0;
-        _applicationKeys[appId] = (applicationKey, copies + 1);
+        if (!_applicationKeys.TryGetValue(appId, out var keys)) _applicationKeys[appId] = keys = [];
+        int index = keys.FindIndex(k => CryptographicOperations.FixedTimeEquals(k.Key, applicationKey));
+        if (index < 0) keys.Add((applicationKey, 1));
+        else keys[index] = (keys[index].Key, keys[index].Copies + 1);
     }
 
-    private void ReleaseApplicationKey(PartitionKey key)
+    private void ReleaseUsage(HostedPartition partition)
     {
+        if (partition.Usage is not { } usage) return;
+        usage.Add(-partition.File.Length);
         lock (_reserveGate)
         {
-            if (!_applicationKeys.TryGetValue(key.AppId, out var entry)) return;
-            if (entry.Copies <= 1) _applicationKeys.Remove(key.AppId);
-            else _applicationKeys[key.AppId] = (entry.Key, entry.Copies - 1);
+            if (--usage.Copies == 0 && _usage.GetValueOrDefault(usage.AppId) == usage) _usage.Remove(usage.AppId);
+        }
+    }
+
+    private void ReleaseApplicationKey(HostedPartition partition)
+    {
+        if (partition.ApplicationKey is not { } applicationKey) return;
+        lock (_reserveGate)
+        {
+            if (!_applicationKeys.TryGetValue(partition.Key.AppId, out var keys)) return;
+            int index = keys.FindIndex(k => CryptographicOperations.FixedTimeEquals(k.Key, applicationKey));
+            if (index < 0) return;
+            if (keys[index].Copies > 1) keys[index] = (keys[index].Key, keys[index].Copies - 1);
+            else keys.RemoveAt(index);
+            if (keys.Count == 0) _applicationKeys.Remove(partition.Key.AppId);
         }
     }
 
@@ -109,7 +157,8 @@ public sealed class PartitionCatalog : IDisposable
     public async Task DestroyAsync(PartitionKey key)
     {
         if (!_partitions.TryRemove(key, out var partition)) return;
-        ReleaseApplicationKey(key);
+        ReleaseApplicationKey(partition);
+        ReleaseUsage(partition);
         partition.Disk.ReleaseSlot();
         await partition.File.DeleteAsync().ConfigureAwait(false);
         string shuffleDirectory = partition.Disk.ShuffleDirectory(key.AppId, key.ShuffleId);

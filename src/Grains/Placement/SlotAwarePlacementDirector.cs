@@ -12,12 +12,16 @@ namespace Orleans.Shuffle.Grains.Placement;
 /// evenly. With no free slot anywhere it fails the activation with NoSlots. A call for an existing
 /// copy names the copy's silo (<see cref="PlacementRequest.AtAsync"/>): the grain is activated again
 /// there, where its data is, and if that silo is not Active the call fails with SiloUnavailable
-/// rather than activating an empty copy somewhere else.
+/// rather than activating an empty copy somewhere else. Only member silos place copies: a call
+/// without a member token of the cluster secret activates nothing (a client could otherwise steer a
+/// victim's future copies with placement hints, or pre-activate them where they must not be).
 /// </summary>
-internal sealed class SlotAwarePlacementDirector(SlotReportCache reports, ISiloStatusOracle membership) : IPlacementDirector
+internal sealed class SlotAwarePlacementDirector(SlotReportCache reports, ISiloStatusOracle membership, Security.ClusterKey clusterKey) : IPlacementDirector
 {
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
+        if (clusterKey.CheckMember(target.RequestContextData) is { } why)
+            throw new GridException(GridErrorCode.Unauthorized, $"Placing {target.GrainIdentity} is for member silos only: {why}.");
         var active = ActiveSilos(context.GetCompatibleSilos(target), membership.GetApproximateSiloStatus);
         if (PlacementRequest.Home(target.RequestContextData) is { } home)
         {

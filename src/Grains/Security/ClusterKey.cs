@@ -51,6 +51,12 @@ public sealed class ClusterKey
     public string? CheckMember() =>
         RequireAuthentication ? GridAuthentication.CheckMemberToken(_secret, RequestContext.Get(GridAuthentication.MemberTokenKey) as string, _time.GetUtcNow()) : null;
 
+    /// <summary>As <see cref="CheckMember()"/>, for a request context Orleans hands over (a placement target's).</summary>
+    public string? CheckMember(Dictionary<string, object>? context) =>
+        RequireAuthentication
+            ? GridAuthentication.CheckMemberToken(_secret, context is not null && context.TryGetValue(GridAuthentication.MemberTokenKey, out var token) ? token as string : null, _time.GetUtcNow())
+            : null;
+
     /// <summary>Null when the incoming call carries a valid control token of <paramref name="appId"/>, else why not.</summary>
     public string? CheckApplication(ApplicationSecret secret, string appId) =>
         RequireAuthentication ? GridAuthentication.CheckControlToken(secret, appId, RequestContext.Get(GridAuthentication.ControlTokenKey) as string, _time.GetUtcNow()) : null;

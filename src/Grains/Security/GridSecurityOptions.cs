@@ -28,6 +28,23 @@ public sealed class GridSecurityOptions
     /// <summary>A file holding the cluster secret in base64 (readable by the silo's user only). Default none.</summary>
     public string? ClusterSecretFile { get; set; }
 
+    /// <summary>
+    /// The cluster's certificate with its private key (PKCS #12, .pfx), the same on every silo. With
+    /// it every connection is TLS: Orleans' silo-to-silo connections (mutual: a peer must present this
+    /// certificate), its gateway, and the data plane. Clients pin its public part. Default none.
+    /// </summary>
+    public string? TlsCertificateFile { get; set; }
+
+    /// <summary>The password of <see cref="TlsCertificateFile"/>. Default none.</summary>
+    public string? TlsCertificatePassword { get; set; }
+
+    /// <summary>
+    /// Whether the silo refuses to start without <see cref="TlsCertificateFile"/>. Default: true with
+    /// DynamoDB membership (silos on several machines), false with the embedded membership (one machine,
+    /// loopback). Set false to run a DynamoDB grid in plain TCP on a network you trust.
+    /// </summary>
+    public bool? RequireTls { get; set; }
+
     /// <summary>The decoded secret; errors say what is wrong without showing it.</summary>
     public static byte[] Decode(string base64, string source)
     {

@@ -85,17 +85,18 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable, IIncomin
 
     /// <summary>
     /// Who may call: RegisterApplication proves itself (its secret must be the one registered, if
-    /// any); the reminder's tick comes from Orleans' reminder service and only expires an application
-    /// silent for its TTL; CommitShuffle is the grain's own call to itself, with the cluster's member
-    /// token; every other call carries the application's control token, or a member token (a silo).
-    /// Refusals are Unauthorized, logged, and change nothing.
+    /// any); the reminder's tick (from Orleans' reminder service) only expires an application silent
+    /// for its TTL, and CommitShuffle (the grain's own call to itself) only commits a shuffle whose maps
+    /// have all ended, which the grain does anyway: both do what their caller cannot steer, and a token
+    /// dated when a commit was queued could expire while the grain is busy. Every other call carries
+    /// the application's control token, or a member token (a silo). Refusals are Unauthorized, logged,
+    /// and change nothing.
     /// </summary>
     public async Task Invoke(IIncomingGrainCallContext context)
     {
         var method = context.InterfaceMethod;
         string? why =
-            method.DeclaringType == typeof(IRemindable) || method.Name == nameof(RegisterApplication) ? null
-            : method.Name == nameof(CommitShuffle) ? _clusterKey.CheckMember()
+            method.DeclaringType == typeof(IRemindable) || method.Name is nameof(RegisterApplication) or nameof(CommitShuffle) ? null
             : CheckCaller();
         if (why is not null)
         {
@@ -516,11 +517,7 @@ internal sealed class ShuffleGrain : Grain, IShuffleGrain, IRemindable, IIncomin
     }
 
     /// <summary>Queues a commit of the shuffle as a request of its own, after the current one.</summary>
-    private void SelfCommit(int shuffleId)
-    {
-        using var member = _clusterKey.AttachMemberToken();
-        this.AsReference<IShuffleGrain>().CommitShuffle(shuffleId).Ignore();
-    }
+    private void SelfCommit(int shuffleId) => this.AsReference<IShuffleGrain>().CommitShuffle(shuffleId).Ignore();
 
     /// <summary>Wakes every GetReducerFileGroup waiting for the shuffle; each looks at the outcome itself.</summary>
     private void Release(int shuffleId)

@@ -70,6 +70,14 @@ public sealed class StorageOptions
     /// </summary>
     public TimeSpan DiskCheckPeriod { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Bytes one application's partition copies may hold on this silo; a push beyond it gets
+    /// QuotaExceeded, so one application cannot fill the disks the others need. 0 (default) = half of
+    /// the silo's storage: the total size of its disks' file systems (each counted once), measured at
+    /// start. Together with Applications:MaxSlotShare it is the application's quota.
+    /// </summary>
+    public long MaxApplicationBytes { get; set; }
+
     /// <summary>fsync each partition file on commit. Default false (Celeborn does not either; replicas cover a crash).</summary>
     public bool FsyncOnCommit { get; set; }
 
@@ -80,6 +88,7 @@ public sealed class StorageOptions
         if (SlotsPerDisk < 0) yield return "Storage:SlotsPerDisk must be >= 0 (0 = derive from free space).";
         if (EstimatedPartitionBytes < 1024 * 1024) yield return "Storage:EstimatedPartitionBytes must be at least 1 MiB.";
         if (ReservedBytesPerDisk < 0) yield return "Storage:ReservedBytesPerDisk must be >= 0.";
+        if (MaxApplicationBytes < 0) yield return "Storage:MaxApplicationBytes must be >= 0 (0 = half of the silo's storage).";
         if (FlushBufferBytes is < 4096 or > 64 * 1024 * 1024) yield return "Storage:FlushBufferBytes must be 4 KiB..64 MiB.";
         if (ChunkBytes is < 4096 or > 16 * 1024 * 1024) yield return "Storage:ChunkBytes must be 4 KiB..16 MiB.";
         if (SplitThresholdBytes < 64 * 1024) yield return "Storage:SplitThresholdBytes must be at least 64 KiB.";

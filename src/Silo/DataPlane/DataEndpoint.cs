@@ -25,7 +25,7 @@ namespace Orleans.Shuffle.Silo.DataPlane;
 /// after every grain has deactivated. <see cref="Bound"/> gives the address once the port is bound.
 /// </summary>
 public sealed class DataEndpoint(
-    IServiceProvider services, IOptions<DataEndpointOptions> options, DataPlaneMemory memory, ILocalSiloDetails silo, ILoggerFactory loggers)
+    IServiceProvider services, IOptions<DataEndpointOptions> options, DataPlaneMemory memory, ILocalSiloDetails silo, DataPlaneTls tls, ILoggerFactory loggers)
     : ILifecycleParticipant<ISiloLifecycle>, ILocalDataEndpoint, IAsyncDisposable
 {
     private readonly TaskCompletionSource<SiloEndpoint> _bound = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -87,6 +87,15 @@ public sealed class DataEndpoint(
                     kestrel.Limits.MaxConcurrentConnections = settings.MaxConnections;
                     kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.Port, l =>
                     {
+                        // TLS first: a peer that does not speak it is dropped in the handshake, before any frame is read.
+                        if (tls.Certificate is { } certificate)
+                        {
+                            l.UseHttps(certificate, https =>
+                            {
+                                https.SslProtocols = System.Security.Authentication.SslProtocols.Tls13 | System.Security.Authentication.SslProtocols.Tls12;
+                                https.HandshakeTimeout = settings.HandshakeTimeout;
+                            });
+                        }
                         l.UseConnectionHandler<DataConnectionHandler>();
                         bound(l);
                     });

@@ -23,6 +23,7 @@ public static class DataEndpointServiceCollectionExtensions
         services.AddSingleton<ILocalDataEndpoint>(sp => sp.GetRequiredService<DataEndpoint>());
         services.AddSingleton<DataRequestRouter>();
         services.AddSingleton<DataPlaneAuthenticator>();
+        services.TryAddSingleton(new DataPlaneTls(null));
         services.AddSingleton<ReplicaForwarder>();
         // Built by a factory so the container disposes it: a stopping silo closes its outbound connections.
         services.AddSingleton(sp =>
@@ -35,6 +36,7 @@ public static class DataEndpointServiceCollectionExtensions
                 PeerName = name,
                 // Replication is for members only: every connection to another silo proves the cluster secret first.
                 Credential = clusterKey.RequireAuthentication ? DataPlaneCredential.ForSilo(name, clusterKey.Secret) : null,
+                Tls = sp.GetRequiredService<DataPlaneTls>().ToClientOptions(),
                 RequestTimeout = options.ReplicaRequestTimeout,
                 MaxFrameBodyBytes = options.MaxFrameBodyBytes,
             });

@@ -36,25 +36,41 @@ public sealed class DataPlaneAuthenticator(ClusterKey clusterKey, PartitionCatal
             return;
         }
         Ids.IdValidator.ValidateAppId(request.Name);
-        var key = partitions.ApplicationKey(request.Name)
-            ?? throw new GridException(GridErrorCode.Unauthorized, $"Application {request.Name} has no partition copy on this silo: nothing to prove against.");
-        var proof = GridAuthentication.DataPlaneProof(key, session.Challenge, siloIdentity, PrincipalKind.Application, request.Name);
-        if (!GridAuthentication.ProofMatches(proof, request.Proof))
-            throw new GridException(GridErrorCode.Unauthorized, $"The proof for application {request.Name} does not match its secret.");
-        session.AuthorizeApplication(request.Name);
+        var keys = partitions.ApplicationKeys(request.Name);
+        // Not a refusal: the copies may have gone (swept, or this silo restarted); a writer revives on UnknownPartition.
+        if (keys.Count == 0)
+            throw new GridException(GridErrorCode.UnknownPartition, $"Application {request.Name} has no partition copy on this silo.");
+        foreach (var key in keys)
+        {
+            var proof = GridAuthentication.DataPlaneProof(key, session.Challenge, siloIdentity, PrincipalKind.Application, request.Name);
+            if (!GridAuthentication.ProofMatches(proof, request.Proof)) continue;
+            session.AuthorizeApplication(request.Name, key);
+            return;
+        }
+        throw new GridException(GridErrorCode.Unauthorized, $"The proof for application {request.Name} does not match its secret.");
     }
 
     /// <summary>
     /// Throws Unauthorized unless the connection may push (or replicate, or fetch) data of
-    /// <paramref name="appId"/>: a member silo may do all three, an application its own pushes and fetches.
+    /// <paramref name="appId"/>: a member silo may do all three, an application its own pushes and
+    /// fetches. Returns the key the connection proved for the application, which every copy it
+    /// touches must hold (<see cref="AuthorizeCopy"/>); null when no copy check is needed.
     /// </summary>
-    internal void Authorize(GridSession session, string appId, MessageType type)
+    internal byte[]? Authorize(GridSession session, string appId, MessageType type)
     {
-        if (!Required || session.IsMember) return;
+        if (!Required || session.IsMember) return null;
         if (type == MessageType.ReplicateData)
             throw new GridException(GridErrorCode.Unauthorized, "ReplicateData is for member silos only: this connection has not proved the cluster secret.");
-        if (!session.IsAuthorized(appId))
+        return session.ProvedKey(appId) ?? throw new GridException(GridErrorCode.Unauthorized,
+            $"This connection has not proved application {appId} (Authenticate with its key first); {type} refused, nothing stored or read.");
+    }
+
+    /// <summary>Unauthorized unless <paramref name="copy"/> was reserved with <paramref name="provedKey"/> (null: nothing to check).</summary>
+    internal static void AuthorizeCopy(byte[]? provedKey, HostedPartition copy)
+    {
+        if (provedKey is null) return;
+        if (copy.ApplicationKey is not { } key || !GridAuthentication.ProofMatches(key, provedKey))
             throw new GridException(GridErrorCode.Unauthorized,
-                $"This connection has not proved application {appId} (Authenticate with its key first); {type} refused, nothing stored or read.");
+                $"Partition copy {copy.Key} belongs to another registration of application {copy.Key.AppId}; refused, nothing stored or read.");
     }
 }

@@ -126,8 +126,10 @@ public sealed class DataRequestRouter(
         catch (GridException e)
         {
             SiloLog.RequestRefused(logger, header.Type, session.Remote, e.Code, e.Message);
-            session.CloseReason = $"authentication of {request.Kind} {request.Name} refused";
             await session.Responder.ReplyErrorAsync(header, e.Code, e.Message).ConfigureAwait(false);
+            // A wrong proof ends the connection; an application with no copy here (yet, or any more) does not.
+            if (e.Code != GridErrorCode.Unauthorized) return false;
+            session.CloseReason = $"authentication of {request.Kind} {request.Name} refused";
             return true;
         }
         await session.Responder.ReplyAsync(header, default(Empty)).ConfigureAwait(false);
@@ -179,7 +181,7 @@ public sealed class DataRequestRouter(
         var reader = new WireReader(body);
         var (appId, shuffleId, count) = PushData.ReadHeader(ref reader, session.AppIds);
         IdValidator.ValidateAppId(appId);
-        authenticator.Authorize(session, appId, type);
+        var provedKey = authenticator.Authorize(session, appId, type);
         IdValidator.ValidateShuffleId(shuffleId);
         var expectedRole = replica ? PartitionRole.Replica : PartitionRole.Primary;
         // Only a primary with a replica needs the builder: most pushes to an unreplicated shuffle allocate none.
@@ -198,6 +200,7 @@ public sealed class DataRequestRouter(
                 var partition = partitions.Find(new PartitionKey(appId, shuffleId, partitionId, epoch));
                 if (partition is null || partition.Role != expectedRole)
                     throw new GridException(GridErrorCode.UnknownPartition, $"Partition {appId}/{shuffleId}/{partitionId}-{epoch} has no {expectedRole.ToString().ToLowerInvariant()} on this silo.");
+                DataPlaneAuthenticator.AuthorizeCopy(provedKey, partition);
                 partition.Append(batch);
                 if (replica) continue;
                 if (partition.Replica is { } peer) (forwards ??= new ReplicaPushBuilder(appId, shuffleId)).Add(peer, partitionId, epoch, batch);
@@ -235,12 +238,13 @@ public sealed class DataRequestRouter(
     private async ValueTask FetchChunkAsync(FrameHeader header, FetchChunk request, GridSession session)
     {
         IdValidator.ValidateAppId(request.AppId);
-        authenticator.Authorize(session, request.AppId, MessageType.FetchChunk);
+        var provedKey = authenticator.Authorize(session, request.AppId, MessageType.FetchChunk);
         IdValidator.ValidateShuffleId(request.ShuffleId);
         IdValidator.ValidatePartition(request.PartitionId, request.Epoch);
         var partition = partitions.Find(new PartitionKey(request.AppId, request.ShuffleId, request.PartitionId, request.Epoch))
             ?? throw new GridException(GridErrorCode.UnknownPartition,
                 $"Partition {request.AppId}/{request.ShuffleId}/{request.PartitionId}-{request.Epoch} is not on this silo.");
+        DataPlaneAuthenticator.AuthorizeCopy(provedKey, partition);
         if (request.IsFullRange)
         {
             // The whole chunk: read from the file straight into the connection's buffers.

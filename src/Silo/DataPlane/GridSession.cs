@@ -26,17 +26,21 @@ internal sealed class GridSession(string connectionId, string? remote, Connectio
     /// <summary>The peer proved the cluster secret: a member silo.</summary>
     public bool IsMember { get; set; }
 
-    // Applications this connection proved; read and written by its read loop only. Usually one.
+    // Applications this connection proved, with the key each proof matched; read and written by its
+    // read loop only. Usually one.
     private string? _application;
-    private HashSet<string>? _moreApplications;
+    private byte[]? _applicationKey;
+    private Dictionary<string, byte[]>? _moreApplications;
 
-    public void AuthorizeApplication(string appId)
+    public void AuthorizeApplication(string appId, byte[] key)
     {
-        if (_application is null || _application == appId) _application = appId;
-        else (_moreApplications ??= new HashSet<string>(StringComparer.Ordinal)).Add(appId);
+        if (_application is null || _application == appId) (_application, _applicationKey) = (appId, key);
+        else (_moreApplications ??= new Dictionary<string, byte[]>(StringComparer.Ordinal))[appId] = key;
     }
 
-    public bool IsAuthorized(string appId) => _application == appId || (_moreApplications?.Contains(appId) ?? false);
+    /// <summary>The key this connection proved for <paramref name="appId"/>, or null.</summary>
+    public byte[]? ProvedKey(string appId) =>
+        _application == appId ? _applicationKey : _moreApplications?.GetValueOrDefault(appId);
 
     /// <summary>Pushes of this connection waiting for their replicas; bounded so a slow replica slows this pusher down.</summary>
     public SemaphoreSlim ReplicationSlots { get; } = new(MaxReplicationsInFlight, MaxReplicationsInFlight);

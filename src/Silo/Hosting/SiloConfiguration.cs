@@ -22,6 +22,9 @@ public sealed record SiloConfiguration(
     SiloOptions Silo, DataEndpointOptions DataEndpoint, MembershipOptions Membership, StorageOptions Storage, ApplicationOptions Applications,
     GridSecurityOptions Security)
 {
+    /// <summary>The cluster's TLS certificate, with its private key (Security:TlsCertificateFile); null for plain TCP.</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? TlsCertificate { get; private set; }
+
     /// <summary>The cluster secret the embedded (file) membership keeps beside its table when none is configured.</summary>
     public const string EmbeddedClusterSecretFile = "cluster.secret";
 
@@ -76,6 +79,7 @@ public sealed record SiloConfiguration(
         failures.AddRange(config.Storage.Validate());
         failures.AddRange(config.Applications.Validate());
         if (failures.Count == 0 && config.ResolveClusterSecret() is { } secretProblem) failures.Add(secretProblem);
+        if (failures.Count == 0 && config.LoadTlsCertificate() is { } tlsProblem) failures.Add(tlsProblem);
         if (failures.Count > 0) throw new SiloConfigurationException(failures);
         return config;
     }
@@ -103,6 +107,7 @@ public sealed record SiloConfiguration(
             if (!string.IsNullOrEmpty(Security.ClusterSecretFile))
             {
                 if (!File.Exists(Security.ClusterSecretFile)) return $"Security:ClusterSecretFile {Security.ClusterSecretFile} does not exist.";
+                if (PrivateFileProblem(Security.ClusterSecretFile) is { } exposed) return exposed;
                 Security.ClusterSecret = File.ReadAllText(Security.ClusterSecretFile).Trim();
                 GridSecurityOptions.Decode(Security.ClusterSecret, $"Security:ClusterSecretFile {Security.ClusterSecretFile}");
                 return null;
@@ -119,9 +124,55 @@ public sealed record SiloConfiguration(
         }
     }
 
+    /// <summary>Loads Security:TlsCertificateFile, or says why TLS is required and missing, or why the file is no use.</summary>
+    private string? LoadTlsCertificate()
+    {
+        bool required = Security.RequireTls ?? Membership.UsesDynamoDB;
+        Security.RequireTls = required;
+        if (string.IsNullOrEmpty(Security.TlsCertificateFile))
+        {
+            return required
+                ? "Security:TlsCertificateFile is required with DynamoDB membership: the silos of a grid on several machines talk over TLS " +
+                  "(a .pfx with the private key, the same on every silo). Security:RequireTls=false runs plain TCP on a network you trust."
+                : null;
+        }
+        try
+        {
+            var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
+                Security.TlsCertificateFile, Security.TlsCertificatePassword);
+            if (!certificate.HasPrivateKey) return $"Security:TlsCertificateFile {Security.TlsCertificateFile} holds no private key.";
+            TlsCertificate = certificate;
+            return null;
+        }
+        catch (Exception e) when (e is System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            return $"Security:TlsCertificateFile {Security.TlsCertificateFile} cannot be read: {e.Message}";
+        }
+    }
+
+    /// <summary>
+    /// Why a secret file cannot be trusted: others may read or replace it (group or other bits on the
+    /// file, or others may write its directory, so they could put a secret of theirs in its place).
+    /// </summary>
+    private static string? PrivateFileProblem(string path)
+    {
+        if (OperatingSystem.IsWindows()) return null;
+        const UnixFileMode othersAny = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
+            UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+        const UnixFileMode othersWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+        if ((File.GetUnixFileMode(path) & othersAny) != 0)
+            return $"The cluster secret {path} may be read by other users (mode {Convert.ToString((int)File.GetUnixFileMode(path), 8)}): chmod 600 it.";
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        if ((File.GetUnixFileMode(directory) & othersWrite) != 0)
+            return $"The directory of the cluster secret {path} may be written by other users: they could replace the secret. Use a directory only the silo's user writes.";
+        return null;
+    }
+
     private static string EmbeddedClusterSecret(string path)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        string directory = Path.GetDirectoryName(path)!;
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
+        else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         if (!File.Exists(path))
         {
             // Written to a file of its own and moved into place: a silo starting at the same moment reads a whole secret or none.
@@ -141,6 +192,7 @@ public sealed record SiloConfiguration(
                 File.Delete(fresh);
             }
         }
+        if (PrivateFileProblem(path) is { } exposed) throw new IOException(exposed);
         string secret = File.ReadAllText(path).Trim();
         GridSecurityOptions.Decode(secret, path);
         return secret;

@@ -114,6 +114,8 @@ public static class SiloHost
         services.AddSingleton(Options.Create(config.Applications));
         services.AddSingleton(Options.Create(config.DataEndpoint));
         services.AddSingleton(Options.Create(config.Security));
+        services.AddSingleton(new DataPlaneTls(config.TlsCertificate));
+        if (config.TlsCertificate is { } certificate) silo.UseClusterTls(certificate);
         services.Configure<SlotPlacementOptions>(o => o.FaultZone = config.Silo.FaultZone);
         // The ShuffleGrain's state is Orleans-serialized: compact, and its types say how ([GenerateSerializer]).
         services.AddSingleton<IGrainStorageSerializer>(sp => new OrleansGrainStorageSerializer(sp.GetRequiredService<Serializer>()));

@@ -140,6 +140,13 @@ public class GridClientOptionsTests
         Assert.Equal(BatchCodec.Lz4, new GridClientOptions().Compression);
     }
 
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2 TestCertificate()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        return new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=test", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+    }
+
     [Fact]
     public void Clone_copies_every_setting()
     {
@@ -154,6 +161,7 @@ public class GridClientOptionsTests
                 TimeSpan t => t + TimeSpan.FromMilliseconds(1),
                 string s => s + "-custom",
                 BatchCodec c => c == BatchCodec.Lz4 ? BatchCodec.Zstd : BatchCodec.Lz4,
+                null when setting.PropertyType == typeof(System.Security.Cryptography.X509Certificates.X509Certificate2) => TestCertificate(),
                 var other => throw new InvalidOperationException($"Setting {setting.Name} of type {other?.GetType()} has no test value."),
             };
             setting.SetValue(custom, changed);

@@ -91,7 +91,7 @@ public class SiloConfigurationTests
         var missing = Assert.Throws<SiloConfigurationException>(() => Args("--membership", "dynamodb"));
         Assert.Contains(missing.Failures, f => f.Contains("Membership:DynamoDB:Service"));
 
-        var config = Args("--membership", "DynamoDB", "--dynamodb-service", "us-east-1", "--Security:ClusterSecret=" + NewSecret());
+        var config = Args("--membership", "DynamoDB", "--dynamodb-service", "us-east-1", "--Security:ClusterSecret=" + NewSecret(), "--Security:RequireTls=false");
         Assert.True(config.Membership.UsesDynamoDB);
         Assert.Equal(("OrleansSilos", "OrleansGrainState", "OrleansReminders"),
             (config.Membership.DynamoDB.SilosTableName, config.Membership.DynamoDB.GrainStateTableName, config.Membership.DynamoDB.RemindersTableName));
@@ -126,7 +126,8 @@ public class SiloConfigurationTests
         Assert.Contains("does not exist", Assert.Single(noFile.Failures));
 
         // Turned off, nothing is needed.
-        Assert.False(Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1", "--Security:RequireAuthentication=false").Security.RequireAuthentication);
+        Assert.False(Args("--membership", "dynamodb", "--dynamodb-service", "us-east-1", "--Security:RequireAuthentication=false", "--Security:RequireTls=false")
+            .Security.RequireAuthentication);
     }
 
     [Fact]
@@ -144,5 +145,24 @@ public class SiloConfigurationTests
         // Another cluster's directory gets its own secret.
         using var other = new Orleans.Shuffle.Testing.TempDirectory("oshuffle-secret");
         Assert.NotEqual(first.Security.ClusterSecret, Args("--membership-dir", other.Path).Security.ClusterSecret);
+    }
+
+    [Fact]
+    public void DynamoDB_membership_needs_a_TLS_certificate_with_its_private_key_unless_TLS_is_turned_off()
+    {
+        string[] dynamo = ["--membership", "dynamodb", "--dynamodb-service", "us-east-1", "--Security:ClusterSecret=" + NewSecret()];
+        var missing = Assert.Throws<SiloConfigurationException>(() => Args(dynamo));
+        Assert.Contains("Security:TlsCertificateFile is required with DynamoDB membership", Assert.Single(missing.Failures));
+        Assert.False(Args([.. dynamo, "--Security:RequireTls=false"]).Security.RequireTls);
+
+        using var temp = new Orleans.Shuffle.Testing.TempDirectory("oshuffle-tls-config");
+        var (pfx, cer) = Orleans.Shuffle.Job.ClusterCertificate.Create(temp.Path);
+        var config = Args([.. dynamo, "--Security:TlsCertificateFile", pfx]);
+        Assert.True(config.TlsCertificate is { HasPrivateKey: true });
+        var publicOnly = Assert.Throws<SiloConfigurationException>(() => Args([.. dynamo, "--Security:TlsCertificateFile", cer]));
+        Assert.Contains($"Security:TlsCertificateFile {cer}", Assert.Single(publicOnly.Failures));
+        // The embedded membership (one machine) takes TLS when given a certificate, and needs none.
+        Assert.Null(Args("--membership-dir", temp.Combine("m")).TlsCertificate);
+        Assert.NotNull(Args("--membership-dir", temp.Combine("m2"), "--Security:TlsCertificateFile", pfx).TlsCertificate);
     }
 }

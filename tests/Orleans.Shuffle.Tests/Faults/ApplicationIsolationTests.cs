@@ -90,7 +90,7 @@ public class ApplicationIsolationTests(ITestOutputHelper output)
         var secretB = await attacker.Client.RegisterApplicationAsync(Attacker);
         await attacker.Client.RegisterShuffleAsync(Attacker, 0, new ShuffleSpec(1, 12));
         var endpoint = Endpoint(silo);
-        var evil = PushBody(Victim, target.ShuffleId, target.PartitionId, target.Epoch, TestBatches.Make(0, 0, 999_999, TestBatches.FrameRecords(["evil"])));
+        var evil = RawGridSocket.PushBody(Victim, target.ShuffleId, target.PartitionId, target.Epoch, TestBatches.Make(0, 0, 999_999, TestBatches.FrameRecords(["evil"])));
         var fetch = Wire.MessageSamples.BodyOf(new FetchChunk(Victim, target.ShuffleId, target.PartitionId, target.Epoch, 0, 0, int.MaxValue));
         var (raw, ok) = await RawGridSocket.ConnectAndHelloAsync(endpoint);
         await using (raw)
@@ -201,17 +201,5 @@ public class ApplicationIsolationTests(ITestOutputHelper output)
             .Select(p => new CopyState(p.GetProperty("shuffleId").GetInt32(), p.GetProperty("partitionId").GetInt32(), p.GetProperty("epoch").GetInt32(),
                 p.GetProperty("role").GetString()!, p.GetProperty("committed").GetBoolean()))
             .ToList();
-    }
-
-    private static byte[] PushBody(string appId, int shuffleId, int partitionId, int epoch, byte[] batch)
-    {
-        using var body = new PooledBufferWriter(256);
-        var writer = new WireWriter(body);
-        PushData.WriteHeader(writer, appId, shuffleId, 1);
-        writer.WriteInt32(partitionId);
-        writer.WriteInt32(epoch);
-        writer.WriteInt32(batch.Length);
-        writer.WriteRaw(batch);
-        return body.WrittenSpan.ToArray();
     }
 }

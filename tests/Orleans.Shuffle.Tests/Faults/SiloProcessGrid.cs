@@ -53,7 +53,7 @@ public sealed class SiloProcessGrid : IDisposable
         const string TokenArg = "--Silo:OperatorToken=";
         grid._operatorToken = extra.LastOrDefault(a => a.StartsWith(TokenArg, StringComparison.Ordinal))?[TokenArg.Length..];
         // One secret for these silos, whatever their membership (with DynamoDB they share no directory of their own).
-        if (!extra.Any(a => a.StartsWith("--Security:", StringComparison.Ordinal)))
+        if (!extra.Any(a => a.StartsWith("--Security:ClusterSecret", StringComparison.Ordinal) || a.StartsWith("--Security:RequireAuthentication", StringComparison.Ordinal)))
             extra = [.. extra, "--Security:ClusterSecretFile", WriteClusterSecret(membershipDirectory)];
         var started = new List<(ChildProcess Process, string Name)>();
         try
@@ -98,7 +98,12 @@ public sealed class SiloProcessGrid : IDisposable
     {
         Directory.CreateDirectory(directory);
         string path = Path.Combine(directory, "cluster.secret");
-        if (!File.Exists(path)) File.WriteAllText(path, Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+        if (File.Exists(path)) return path;
+        // Readable by this user only: a silo refuses a secret others may read.
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        using var writer = new StreamWriter(new FileStream(path, options));
+        writer.Write(Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
         return path;
     }
 

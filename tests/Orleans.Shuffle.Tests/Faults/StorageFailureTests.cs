@@ -36,6 +36,8 @@ public class StorageFailureTests(ITestOutputHelper output)
             "--Storage:SplitThresholdBytes=1048576",
             "--Storage:ReservedBytesPerDisk=0",
             "--Storage:SlotsPerDisk=64",
+            // The disk is what must fail here, not the application's quota of a small disk (half of it by default).
+            "--Storage:MaxApplicationBytes=1073741824",
         ]);
         // After the silos' start-up probe (which needs 4 KiB) and before any shuffle: the disk is healthy
         // and takes slots, and the job's data is what fills it.

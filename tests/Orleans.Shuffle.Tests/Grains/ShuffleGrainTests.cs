@@ -88,8 +88,9 @@ public sealed class ShuffleGrainTests
         await AssertCode(GridErrorCode.InvalidId, () => grain.Revive(ShuffleId, [new PartitionRef(5, 0)], []));
         await AssertCode(GridErrorCode.InvalidId, () => cluster.GetGrain<IShuffleGrain>("../../etc").RegisterApplication(ApplicationSecret.Create()));
 
-        // A partition grain called with a key that is no partition's: its activation refuses, the call fails at once.
-        await AssertCode(GridErrorCode.InvalidId, () => cluster.GetGrain<IPartitionGrain>("not/a/partition").Commit());
+        // A partition grain called by a client, with a key that is no partition's: the client may not
+        // activate partition copies at all, so the call fails at once, before any activation.
+        await AssertCode(GridErrorCode.Unauthorized, () => cluster.GetGrain<IPartitionGrain>("not/a/partition").Commit());
     }
 
     [Fact]
@@ -198,6 +199,7 @@ public sealed class ShuffleGrainTests
         await using var grid = await TestGrid.StartAsync(2);
         const string App = "interrupted";
         await grid.Client.RegisterApplicationAsync(App);
+        grid.Secrets.Trust(App);
         await grid.Client.RegisterShuffleAsync(App, ShuffleId, new ShuffleSpec(1, 3));
         await using (var writer = await grid.Client.CreateWriterAsync(App, ShuffleId, 0, 0))
         {
@@ -276,6 +278,7 @@ public sealed class ShuffleGrainTests
         await using var grid = await TestGrid.StartAsync(3);
         const string App = "lost";
         await grid.Client.RegisterApplicationAsync(App);
+        grid.Secrets.Trust(App);
         var locations = await grid.Client.RegisterShuffleAsync(App, ShuffleId, new ShuffleSpec(1, 6, Replicas: 1));
         var grainSilo = (await grid.Client.DescribeAsync(App)).SiloIdentity;
         var victim = grid.Silos.First(s => s.SiloAddress.ToParsableString() != grainSilo

@@ -78,13 +78,26 @@ public sealed class RawGridSocket : IAsyncDisposable
     /// Proves <paramref name="credential"/> over <paramref name="ok"/>'s challenge (an Authenticate with
     /// request id <paramref name="requestId"/>) and checks the silo accepted it.
     /// </summary>
-    public async Task AuthenticateAsync(Security.DataPlaneCredential credential, HelloOk ok, ulong requestId = ulong.MaxValue)
+    public async Task AuthenticateAsync(Orleans.Shuffle.Security.DataPlaneCredential credential, HelloOk ok, ulong requestId = ulong.MaxValue)
     {
         await SendFrameAsync(MessageType.Authenticate,
             new Authenticate(credential.Kind, credential.Name, credential.Prove(ok.Challenge, ok.SiloIdentity)), requestId);
         var reply = await ReceiveFrameAsync();
         Assert.NotNull(reply);
         Assert.Equal(new FrameHeader(0, MessageType.Authenticate, FrameFlags.Response, requestId), reply.Value.Header);
+    }
+
+    /// <summary>The body of a PushData (or ReplicateData) of one batch to one partition epoch.</summary>
+    public static byte[] PushBody(string appId, int shuffleId, int partitionId, int epoch, byte[] batch)
+    {
+        using var body = new PooledBufferWriter(256);
+        var writer = new WireWriter(body);
+        PushData.WriteHeader(writer, appId, shuffleId, 1);
+        writer.WriteInt32(partitionId);
+        writer.WriteInt32(epoch);
+        writer.WriteInt32(batch.Length);
+        writer.WriteRaw(batch);
+        return body.WrittenSpan.ToArray();
     }
 
     /// <summary>A loopback listener on a free port, for <see cref="AcceptAsync"/>.</summary>

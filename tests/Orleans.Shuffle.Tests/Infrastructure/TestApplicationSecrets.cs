@@ -8,14 +8,15 @@ namespace Orleans.Shuffle.Tests.Infrastructure;
 /// What a driver hands its executors, for the clients of one test cluster: the secrets of the
 /// applications registered through the cluster's Orleans client. As an outgoing filter of that client
 /// it learns each secret from the RegisterApplication call that carries it (from a GridClient or a
-/// test's direct grain call) and puts the application's control token on that client's direct
-/// ShuffleGrain calls; <see cref="Learned"/> hands each secret to the test's GridClients, as a
-/// driver hands it to its executors. An application no test registered gets no token, as an
-/// attacker's client would.
+/// test's direct grain call), and <see cref="Learned"/> hands it to the test's GridClients, as a
+/// driver hands it to its executors. It puts a control token only on the direct ShuffleGrain calls
+/// of applications a test asked it to (<see cref="Of"/>, <see cref="Trust"/>): a GridClient must
+/// carry its own tokens, and a path that forgot them fails here as it would in production.
 /// </summary>
 public sealed class TestApplicationSecrets : IOutgoingGrainCallFilter
 {
     private readonly ConcurrentDictionary<string, ApplicationSecret> _secrets = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, bool> _direct = new(StringComparer.Ordinal);
 
     /// <summary>Raised once per application secret learned.</summary>
     public event Action<string, ApplicationSecret>? Learned;
@@ -26,9 +27,13 @@ public sealed class TestApplicationSecrets : IOutgoingGrainCallFilter
     public ApplicationSecret Of(string appId)
     {
         var secret = _secrets.GetOrAdd(appId, _ => ApplicationSecret.Create());
+        _direct[appId] = true;
         Learned?.Invoke(appId, secret);
         return secret;
     }
+
+    /// <summary>The test calls the grain of an application a GridClient registered directly too: put its token on those calls.</summary>
+    public void Trust(string appId) => _direct[appId] = true;
 
     public async Task Invoke(IOutgoingGrainCallContext context)
     {
@@ -41,7 +46,7 @@ public sealed class TestApplicationSecrets : IOutgoingGrainCallFilter
             Learned?.Invoke(appId, registered);
         }
         bool attached = false;
-        if (shuffleGrain && RequestContext.Get(GridAuthentication.ControlTokenKey) is null && _secrets.TryGetValue(appId, out var secret))
+        if (shuffleGrain && _direct.ContainsKey(appId) && RequestContext.Get(GridAuthentication.ControlTokenKey) is null && _secrets.TryGetValue(appId, out var secret))
         {
             RequestContext.Set(GridAuthentication.ControlTokenKey, GridAuthentication.ControlToken(secret, appId, DateTimeOffset.UtcNow));
             attached = true;

@@ -56,7 +56,7 @@ public sealed class TestGrid : IAsyncDisposable
     public InProcessTestCluster Cluster { get; }
 
     /// <summary>What a member silo of this grid proves on a data connection (the grid's cluster secret).</summary>
-    public Security.DataPlaneCredential MemberCredential { get; private init; } = null!;
+    public Orleans.Shuffle.Security.DataPlaneCredential MemberCredential { get; private init; } = null!;
 
     /// <summary>Secrets of applications registered through <see cref="InProcessTestCluster.Client"/>: its ShuffleGrain calls carry their tokens.</summary>
     public TestApplicationSecrets Secrets { get; }
@@ -109,7 +109,7 @@ public sealed class TestGrid : IAsyncDisposable
         {
             await cluster.DeployAsync();
             await WaitUntilEverySiloSeesAllActiveAsync(cluster, silos);
-            return new TestGrid(temp, cluster, secrets) { MemberCredential = Security.DataPlaneCredential.ForSilo("test-member", Convert.FromBase64String(clusterSecret)) };
+            return new TestGrid(temp, cluster, secrets) { MemberCredential = Orleans.Shuffle.Security.DataPlaneCredential.ForSilo("test-member", Convert.FromBase64String(clusterSecret)) };
         }
         catch
         {

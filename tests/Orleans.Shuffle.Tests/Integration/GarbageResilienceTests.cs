@@ -6,6 +6,7 @@ using Orleans.Shuffle.Messages;
 using Orleans.Shuffle.Model;
 using Orleans.Shuffle.Tests.Infrastructure;
 using Orleans.Shuffle.Transport;
+using Orleans.Shuffle.Security;
 using Orleans.Shuffle.Wire;
 using Orleans.TestingHost;
 
@@ -742,5 +743,41 @@ public sealed class GarbageResilienceTests : IAsyncLifetime
         // Every map has ended: a late push is told so.
         Assert.Equal(GridErrorCode.MapEnded, await PushAsync(primary.PartitionId, primary.Epoch, TestBatches.Make(0, 1, 0, TestBatches.FrameRecords(["late"]))));
         await AssertStillServesAsync("app-after-bad-push");
+    }
+
+    [Fact]
+    public async Task A_connection_that_proved_nothing_gets_Unauthorized_for_data_malformed_proofs_keep_it_open_and_nothing_is_stored()
+    {
+        const string App = "app-unproved";
+        var primary = await RegisterAsync(App);
+        var copy = _grid.Silos.Select(s => _grid.CatalogOf(s).Find(new Orleans.Shuffle.Grains.Partition.PartitionKey(App, 0, primary.PartitionId, primary.Epoch)))
+            .Single(c => c is { Role: PartitionRole.Primary })!;
+        var batch = TestBatches.Make(0, 0, 0, TestBatches.FrameRecords(["unproved"]));
+        var push = PushBody(App, 0, null, (primary.PartitionId, primary.Epoch, null, batch));
+        var (raw, ok) = await RawGridSocket.ConnectAndHelloAsync(primary.Primary);
+        await using (raw)
+        {
+            ulong id = 1;
+            foreach (var (type, body) in new[] { (MessageType.PushData, push), (MessageType.ReplicateData, push), (MessageType.FetchChunk, FetchBody(App, 0, primary.PartitionId, primary.Epoch)) })
+            {
+                await raw.SendRawFrameAsync(type, body, ++id);
+                await AssertErrorAsync(raw, type, id, GridErrorCode.Unauthorized);
+            }
+            // Authenticate bodies that do not parse: malformed, and the connection is still there for a good one.
+            var good = Wire.MessageSamples.BodyOf(new Authenticate(PrincipalKind.Application, App, new byte[32]));
+            byte[][] malformed = [good[..^5], [9, .. good[1..]], [.. good, 0], [1, 0, 0]];
+            foreach (var body in malformed)
+            {
+                await raw.SendRawFrameAsync(MessageType.Authenticate, body, ++id);
+                await AssertErrorAsync(raw, MessageType.Authenticate, id, GridErrorCode.MalformedFrame);
+            }
+            await raw.SendRawFrameAsync(MessageType.Authenticate, Wire.MessageSamples.BodyOf(new Authenticate(PrincipalKind.Application, "../etc", new byte[32])), ++id);
+            await AssertErrorAsync(raw, MessageType.Authenticate, id, GridErrorCode.InvalidId);
+            await raw.SendRawFrameAsync(MessageType.Authenticate, Wire.MessageSamples.BodyOf(new Authenticate(PrincipalKind.Application, "app-nobody", new byte[32])), ++id);
+            await AssertErrorAsync(raw, MessageType.Authenticate, id, GridErrorCode.UnknownPartition);
+            await raw.AuthenticateAsync(_grid.MemberCredential, ok, ++id);
+        }
+        Assert.Equal(0, copy.File.Batches);
+        await AssertStillServesAsync("app-after-unproved");
     }
 }

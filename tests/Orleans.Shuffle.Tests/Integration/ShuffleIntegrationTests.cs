@@ -41,6 +41,7 @@ public class ShuffleIntegrationTests
         var client = grid.NewClient(SmallPushes());
 
         var secret = await client.RegisterApplicationAsync(App);
+        grid.Secrets.Trust(App); // the test ends map 3 by a direct grain call
         var locations = (await client.RegisterShuffleAsync(App, ShuffleId, new ShuffleSpec(Maps, Partitions))).Locations;
         Assert.Equal(Enumerable.Range(0, Partitions), locations.Select(l => l.PartitionId));
         Assert.Equal(3, ShuffleData.Endpoints(locations).Distinct().Count()); // 2/2/2 primaries over three equal silos
@@ -83,7 +84,7 @@ public class ShuffleIntegrationTests
         }
 
         // Map 3: pushed by hand to each primary's data endpoint, one batch per 100 records, each PushData twice.
-        var connectionOptions = new GridConnectionOptions { PeerName = "raw-map-3", Credential = Security.DataPlaneCredential.ForApplication(App, secret) };
+        var connectionOptions = new GridConnectionOptions { PeerName = "raw-map-3", Credential = Orleans.Shuffle.Security.DataPlaneCredential.ForApplication(App, secret) };
         int rawBatches = 0;
         foreach (var silo in locations.GroupBy(l => l.Primary.Endpoint))
         {

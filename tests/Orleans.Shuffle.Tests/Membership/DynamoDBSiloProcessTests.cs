@@ -25,6 +25,11 @@ public sealed class DynamoDBSiloProcessTests(DynamoDbLocalFixture dynamo) : IAsy
     private readonly string _clusterId = "ddb-proc-" + Guid.NewGuid().ToString("N")[..8];
     private readonly Amazon.DynamoDBv2.AmazonDynamoDBClient _client = dynamo.CreateClient();
 
+    // DynamoDB silos require TLS: the grids here have a certificate, which the jobs pin.
+    private (string Pfx, string Cer)? _tls;
+
+    private (string Pfx, string Cer) Tls => _tls ??= Orleans.Shuffle.Job.ClusterCertificate.Create(_temp.Combine("tls"));
+
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
@@ -53,12 +58,13 @@ public sealed class DynamoDBSiloProcessTests(DynamoDbLocalFixture dynamo) : IAsy
         "--dynamodb-service", dynamo.ServiceUrl,
         "--Membership:DynamoDB:SilosTableName=" + _silosTable,
         "--Logging:LogLevel:Default=Warning",
+        "--Security:TlsCertificateFile", Tls.Pfx,
         .. extra,
     ];
 
     /// <summary>The job's flags to run on this test's cluster, finding its silos in the table.</summary>
     private string[] JobArgs() =>
-        ["--membership", "dynamodb", "--dynamodb-service", dynamo.ServiceUrl, "--dynamodb-table", _silosTable, "--cluster-id", _clusterId];
+        ["--membership", "dynamodb", "--dynamodb-service", dynamo.ServiceUrl, "--dynamodb-table", _silosTable, "--cluster-id", _clusterId, "--tls-certificate", Tls.Cer];
 
     private Task<SiloProcessGrid> StartGridAsync(string generation, string[] siloArgs) =>
         SiloProcessGrid.StartAsync(
@@ -108,6 +114,7 @@ public sealed class DynamoDBSiloProcessTests(DynamoDbLocalFixture dynamo) : IAsy
             "--parent-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--membership", "dynamodb", "--dynamodb-service", url,
             "--Security:ClusterSecretFile", SiloProcessGrid.WriteClusterSecret(_temp.Combine("secret")),
+            "--Security:TlsCertificateFile", Tls.Pfx,
         ]);
         int? exit = await silo.WaitForExitAsync(TimeSpan.FromSeconds(120));
         Assert.True(exit == 3, $"exit {exit?.ToString() ?? "timeout"}; output:{Environment.NewLine}{silo.Tail()}");

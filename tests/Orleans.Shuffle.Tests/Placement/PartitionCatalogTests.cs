@@ -138,4 +138,29 @@ public sealed class PartitionCatalogTests : IDisposable
         Assert.Equal(1, copy.PushedBatches);
         Assert.Equal(10, copy.PushedBytes);
     }
+
+    [Fact]
+    public async Task An_applications_keys_are_counted_per_copy_that_holds_one_and_leave_with_the_last()
+    {
+        byte[] first = [.. Enumerable.Repeat((byte)1, 32)], second = [.. Enumerable.Repeat((byte)2, 32)];
+        _catalog.Reserve(Key(0), PartitionRole.Primary, null, first);
+        _catalog.Reserve(Key(1), PartitionRole.Primary, null, [.. first]); // the same key, another array
+        _catalog.Reserve(Key(2), PartitionRole.Primary, null);              // no key (authentication off)
+        _catalog.Reserve(Key(0), PartitionRole.Primary, null, first);      // a repeat: not another copy
+        Assert.Equal([first], _catalog.ApplicationKeys("app"));
+        Assert.Empty(_catalog.ApplicationKeys("other"));
+
+        // The id registered again by someone else: both keys, each with its own copies.
+        _catalog.Reserve(Key(0, shuffle: 1), PartitionRole.Primary, null, second);
+        Assert.Equal([first, second], _catalog.ApplicationKeys("app"));
+        Assert.Same(second, _catalog.Find(Key(0, shuffle: 1))!.ApplicationKey);
+
+        await _catalog.DestroyAsync(Key(2));
+        await _catalog.DestroyAsync(Key(0));
+        Assert.Equal([first, second], _catalog.ApplicationKeys("app"));
+        await _catalog.DestroyAsync(Key(1));
+        Assert.Equal([second], _catalog.ApplicationKeys("app"));
+        await _catalog.DestroyAsync(Key(0, shuffle: 1));
+        Assert.Empty(_catalog.ApplicationKeys("app"));
+    }
 }

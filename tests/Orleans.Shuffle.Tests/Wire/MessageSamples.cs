@@ -75,6 +75,7 @@ public static class MessageSamples
         Case("PushReply", MessageType.PushData, Reply, new PushReply([new PartitionRef(1, 0), new PartitionRef(7, 3)])),
         Case("PushReply.None", MessageType.ReplicateData, Reply, PushReply.None),
         Case("FetchChunk", MessageType.FetchChunk, FrameFlags.None, new FetchChunk("app-1", 1, 2, 0, 4, 0, int.MaxValue)),
+        Case("Authenticate", MessageType.Authenticate, FrameFlags.None, new Authenticate(Orleans.Shuffle.Security.PrincipalKind.Application, "app-1", [.. Enumerable.Range(100, 32).Select(i => (byte)i)])),
     ];
 
     public static MessageCase Get(string name) => All.Single(c => c.Name == name);
