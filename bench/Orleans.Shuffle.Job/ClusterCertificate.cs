@@ -14,7 +14,7 @@ internal static class ClusterCertificate
 {
     public static (string Pfx, string Cer) Create(string directory)
     {
-        Directory.CreateDirectory(directory);
+        CreatePrivateDirectory(directory);
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=orleans-shuffle local grid", key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, critical: true));
@@ -31,7 +31,22 @@ internal static class ClusterCertificate
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using (var file = new FileStream(pfx, options)) file.Write(certificate.Export(X509ContentType.Pkcs12));
+        // A file that was there already keeps its mode through FileMode.Create: set it.
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(pfx, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         File.WriteAllBytes(cer, certificate.Export(X509ContentType.Cert));
         return (pfx, cer);
     }
+
+    /// <summary>A directory only this user may write (a silo refuses secrets in a directory others could write, whatever the umask).</summary>
+    public static void CreatePrivateDirectory(string directory)
+    {
+        Directory.CreateDirectory(directory);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>A certificate file as a client pins it: a .pfx/.p12 (its public part is used) or a .cer/.crt/.pem.</summary>
+    public static X509Certificate2 Load(string path) =>
+        Path.GetExtension(path).ToLowerInvariant() is ".pfx" or ".p12"
+            ? X509CertificateLoader.LoadPkcs12FromFile(path, null)
+            : X509CertificateLoader.LoadCertificateFromFile(path);
 }

@@ -134,7 +134,7 @@ internal sealed record GridAccess(string ClusterId, string? MembershipDirectory,
     }
 
     private System.Security.Cryptography.X509Certificates.X509Certificate2? LoadTlsCertificate() =>
-        TlsCertificate is null ? null : System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(TlsCertificate);
+        TlsCertificate is null ? null : ClusterCertificate.Load(TlsCertificate);
 
     private static IPEndPoint ParseEndpoint(string endpoint)
     {

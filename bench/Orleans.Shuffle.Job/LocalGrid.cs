@@ -326,7 +326,7 @@ internal sealed class LocalGrid : IAsyncDisposable
     {
         string path = Path.Combine(MembershipDirectory, "cluster.secret");
         if (File.Exists(path)) return path;
-        Directory.CreateDirectory(MembershipDirectory);
+        ClusterCertificate.CreatePrivateDirectory(MembershipDirectory);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         using var writer = new StreamWriter(new FileStream(path, options));

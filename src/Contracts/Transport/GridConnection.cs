@@ -53,7 +53,7 @@ public sealed class GridConnection : IAsyncDisposable
     private string? _closeReason;
 
     // The principals this connection proved (or is proving), shared by every request that needs one.
-    private readonly ConcurrentDictionary<(PrincipalKind Kind, string Name), Lazy<Task>> _authenticated = new();
+    private readonly ConcurrentDictionary<(PrincipalKind Kind, string Name), (DataPlaneCredential Credential, Lazy<Task> Proof)> _authenticated = new();
 
     private GridConnection(Socket socket, Stream stream, string endpoint, GridConnectionOptions options)
     {
@@ -122,9 +122,10 @@ public sealed class GridConnection : IAsyncDisposable
             {
                 await ssl.AuthenticateAsClientAsync(tls.ClientOptions(host), handshake.Token).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            catch (Exception e)
             {
                 await ssl.DisposeAsync().ConfigureAwait(false);
+                if (e is not (System.Security.Authentication.AuthenticationException or IOException or OperationCanceledException) || cancellationToken.IsCancellationRequested) throw;
                 throw e is System.Security.Authentication.AuthenticationException
                     ? new GridException(GridErrorCode.Unauthorized, $"TLS with silo {host}:{port} failed: {e.Message} (is its certificate the one this client trusts?)", e)
                     : new GridException(GridErrorCode.SiloUnavailable, $"TLS with silo {host}:{port} did not complete: {e.Message}", e);
@@ -164,20 +165,37 @@ public sealed class GridConnection : IAsyncDisposable
     {
         if (credential is null || Remote.Challenge is not { Length: > 0 }) return default;
         var key = (credential.Kind, credential.Name);
-        // The hot path (every push and fetch): proved already, nothing allocated.
-        if (_authenticated.TryGetValue(key, out var known) && known.IsValueCreated && known.Value.IsCompletedSuccessfully) return default;
-        // One proof per principal, shared by every request that waits for it (Lazy: the factory may run twice, the proof once).
-        var proof = _authenticated.GetOrAdd(key, static (_, state) => new Lazy<Task>(() => state.Connection.AuthenticateAsync(state.Credential)), (Connection: this, Credential: credential));
-        var task = proof.Value;
+        // The hot path (every push and fetch): this very credential proved already, nothing allocated.
+        if (_authenticated.TryGetValue(key, out var known) && ReferenceEquals(known.Credential, credential)
+            && known.Proof.IsValueCreated && known.Proof.Value.IsCompletedSuccessfully)
+            return default;
+        // One proof per credential, shared by every request that waits for it (Lazy: the factory may run twice, the proof once).
+        // Another credential for the principal (its secret was replaced) proves itself again, and the silo binds the new key.
+        var entry = _authenticated.AddOrUpdate(key,
+            static (_, state) => (state.Credential, state.Connection.NewProof(state.Credential)),
+            static (_, current, state) => ReferenceEquals(current.Credential, state.Credential) ? current : (state.Credential, state.Connection.NewProof(state.Credential)),
+            (Connection: this, Credential: credential));
+        var task = entry.Proof.Value;
         if (task.IsCompletedSuccessfully) return default;
-        // A failed proof is forgotten (only that one: another caller's newer proof stays), so a later request tries again.
-        if (task.IsCompleted) _authenticated.TryRemove(KeyValuePair.Create(key, proof));
+        if (!task.IsCompleted)
+        {
+            // Forgotten once it fails (that entry only: a newer one stays), so a later request tries again.
+            _ = task.ContinueWith(static (_, state) =>
+            {
+                var (connection, k, e) = ((GridConnection, (PrincipalKind, string), (DataPlaneCredential, Lazy<Task>)))state!;
+                connection._authenticated.TryRemove(KeyValuePair.Create(k, e));
+            }, (this, key, entry), CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
+        }
+        else
+        {
+            _authenticated.TryRemove(KeyValuePair.Create(key, entry));
+        }
         return new ValueTask(task.WaitAsync(cancellationToken));
     }
 
-    private Task AuthenticateAsync(DataPlaneCredential credential) =>
+    private Lazy<Task> NewProof(DataPlaneCredential credential) => new(() =>
         RequestAsync<Authenticate, Empty>(MessageType.Authenticate,
-            new Authenticate(credential.Kind, credential.Name, credential.Prove(Remote.Challenge, Remote.SiloIdentity))).AsTask();
+            new Authenticate(credential.Kind, credential.Name, credential.Prove(Remote.Challenge, Remote.SiloIdentity))).AsTask());
 
     /// <summary>Sends a request and waits for its reply. Error replies throw <see cref="GridException"/>.</summary>
     /// <param name="bodySizeHint">Expected body size, so large bodies are serialized without regrowing the buffer.</param>

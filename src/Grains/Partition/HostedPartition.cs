@@ -17,6 +17,10 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
     private long _pushedBatches;
     private long _pushedBytes;
 
+    // Bytes this copy counted against its application's usage, given back when it is deleted.
+    private long _countedBytes;
+    private int _usageReleased;
+
     public PartitionKey Key { get; } = key;
 
     /// <summary>Primaries take pushes from clients and forward them to the replica; replicas take forwarded batches only.</summary>
@@ -68,7 +72,20 @@ public sealed class HostedPartition(PartitionKey key, PartitionRole role, SiloEn
         }
         Interlocked.Increment(ref _pushedBatches);
         Interlocked.Add(ref _pushedBytes, header.PayloadLength);
-        Usage?.Add(batch.Length);
+        if (Usage is { } usage)
+        {
+            usage.Add(batch.Length);
+            Interlocked.Add(ref _countedBytes, batch.Length);
+            // Deleted while this push was handled: give these bytes back too.
+            if (Volatile.Read(ref _usageReleased) != 0) usage.Add(-Interlocked.Exchange(ref _countedBytes, 0));
+        }
+    }
+
+    /// <summary>The copy is deleted: what it counted against its application's usage goes back.</summary>
+    internal void ReleaseUsage()
+    {
+        Volatile.Write(ref _usageReleased, 1);
+        Usage?.Add(-Interlocked.Exchange(ref _countedBytes, 0));
     }
 
     /// <summary>Flushes and closes the copy's file; StorageFailure when it failed (its disk was told when the I/O error happened).</summary>

@@ -26,7 +26,8 @@ public sealed class PartitionCatalog : IDisposable
         LeftoversDeleted = options.Directories.Sum(StorageDirectory.DeleteLeftovers);
         Disks = options.Directories.Select(d => new StorageDirectory(d, options)).ToList();
         Budget = new MemoryBudget(options.MaxBufferedBytes, options.BufferPieceBytes) { Trim = FlushPartialBuffers };
-        ApplicationByteLimit = options.MaxApplicationBytes > 0 ? options.MaxApplicationBytes : StorageBytes(options.Directories) / 2;
+        ApplicationByteLimit = options.MaxApplicationBytes > 0 ? options.MaxApplicationBytes
+            : StorageBytes(options.Directories) is var storage && storage == long.MaxValue ? long.MaxValue : storage / 2;
     }
 
     /// <summary>Bytes one application's copies may hold on this silo (Storage:MaxApplicationBytes, or half the storage).</summary>
@@ -38,22 +39,37 @@ public sealed class PartitionCatalog : IDisposable
         lock (_reserveGate) return _usage.GetValueOrDefault(appId);
     }
 
-    // The size of the file systems the disks are on, each counted once (disks that share one count once); a disk that cannot be measured counts nothing.
-    private static long StorageBytes(IEnumerable<string> directories)
+    /// <summary>
+    /// The size of the file systems the disks are on, each counted once: a disk's file system is the
+    /// mounted one with the longest mount point above it (disks that share one count once). A disk
+    /// that cannot be measured counts nothing; with none measured there is no limit.
+    /// </summary>
+    internal static long StorageBytes(IEnumerable<string> directories)
     {
+        DriveInfo[] mounts;
+        try
+        {
+            mounts = DriveInfo.GetDrives();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            mounts = [];
+        }
         var sizes = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (string directory in directories)
         {
+            string path = Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+            var mount = mounts.Where(m => path.StartsWith(m.Name.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                .MaxBy(m => m.Name.Length);
             try
             {
-                var drive = new DriveInfo(Path.GetFullPath(directory));
-                sizes[drive.Name] = drive.TotalSize;
+                if (mount is { IsReady: true }) sizes[mount.Name] = mount.TotalSize;
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
             }
         }
-        return Math.Max(sizes.Values.Sum(), 2);
+        return sizes.Count == 0 ? long.MaxValue : sizes.Values.Sum();
     }
 
     public IReadOnlyList<StorageDirectory> Disks { get; }
@@ -90,6 +106,9 @@ public sealed class PartitionCatalog : IDisposable
         {
             if (_partitions.TryGetValue(key, out var existing))
             {
+                // A copy an earlier registration of the application id left (its deletion failed): never handed to the new owner.
+                if (applicationKey is not null && (existing.ApplicationKey is null || !CryptographicOperations.FixedTimeEquals(existing.ApplicationKey, applicationKey)))
+                    throw new GridException(GridErrorCode.InvalidArgument, $"{key} is hosted here for an earlier registration of application {key.AppId}.");
                 if (existing.Role == role && existing.Replica == replica) return existing;
                 throw new GridException(GridErrorCode.InvalidArgument,
                     $"{key} is hosted here as {existing.Role} (replica {existing.Replica?.Endpoint ?? "none"}), not as {role} (replica {replica?.Endpoint ?? "none"}).");
@@ -129,7 +148,7 @@ public sealed class PartitionCatalog : IDisposable
     private void ReleaseUsage(HostedPartition partition)
     {
         if (partition.Usage is not { } usage) return;
-        usage.Add(-partition.File.Length);
+        partition.ReleaseUsage();
         lock (_reserveGate)
         {
             if (--usage.Copies == 0 && _usage.GetValueOrDefault(usage.AppId) == usage) _usage.Remove(usage.AppId);
@@ -158,9 +177,10 @@ public sealed class PartitionCatalog : IDisposable
     {
         if (!_partitions.TryRemove(key, out var partition)) return;
         ReleaseApplicationKey(partition);
-        ReleaseUsage(partition);
         partition.Disk.ReleaseSlot();
         await partition.File.DeleteAsync().ConfigureAwait(false);
+        // After the delete: a push handled meanwhile has counted its bytes by now, and they go too.
+        ReleaseUsage(partition);
         string shuffleDirectory = partition.Disk.ShuffleDirectory(key.AppId, key.ShuffleId);
         string appDirectory = partition.Disk.AppDirectory(key.AppId);
         TryDeleteEmpty(shuffleDirectory);

@@ -75,6 +75,7 @@ public sealed class DataEndpoint(
             .ConfigureServices(s => s.AddSingleton(loggers))
             .ConfigureWebHost(web => web
                 .UseKestrelCore()
+                .UseKestrelHttpsConfiguration()
                 .UseSockets(transport =>
                 {
                     // Larger frames do not wait whole in the pipe: DataConnectionHandler copies them out as they come.
@@ -83,7 +84,7 @@ public sealed class DataEndpoint(
                 })
                 .ConfigureKestrel(kestrel =>
                 {
-                    kestrel.ApplicationServices = services;
+                    kestrel.ApplicationServices = new FallbackServiceProvider(services, kestrel.ApplicationServices);
                     kestrel.Limits.MaxConcurrentConnections = settings.MaxConnections;
                     kestrel.Listen(IPAddress.Parse(settings.ListenAddress), settings.Port, l =>
                     {

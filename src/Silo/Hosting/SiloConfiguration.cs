@@ -107,7 +107,7 @@ public sealed record SiloConfiguration(
             if (!string.IsNullOrEmpty(Security.ClusterSecretFile))
             {
                 if (!File.Exists(Security.ClusterSecretFile)) return $"Security:ClusterSecretFile {Security.ClusterSecretFile} does not exist.";
-                if (PrivateFileProblem(Security.ClusterSecretFile) is { } exposed) return exposed;
+                if (PrivateFileProblem(Security.ClusterSecretFile, "Security:ClusterSecretFile") is { } exposed) return exposed;
                 Security.ClusterSecret = File.ReadAllText(Security.ClusterSecretFile).Trim();
                 GridSecurityOptions.Decode(Security.ClusterSecret, $"Security:ClusterSecretFile {Security.ClusterSecretFile}");
                 return null;
@@ -138,6 +138,9 @@ public sealed record SiloConfiguration(
         }
         try
         {
+            // The private key of the cluster: as private as the cluster secret.
+            if (!File.Exists(Security.TlsCertificateFile)) return $"Security:TlsCertificateFile {Security.TlsCertificateFile} does not exist.";
+            if (PrivateFileProblem(Security.TlsCertificateFile, "Security:TlsCertificateFile") is { } exposed) return exposed;
             var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12FromFile(
                 Security.TlsCertificateFile, Security.TlsCertificatePassword);
             if (!certificate.HasPrivateKey) return $"Security:TlsCertificateFile {Security.TlsCertificateFile} holds no private key.";
@@ -154,17 +157,17 @@ public sealed record SiloConfiguration(
     /// Why a secret file cannot be trusted: others may read or replace it (group or other bits on the
     /// file, or others may write its directory, so they could put a secret of theirs in its place).
     /// </summary>
-    private static string? PrivateFileProblem(string path)
+    private static string? PrivateFileProblem(string path, string what)
     {
         if (OperatingSystem.IsWindows()) return null;
         const UnixFileMode othersAny = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute |
             UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
         const UnixFileMode othersWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
         if ((File.GetUnixFileMode(path) & othersAny) != 0)
-            return $"The cluster secret {path} may be read by other users (mode {Convert.ToString((int)File.GetUnixFileMode(path), 8)}): chmod 600 it.";
+            return $"{what} {path} may be read by other users (mode {Convert.ToString((int)File.GetUnixFileMode(path), 8)}): chmod 600 it.";
         string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
         if ((File.GetUnixFileMode(directory) & othersWrite) != 0)
-            return $"The directory of the cluster secret {path} may be written by other users: they could replace the secret. Use a directory only the silo's user writes.";
+            return $"{what} {path} is in a directory other users may write: they could replace it. Use a directory only the silo's user writes.";
         return null;
     }
 
@@ -192,7 +195,7 @@ public sealed record SiloConfiguration(
                 File.Delete(fresh);
             }
         }
-        if (PrivateFileProblem(path) is { } exposed) throw new IOException(exposed);
+        if (PrivateFileProblem(path, "The cluster secret") is { } exposed) throw new IOException(exposed);
         string secret = File.ReadAllText(path).Trim();
         GridSecurityOptions.Decode(secret, path);
         return secret;

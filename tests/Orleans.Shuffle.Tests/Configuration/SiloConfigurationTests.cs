@@ -165,4 +165,24 @@ public class SiloConfigurationTests
         Assert.Null(Args("--membership-dir", temp.Combine("m")).TlsCertificate);
         Assert.NotNull(Args("--membership-dir", temp.Combine("m2"), "--Security:TlsCertificateFile", pfx).TlsCertificate);
     }
+
+    [Fact]
+    public void A_secret_file_others_may_read_or_replace_is_refused()
+    {
+        using var temp = new Orleans.Shuffle.Testing.TempDirectory("oshuffle-secret-mode");
+        string file = temp.Combine("cluster.secret");
+        File.WriteAllText(file, NewSecret());
+        if (OperatingSystem.IsWindows()) return;
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
+        var readable = Assert.Throws<SiloConfigurationException>(() => Args("--Security:ClusterSecretFile=" + file));
+        Assert.Contains("may be read by other users (mode 604)", Assert.Single(readable.Failures));
+
+        File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.SetUnixFileMode(temp.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute);
+        var replaceable = Assert.Throws<SiloConfigurationException>(() => Args("--Security:ClusterSecretFile=" + file));
+        Assert.Contains("in a directory other users may write", Assert.Single(replaceable.Failures));
+
+        File.SetUnixFileMode(temp.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.NotNull(Args("--Security:ClusterSecretFile=" + file).Security.ClusterSecret);
+    }
 }

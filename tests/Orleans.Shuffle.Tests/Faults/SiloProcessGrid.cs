@@ -96,7 +96,7 @@ public sealed class SiloProcessGrid : IDisposable
     /// <summary>A new cluster secret in <paramref name="directory"/>/cluster.secret (a test's own directory).</summary>
     public static string WriteClusterSecret(string directory)
     {
-        Directory.CreateDirectory(directory);
+        Orleans.Shuffle.Job.ClusterCertificate.CreatePrivateDirectory(directory);
         string path = Path.Combine(directory, "cluster.secret");
         if (File.Exists(path)) return path;
         // Readable by this user only: a silo refuses a secret others may read.

@@ -30,7 +30,7 @@ public class TlsProcessTests
     {
         using var temp = new TempDirectory("oshuffle-tls");
         var (pfx, cer) = ClusterCertificate.Create(temp.Combine("tls"));
-        var (_, otherCer) = ClusterCertificate.Create(temp.Combine("other"));
+        var (otherPfx, otherCer) = ClusterCertificate.Create(temp.Combine("other"));
         string[] disks = [temp.Combine("s1"), temp.Combine("s2"), temp.Combine("s3")];
         using var grid = await SiloProcessGrid.StartAsync(disks, temp.Combine("membership"), ["--Security:TlsCertificateFile", pfx]);
 
@@ -72,7 +72,36 @@ public class TlsProcessTests
         // Orleans' silo-to-silo port: TLS without the cluster certificate is refused; with it, accepted.
         string siloEndpoint = silo.Identity.Split('@')[0];
         Assert.False(await SiloPortHandshakeAsync(siloEndpoint, clientCertificate: null, cer), "the silo port took a peer without the cluster certificate");
+        Assert.False(await SiloPortHandshakeAsync(siloEndpoint, X509CertificateLoader.LoadPkcs12FromFile(otherPfx, null), cer), "the silo port took a peer with another certificate");
         Assert.True(await SiloPortHandshakeAsync(siloEndpoint, X509CertificateLoader.LoadPkcs12FromFile(pfx, null), cer), "the silo port refused the cluster certificate");
+    }
+
+    [Fact]
+    public async Task A_TLS_silo_without_an_HTTP_port_serves_its_data_endpoint_over_TLS()
+    {
+        using var temp = new TempDirectory("oshuffle-tls-nohttp");
+        var (pfx, cer) = ClusterCertificate.Create(temp.Combine("tls"));
+        using var silo = ChildProcess.Start(RepoPaths.DotnetExecutable(),
+        [
+            RepoPaths.SiloDll, "--cluster-id", "tls-" + Guid.NewGuid().ToString("N")[..8], "--name", "s1",
+            "--silo-port", LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--gateway-port", LoopbackPort.Free().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--data-port", "0", "--http-port", "-1", "--disk", temp.Combine("disk"), "--membership-dir", temp.Combine("membership"),
+            "--parent-pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--Security:TlsCertificateFile", pfx,
+        ]);
+        SiloReady? ready = null;
+        // Bounded: 60 s of 100 ms polls, or the silo's exit.
+        for (int i = 0; i < 600 && ready is null && !silo.HasExited; i++)
+        {
+            ready = silo.Output.Select(SiloReady.TryParse).FirstOrDefault(r => r is not null);
+            if (ready is null) await Task.Delay(100);
+        }
+        Assert.True(ready is not null, "the silo did not start: " + silo.Tail());
+        string[] data = ready.Data.Split(':');
+        await using var connection = await GridConnection.ConnectAsync(data[0], int.Parse(data[1], System.Globalization.CultureInfo.InvariantCulture),
+            new GridConnectionOptions { Tls = new GridTlsOptions { TrustedCertificate = X509CertificateLoader.LoadCertificateFromFile(cer) } });
+        Assert.Equal(ready.Identity, connection.Remote.SiloIdentity);
     }
 
     /// <summary>Starts an Orleans client of the grid without TLS (and without the connect retry), which must fail to connect.</summary>

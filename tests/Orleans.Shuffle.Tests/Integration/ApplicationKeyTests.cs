@@ -64,12 +64,15 @@ public class ApplicationKeyTests
         var copy = grid.Cluster.Client.GetGrain<IPartitionGrain>("app-steer/0/0/3/0");
         var refused = await Assert.ThrowsAsync<GridException>(() => copy.Reserve(null, null));
         Assert.Equal(GridErrorCode.Unauthorized, refused.Code);
+        // Refused by the placement director: no activation was made to refuse the call itself.
+        Assert.Contains("Placing", refused.Message);
 
         RequestContext.Set(Orleans.Runtime.Placement.IPlacementDirector.PlacementHintKey, grid.Silos[1].SiloAddress);
         try
         {
             var hinted = await Assert.ThrowsAsync<GridException>(() => copy.Reserve(null, null));
             Assert.Equal(GridErrorCode.Unauthorized, hinted.Code);
+            Assert.Contains("Placing", hinted.Message);
         }
         finally
         {

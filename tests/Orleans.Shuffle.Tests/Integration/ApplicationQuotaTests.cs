@@ -22,7 +22,9 @@ public class ApplicationQuotaTests
         await using var grid = await TestGrid.StartAsync(1, settings: new Dictionary<string, string?> { ["Storage:MaxApplicationBytes"] = Quota.ToString() });
         var catalog = grid.CatalogOf(grid.Silos[0]);
         var greedy = await RegisterAsync(grid, "app-greedy");
+        await using var greedyConnection = greedy.Connection;
         var modest = await RegisterAsync(grid, "app-modest");
+        await using var modestConnection = modest.Connection;
         var batch = TestBatches.Make(0, 0, 0, new byte[40 * 1024]);
 
         Assert.Equal(GridErrorCode.None, await PushAsync(greedy, batch));
