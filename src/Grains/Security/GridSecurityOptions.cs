@@ -35,6 +35,13 @@ public sealed class GridSecurityOptions
     /// </summary>
     public string? TlsCertificateFile { get; set; }
 
+    /// <summary>
+    /// Instead of <see cref="TlsCertificateFile"/>: the subject (e.g. "CN=grid.example.com") of the
+    /// cluster's certificate in the system store, the current user's "My" store first, then the
+    /// machine's; of the valid ones with a private key, the one that expires last. Default none.
+    /// </summary>
+    public string? TlsCertificateSubject { get; set; }
+
     /// <summary>The password of <see cref="TlsCertificateFile"/>. Default none.</summary>
     public string? TlsCertificatePassword { get; set; }
 

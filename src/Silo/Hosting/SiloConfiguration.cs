@@ -129,10 +129,17 @@ public sealed record SiloConfiguration(
     {
         bool required = Security.RequireTls ?? Membership.UsesDynamoDB;
         Security.RequireTls = required;
+        if (!string.IsNullOrEmpty(Security.TlsCertificateSubject) && string.IsNullOrEmpty(Security.TlsCertificateFile))
+        {
+            TlsCertificate = StoreCertificate(Security.TlsCertificateSubject);
+            return TlsCertificate is null
+                ? $"Security:TlsCertificateSubject: no valid certificate with a private key and the subject '{Security.TlsCertificateSubject}' in the current user's or the machine's My store."
+                : null;
+        }
         if (string.IsNullOrEmpty(Security.TlsCertificateFile))
         {
             return required
-                ? "Security:TlsCertificateFile is required with DynamoDB membership: the silos of a grid on several machines talk over TLS " +
+                ? "Security:TlsCertificateFile (or Security:TlsCertificateSubject) is required with DynamoDB membership: the silos of a grid on several machines talk over TLS " +
                   "(a .pfx with the private key, the same on every silo). Security:RequireTls=false runs plain TCP on a network you trust."
                 : null;
         }
@@ -151,6 +158,28 @@ public sealed record SiloConfiguration(
         {
             return $"Security:TlsCertificateFile {Security.TlsCertificateFile} cannot be read: {e.Message}";
         }
+    }
+
+    private static System.Security.Cryptography.X509Certificates.X509Certificate2? StoreCertificate(string subject)
+    {
+        var now = DateTime.Now;
+        foreach (var location in new[] { System.Security.Cryptography.X509Certificates.StoreLocation.CurrentUser, System.Security.Cryptography.X509Certificates.StoreLocation.LocalMachine })
+        {
+            try
+            {
+                using var store = new System.Security.Cryptography.X509Certificates.X509Store(System.Security.Cryptography.X509Certificates.StoreName.My, location);
+                store.Open(System.Security.Cryptography.X509Certificates.OpenFlags.ReadOnly | System.Security.Cryptography.X509Certificates.OpenFlags.OpenExistingOnly);
+                var found = store.Certificates
+                    .Where(c => string.Equals(c.Subject, subject, StringComparison.OrdinalIgnoreCase) && c.HasPrivateKey && c.NotBefore <= now && now < c.NotAfter)
+                    .MaxBy(c => c.NotAfter);
+                if (found is not null) return found;
+            }
+            catch (System.Security.Cryptography.CryptographicException)
+            {
+                // No such store here (a machine store on Linux): look in the next.
+            }
+        }
+        return null;
     }
 
     /// <summary>

@@ -152,7 +152,7 @@ public class SiloConfigurationTests
     {
         string[] dynamo = ["--membership", "dynamodb", "--dynamodb-service", "us-east-1", "--Security:ClusterSecret=" + NewSecret()];
         var missing = Assert.Throws<SiloConfigurationException>(() => Args(dynamo));
-        Assert.Contains("Security:TlsCertificateFile is required with DynamoDB membership", Assert.Single(missing.Failures));
+        Assert.Contains("Security:TlsCertificateFile (or Security:TlsCertificateSubject) is required with DynamoDB membership", Assert.Single(missing.Failures));
         Assert.False(Args([.. dynamo, "--Security:RequireTls=false"]).Security.RequireTls);
 
         using var temp = new Orleans.Shuffle.Testing.TempDirectory("oshuffle-tls-config");
@@ -184,5 +184,34 @@ public class SiloConfigurationTests
 
         File.SetUnixFileMode(temp.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Assert.NotNull(Args("--Security:ClusterSecretFile=" + file).Security.ClusterSecret);
+    }
+
+    [Fact]
+    public void The_TLS_certificate_may_come_from_the_users_certificate_store_by_subject()
+    {
+        string subject = "CN=oshuffle-test-" + Guid.NewGuid().ToString("N")[..8];
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        using var created = new System.Security.Cryptography.X509Certificates.CertificateRequest(subject, key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        // Through PKCS #12, so the store keeps the private key with it.
+        using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadPkcs12(
+            created.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pkcs12), null,
+            System.Security.Cryptography.X509Certificates.X509KeyStorageFlags.PersistKeySet | System.Security.Cryptography.X509Certificates.X509KeyStorageFlags.Exportable);
+        using var store = new System.Security.Cryptography.X509Certificates.X509Store(System.Security.Cryptography.X509Certificates.StoreName.My,
+            System.Security.Cryptography.X509Certificates.StoreLocation.CurrentUser);
+        store.Open(System.Security.Cryptography.X509Certificates.OpenFlags.ReadWrite);
+        store.Add(certificate);
+        try
+        {
+            var config = Args("--Security:TlsCertificateSubject=" + subject);
+            Assert.Equal(certificate.Thumbprint, config.TlsCertificate?.Thumbprint);
+            Assert.True(config.TlsCertificate!.HasPrivateKey);
+            var missing = Assert.Throws<SiloConfigurationException>(() => Args("--Security:TlsCertificateSubject=CN=nobody-" + Guid.NewGuid().ToString("N")));
+            Assert.Contains("no valid certificate with a private key", Assert.Single(missing.Failures));
+        }
+        finally
+        {
+            store.Remove(certificate);
+        }
     }
 }
