@@ -104,12 +104,13 @@ public class SiloProcessTests
         Assert.Contains("Read-only file system", disks[0].GetProperty("problem").GetString());
         Assert.True(disks[1].GetProperty("healthy").GetBoolean());
         Assert.Equal(7, state.GetProperty("silo").GetProperty("totalSlots").GetInt32());
-        Assert.True(Logged("takes no new partitions"), grid.Output(0, 400));
+        Assert.True(await Poll.UntilAsync(() => Logged("takes no new partitions")), grid.Output(0, 400));
 
         // Writable again: a periodic check takes it back, and the silo advertises its slots.
         flaky.Remount(readOnly: false);
         Assert.True(await Poll.UntilAsync(async () => (await StateAsync()).GetProperty("silo").GetProperty("totalSlots").GetInt32() == 14), "the disk did not come back");
-        Assert.True(Logged("passed its check"), grid.Output(0, 400));
+        // The line may reach the test's copy of the silo's output a moment after the state changed.
+        Assert.True(await Poll.UntilAsync(() => Logged("passed its check")), grid.Output(0, 400));
 
         // Read-only under the running silo: the next check leaves it out again.
         flaky.Remount(readOnly: true);
